@@ -1,0 +1,27 @@
+#pragma once
+// tapegrad: define-by-run automatic differentiation for CNNs on the CPU.
+// The one header user code includes; everything is in namespace tg.
+
+#include "tapegrad/autograd/dtype.hpp"
+#include "tapegrad/autograd/engine.hpp"
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/autograd/function.hpp"
+#include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/node.hpp"
+#include "tapegrad/autograd/random.hpp"
+#include "tapegrad/autograd/record.hpp"
+#include "tapegrad/autograd/tensor.hpp"
+#include "tapegrad/lib/threads.hpp"
+#include "tapegrad/ops/activation.hpp"
+#include "tapegrad/ops/arithmetic.hpp"
+#include "tapegrad/ops/broadcast.hpp"
+#include "tapegrad/ops/conv.hpp"
+#include "tapegrad/ops/dropout.hpp"
+#include "tapegrad/ops/linear.hpp"
+#include "tapegrad/ops/loss.hpp"
+#include "tapegrad/ops/options.hpp"
+#include "tapegrad/ops/pool.hpp"
+#include "tapegrad/ops/reduction.hpp"
+#include "tapegrad/ops/shape.hpp"
+#include "tapegrad/ops/softmax.hpp"

@@ -1,0 +1,11 @@
+#pragma once
+// Gradient accumulation for the engine: a + b of equal shapes, recorded when grad mode is on
+// (a create_graph backward), so accumulated gradients stay differentiable.
+
+#include "tapegrad/autograd/tensor.hpp"
+
+namespace tg::detail {
+
+Tensor accumulate(const Tensor& a, const Tensor& b);
+
+}  // namespace tg::detail

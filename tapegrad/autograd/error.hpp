@@ -1,0 +1,25 @@
+#pragma once
+// tg::Error: the one exception type tapegrad throws for bad calls and bad files.
+// Messages name the op (or file), the shapes or values involved and what was expected, e.g.
+// "conv2d: input has 3 channels but weight expects 1 (input [64,3,28,28], weight [6,1,5,5])".
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <fmt/core.h>
+
+namespace tg {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws tg::Error with a fmt-formatted message.
+template <class... Args>
+[[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
+}  // namespace tg

@@ -1,0 +1,34 @@
+// Text forms of shapes and tensors.
+
+// GCC 12 reports a false -Wrestrict inside std::string::insert as inlined into xtensor's
+// printer (GCC bug 105329); the code is fine, and the warning would bury real ones.
+#pragma GCC diagnostic ignored "-Wrestrict"
+
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <xtensor/xio.hpp>
+
+#include "tapegrad/autograd/dispatch.hpp"
+#include "tapegrad/autograd/node.hpp"
+#include "tapegrad/autograd/tensor.hpp"
+
+namespace tg {
+
+std::string to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ",")); }
+
+std::string to_string(const Tensor& t) {
+  if (!t.defined()) return "tensor(undefined)";
+  std::string header = fmt::format("tensor({} {}", name(t.dtype()), to_string(t.shape()));
+  if (t.grad_fn()) {
+    header += fmt::format(", grad_fn={}", t.grad_fn()->name());
+  } else if (t.requires_grad()) {
+    header += ", requires_grad";
+  }
+  std::ostringstream values;
+  dispatch_any(t.dtype(), [&]<class T>() { values << t.value<T>(); });
+  return header + ")\n" + values.str();
+}
+
+}  // namespace tg

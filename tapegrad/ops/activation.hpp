@@ -1,0 +1,18 @@
+#pragma once
+// Activations, delta_prev = delta * f'(net) (the seed's eq. 12):
+//   relu:       y = max(x, 0);             dx = g * [x > 0]
+//   leaky_relu: y = x > 0 ? x : s x;       dx = g * (x > 0 ? 1 : s)
+//   sigmoid:    y = 1 / (1 + e^-x);        dx = g * y * (1 - y)
+//   tanh:       y = tanh(x);               dx = g * (1 - y^2)
+// relu and leaky_relu take their derivative at 0 as 0 (as PyTorch).
+
+#include "tapegrad/autograd/tensor.hpp"
+
+namespace tg {
+
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+
+}  // namespace tg

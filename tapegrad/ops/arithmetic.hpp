@@ -1,0 +1,49 @@
+#pragma once
+// Elementwise arithmetic with PyTorch broadcasting (shapes are aligned from the right; a
+// dimension of size 1, or a missing one, is repeated). Both operands must have the same dtype;
+// a double operand takes the tensor's dtype.
+//
+// Gradients, with g the output gradient and sum_to(t, s) summing t over the broadcast
+// dimensions back to shape s:
+//   add:  da = sum_to(g, a),           db = sum_to(g, b)
+//   sub:  da = sum_to(g, a),           db = sum_to(-g, b)
+//   mul:  da = sum_to(g * b, a),       db = sum_to(g * a, b)
+//   div:  da = sum_to(g / b, a),       db = sum_to(-g * a / b^2, b)
+//   neg:  dx = -g
+//   exp:  dx = g * exp(x)
+//   log:  dx = g / x
+//   pow:  dx = g * p * x^(p-1)          (p a constant)
+
+#include "tapegrad/autograd/tensor.hpp"
+
+namespace tg {
+
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double b);
+Tensor sub(const Tensor& a, double b);
+Tensor mul(const Tensor& a, double b);
+Tensor div(const Tensor& a, double b);
+
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor pow(const Tensor& x, double exponent);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& x);
+
+}  // namespace tg

@@ -1,0 +1,26 @@
+#pragma once
+// General matrix product on row-major raw arrays, BLAS-style:
+//   C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C
+// op(X) is X or X^T. lda/ldb/ldc are row strides of A, B, C as stored. With beta == 0, C is
+// written without being read (it may hold garbage or NaN).
+//
+// gemm runs on the calling thread (callers parallelise over batch or rows); gemm_parallel
+// splits the rows of C across the parallel seam, which keeps results identical for any
+// thread count since each element is computed by one thread in a fixed order.
+
+#include <cstddef>
+
+namespace tg::kernels {
+
+enum class Trans : bool { no = false, yes = true };
+
+template <class T>
+void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+
+template <class T>
+void gemm_parallel(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
+                   T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
+                   std::size_t ldc);
+
+}  // namespace tg::kernels

@@ -1,0 +1,32 @@
+#pragma once
+// The one parallel seam: every parallel loop in tapegrad goes through parallel_for, so that
+// one knob (tg::set_num_threads) governs them all.
+//
+// Determinism: the chunks a loop is cut into depend only on n and grain, never on the thread
+// count, and any reduction is written per chunk and summed in chunk order by the caller.
+
+#include <cstddef>
+#include <functional>
+
+namespace tg::kernels {
+
+// Calls body(begin, end) on disjoint chunks covering [0, n), in parallel. Each chunk holds at
+// most `grain` items.
+void parallel_for(std::size_t n, std::size_t grain,
+                  const std::function<void(std::size_t begin, std::size_t end)>& body);
+
+// Number of chunks parallel_for(n, grain, ...) makes and the bounds of chunk `index`, for
+// callers that keep one partial result per chunk.
+std::size_t chunk_count(std::size_t n, std::size_t grain);
+std::size_t chunk_begin(std::size_t n, std::size_t grain, std::size_t index);
+
+// Calls body(chunk_index, begin, end) for every chunk of parallel_for(n, grain, ...).
+void parallel_chunks(
+    std::size_t n, std::size_t grain,
+    const std::function<void(std::size_t chunk, std::size_t begin, std::size_t end)>& body);
+
+// The thread limit; 0 restores the default (one thread per core).
+void set_thread_limit(int threads);
+int thread_limit();
+
+}  // namespace tg::kernels

@@ -1,0 +1,236 @@
+// The backward engine, on ops defined here with record() alone so that a bug in a library op
+// cannot hide (or fake) a bug in the engine.
+#include <catch2/catch.hpp>
+
+#include <tapegrad.hpp>
+#include <xtensor/xmath.hpp>
+
+namespace {
+
+using tg::Tensor;
+
+xt::xarray<double> values(const Tensor& t) { return t.value<double>(); }
+
+// a * b elementwise (same shapes); differentiable to any order.
+Tensor product(const Tensor& a, const Tensor& b) {
+  Tensor out = tg::tensor(xt::xarray<double>(a.value<double>() * b.value<double>()));
+  return tg::record("product", out, {a, b}, [a, b](const Tensor& g) {
+    return std::vector<Tensor>{product(g, b), product(g, a)};
+  });
+}
+
+// a + b elementwise (same shapes).
+Tensor plus(const Tensor& a, const Tensor& b) {
+  Tensor out = tg::tensor(xt::xarray<double>(a.value<double>() + b.value<double>()));
+  return tg::record("plus", out, {a, b}, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
+}
+
+// Sum of all elements as a 0-D tensor.
+Tensor total(const Tensor& a) {
+  Tensor out = tg::tensor(xt::xarray<double>(xt::sum(a.value<double>())));
+  tg::Shape shape = a.shape();
+  return tg::record("total", out, {a}, [shape](const Tensor& g) {
+    return std::vector<Tensor>{tg::full(shape, g.item(), {.dtype = tg::f64})};
+  });
+}
+
+Tensor leaf(xt::xarray<double> v) { return tg::tensor(std::move(v), true); }
+
+}  // namespace
+
+TEST_CASE("a + a accumulates both uses into a's gradient", "[engine]") {
+  Tensor a = leaf({1.0, 2.0, 3.0});
+  total(plus(a, a)).backward();
+  REQUIRE(bool(xt::all(xt::equal(values(a.grad()), xt::xarray<double>{2.0, 2.0, 2.0}))));
+}
+
+TEST_CASE("a diamond graph sums the gradients of both branches", "[engine]") {
+  // y = (a*b) * (a+b): dy/da = b(a+b) + ab = 2ab + b^2, dy/db = a^2 + 2ab
+  Tensor a = leaf({3.0});
+  Tensor b = leaf({5.0});
+  Tensor y = total(product(product(a, b), plus(a, b)));
+  y.backward();
+  CHECK(a.grad().item() == Approx(2 * 3 * 5 + 25));
+  CHECK(b.grad().item() == Approx(9 + 2 * 3 * 5));
+}
+
+TEST_CASE("a shared intermediate receives the gradients of all its consumers", "[engine]") {
+  Tensor x = leaf({2.0});
+  Tensor h = product(x, x);                  // x^2
+  Tensor y = total(plus(product(h, h), h));  // x^4 + x^2
+  y.backward();
+  CHECK(x.grad().item() == Approx(4 * 8 + 2 * 2));
+}
+
+TEST_CASE("gradients accumulate across backward calls until zero_grad", "[engine]") {
+  Tensor a = leaf({1.0, 1.0});
+  total(product(a, a)).backward();
+  total(product(a, a)).backward();
+  CHECK(a.grad().value<double>()(0) == Approx(4.0));
+  a.zero_grad();
+  CHECK_FALSE(a.grad().defined());
+}
+
+TEST_CASE("a 100,000-op chain runs backward and is freed without recursion", "[engine]") {
+  const auto before = tg::Node::live_count();
+  {
+    Tensor x = leaf({1.0});
+    Tensor one = tg::tensor(xt::xarray<double>{1.0});
+    Tensor y = x;
+    for (int i = 0; i < 100000; ++i) y = plus(y, one);
+    CHECK(tg::Node::live_count() - before == 100000);
+    total(y).backward();
+    CHECK(x.grad().item() == 1.0);
+    CHECK(y.item() == 100001.0);
+  }
+  CHECK(tg::Node::live_count() == before);
+}
+
+TEST_CASE("a chain whose closures save the previous output is freed without recursion",
+          "[engine]") {
+  const auto before = tg::Node::live_count();
+  {
+    Tensor x = leaf({1.0});
+    Tensor y = x;
+    // product's closure captures y, whose grad_fn is the previous node: destruction must not
+    // recurse through the closures either.
+    for (int i = 0; i < 100000; ++i) y = product(y, x);
+  }
+  CHECK(tg::Node::live_count() == before);
+}
+
+TEST_CASE("NoGradGuard records nothing", "[engine]") {
+  Tensor a = leaf({1.0, 2.0});
+  const auto before = tg::Node::live_count();
+  {
+    tg::NoGradGuard no_grad;
+    Tensor y = product(a, a);
+    CHECK_FALSE(y.requires_grad());
+    CHECK(y.grad_fn() == nullptr);
+    CHECK(tg::Node::live_count() == before);
+  }
+  CHECK(tg::GradMode::is_enabled());
+  Tensor z = product(a, a);
+  CHECK(z.requires_grad());
+}
+
+TEST_CASE("an op on inputs that need no grad records nothing", "[engine]") {
+  Tensor a = tg::tensor(xt::xarray<double>{1.0, 2.0});
+  Tensor y = product(a, a);
+  CHECK_FALSE(y.requires_grad());
+  CHECK(y.grad_fn() == nullptr);
+}
+
+TEST_CASE("dropping the loss frees every node of its graph", "[engine]") {
+  Tensor a = leaf({1.0, 2.0});
+  const auto before = tg::Node::live_count();
+  {
+    Tensor loss = total(product(plus(a, a), a));
+    CHECK(tg::Node::live_count() - before == 3);
+  }
+  CHECK(tg::Node::live_count() == before);
+}
+
+TEST_CASE("backward twice without retain_graph throws and says to use retain_graph", "[engine]") {
+  Tensor a = leaf({1.0, 2.0});
+  Tensor loss = total(product(a, a));
+  loss.backward();
+  CHECK_THROWS_AS(loss.backward(), tg::Error);
+  CHECK_THROWS_WITH(loss.backward(), Catch::Contains("retain_graph"));
+}
+
+TEST_CASE("retain_graph allows a second backward, which accumulates", "[engine]") {
+  Tensor a = leaf({1.0, 2.0});
+  Tensor loss = total(product(a, a));
+  loss.backward({.retain_graph = true});
+  loss.backward();
+  REQUIRE(bool(xt::allclose(values(a.grad()), xt::xarray<double>{4.0, 8.0})));
+}
+
+TEST_CASE("backward of a non-scalar output needs a gradient of its shape", "[engine]") {
+  Tensor a = leaf({1.0, 2.0});
+  Tensor y = product(a, a);
+  CHECK_THROWS_WITH(y.backward(), Catch::Contains("one element") && Catch::Contains("[2]"));
+  CHECK_THROWS_AS(y.backward(tg::ones({3}, {.dtype = tg::f64})), tg::Error);
+  y.backward(tg::tensor(xt::xarray<double>{1.0, 10.0}));
+  REQUIRE(bool(xt::allclose(values(a.grad()), xt::xarray<double>{2.0, 40.0})));
+}
+
+TEST_CASE("backward of a tensor that needs no grad throws", "[engine]") {
+  Tensor a = tg::tensor(xt::xarray<double>{1.0});
+  CHECK_THROWS_WITH(a.backward(), Catch::Contains("does not require grad"));
+}
+
+TEST_CASE("a leaf's gradient is its own copy", "[engine]") {
+  Tensor a = leaf({1.0});
+  Tensor b = leaf({2.0});
+  plus(a, b).backward();  // plus hands the same gradient array to both
+  a.grad().value<double>()(0) = 100.0;
+  CHECK(b.grad().item() == 1.0);
+}
+
+TEST_CASE("a closure returning the wrong number or shape of gradients is reported", "[engine]") {
+  Tensor a = leaf({1.0, 2.0});
+  Tensor wrong_count =
+      tg::record("bad_count", a.detach(), {a}, [](const Tensor&) { return std::vector<Tensor>{}; });
+  CHECK_THROWS_WITH(tg::backward({wrong_count}, {tg::ones({2}, {.dtype = tg::f64})}),
+                    Catch::Contains("bad_count") && Catch::Contains("0 gradients for 1"));
+  Tensor wrong_shape = tg::record("bad_shape", a.detach(), {a}, [](const Tensor&) {
+    return std::vector<Tensor>{tg::ones({3}, {.dtype = tg::f64})};
+  });
+  CHECK_THROWS_WITH(tg::backward({wrong_shape}, {tg::ones({2}, {.dtype = tg::f64})}),
+                    Catch::Contains("bad_shape") && Catch::Contains("[3]"));
+}
+
+TEST_CASE("tg::grad returns gradients without touching grad()", "[engine]") {
+  Tensor a = leaf({1.0, 2.0});
+  Tensor b = leaf({3.0, 4.0});
+  Tensor h = product(a, b);
+  Tensor y = total(product(h, h));
+  auto grads = tg::grad({y}, {a, h});
+  REQUIRE(grads.size() == 2);
+  // dy/da = 2 h b, dy/dh = 2 h
+  REQUIRE(bool(xt::allclose(values(grads[0]), xt::xarray<double>{18.0, 64.0})));
+  REQUIRE(bool(xt::allclose(values(grads[1]), xt::xarray<double>{6.0, 16.0})));
+  CHECK_FALSE(a.grad().defined());
+  CHECK_FALSE(b.grad().defined());
+}
+
+TEST_CASE("tg::grad reports an unused input unless allow_unused", "[engine]") {
+  Tensor a = leaf({1.0});
+  Tensor unused = leaf({1.0});
+  Tensor y = total(product(a, a));
+  CHECK_THROWS_WITH(tg::grad({y}, {unused}, {.retain_graph = true}), Catch::Contains("not used"));
+  auto grads = tg::grad({y}, {a, unused}, {.allow_unused = true});
+  CHECK(grads[0].defined());
+  CHECK_FALSE(grads[1].defined());
+}
+
+TEST_CASE("create_graph gives differentiable gradients (second derivatives)", "[engine]") {
+  Tensor x = leaf({3.0});
+  Tensor y = total(product(product(x, x), x));  // x^3
+  auto [dy] = std::array{tg::grad({y}, {x}, {.create_graph = true})[0]};
+  CHECK(dy.item() == Approx(27.0));  // 3x^2
+  CHECK(dy.requires_grad());
+  auto d2y = tg::grad({total(dy)}, {x})[0];
+  CHECK(d2y.item() == Approx(18.0));  // 6x
+}
+
+TEST_CASE("gradcheck passes a correct op and pinpoints a wrong one", "[engine][gradcheck]") {
+  Tensor a = tg::randn({3, 4}, {.dtype = tg::f64, .requires_grad = true});
+  Tensor b = tg::randn({3, 4}, {.dtype = tg::f64, .requires_grad = true});
+  auto good = tg::gradcheck([](const std::vector<Tensor>& in) { return product(in[0], in[1]); },
+                            {a, b}, {.check_grad_grad = true});
+  CHECK(good);
+
+  auto wrong = [](const std::vector<Tensor>& in) {
+    const Tensor& x = in[0];
+    Tensor out = tg::tensor(xt::xarray<double>(x.value<double>() * x.value<double>()));
+    return tg::record("wrong_square", out, {x}, [x](const Tensor& g) {
+      return std::vector<Tensor>{product(g, x)};  // should be 2 g x
+    });
+  };
+  auto bad = tg::gradcheck(wrong, {a});
+  CHECK_FALSE(bad);
+  CHECK_THAT(bad.message, Catch::Contains("input 0 element [0,0]"));
+}
