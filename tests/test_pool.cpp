@@ -1,0 +1,645 @@
+// max_pool2d / avg_pool2d and their backward maps: the seed's eq. 16 by hand, ties, overlap,
+// NaN, a naive loop reference on random configurations, gradchecks (first and second order),
+// determinism across thread counts, and every validation error.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <tapegrad.hpp>
+#include <xtensor/xmath.hpp>
+
+namespace {
+
+using tg::Tensor;
+
+#define REQUIRE_TG_ERROR(expr, matcher) \
+  do {                                  \
+    REQUIRE_THROWS_AS(expr, tg::Error); \
+    REQUIRE_THROWS_WITH(expr, matcher); \
+  } while (false)
+
+using Catch::Contains;
+
+const double infinity = std::numeric_limits<double>::infinity();
+const double not_a_number = std::numeric_limits<double>::quiet_NaN();
+
+Tensor leaf(xt::xarray<double> v) { return tg::tensor(std::move(v), true); }
+Tensor constant(xt::xarray<double> v) { return tg::tensor(std::move(v)); }
+const xt::xarray<double>& values(const Tensor& t) { return t.value<double>(); }
+
+// One 2-D plane as a [1,1,H,W] array.
+xt::xarray<double> plane(std::initializer_list<std::initializer_list<double>> rows) {
+  xt::xarray<double> out = rows;
+  out.reshape({1, 1, out.shape()[0], out.shape()[1]});
+  return out;
+}
+
+bool same(const xt::xarray<double>& a, const xt::xarray<double>& b) {
+  return a.shape() == b.shape() && bool(xt::all(xt::equal(a, b)));
+}
+
+bool close(const xt::xarray<double>& a, const xt::xarray<double>& b) {
+  return a.shape() == b.shape() && bool(xt::allclose(a, b, 1e-12, 1e-12));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random configurations and a naive reference written independently of the kernels: plain
+// loops over every window position, padding skipped.
+
+struct Config {
+  std::size_t n, c, h, w;
+  std::int64_t kh, kw, sh, sw, ph, pw;
+  bool count_include_pad;
+
+  std::size_t out_h() const { return static_cast<std::size_t>((h + 2 * ph - kh) / sh + 1); }
+  std::size_t out_w() const { return static_cast<std::size_t>((w + 2 * pw - kw) / sw + 1); }
+  tg::Shape in_shape() const { return {n, c, h, w}; }
+  tg::Shape out_shape() const { return {n, c, out_h(), out_w()}; }
+  tg::MaxPool2dOptions max_options() const {
+    return {.kernel = {kh, kw}, .stride = tg::Size2{sh, sw}, .padding = {ph, pw}};
+  }
+  tg::AvgPool2dOptions avg_options() const {
+    return {.kernel = {kh, kw},
+            .stride = tg::Size2{sh, sw},
+            .padding = {ph, pw},
+            .count_include_pad = count_include_pad};
+  }
+  std::string describe() const {
+    return fmt::format("input [{},{},{},{}] kernel {}x{} stride {}x{} padding {}x{} cip {}", n, c,
+                       h, w, kh, kw, sh, sw, ph, pw, count_include_pad);
+  }
+};
+
+std::int64_t uniform_int(std::int64_t lo, std::int64_t hi) {  // [lo, hi]
+  return lo + static_cast<std::int64_t>(
+                  tg::global_generator().below(static_cast<std::uint64_t>(hi - lo + 1)));
+}
+
+Config random_config() {
+  Config cfg{};
+  cfg.n = static_cast<std::size_t>(uniform_int(1, 3));
+  cfg.c = static_cast<std::size_t>(uniform_int(1, 3));
+  cfg.kh = uniform_int(1, 4);
+  cfg.kw = uniform_int(1, 4);
+  cfg.sh = uniform_int(1, 3);
+  cfg.sw = uniform_int(1, 3);
+  cfg.ph = uniform_int(0, cfg.kh / 2);
+  cfg.pw = uniform_int(0, cfg.kw / 2);
+  cfg.h =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.kh - 2 * cfg.ph) + uniform_int(0, 5));
+  cfg.w =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.kw - 2 * cfg.pw) + uniform_int(0, 5));
+  cfg.count_include_pad = uniform_int(0, 1) == 1;
+  return cfg;
+}
+
+// Distinct values (a scaled random permutation), so that every window has a strict maximum
+// that a finite-difference step cannot move.
+xt::xarray<double> distinct_values(const tg::Shape& shape) {
+  auto x = xt::xarray<double>::from_shape(shape);
+  std::vector<double> perm(x.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<double>(i);
+  for (std::size_t i = perm.size(); i > 1; --i) {
+    std::swap(perm[i - 1], perm[tg::global_generator().below(i)]);
+  }
+  for (std::size_t i = 0; i < perm.size(); ++i) x.data()[i] = 0.1 * perm[i] - 3.0;
+  return x;
+}
+
+// Small integers: many ties, to exercise the first-in-row-major-order rule.
+xt::xarray<double> tied_values(const tg::Shape& shape) {
+  auto x = xt::xarray<double>::from_shape(shape);
+  for (double& v : x) v = static_cast<double>(uniform_int(0, 3));
+  return x;
+}
+
+struct MaxReference {
+  xt::xarray<double> out;
+  xt::xarray<std::int64_t> argmax;
+};
+
+MaxReference naive_max(const xt::xarray<double>& x, const Config& cfg) {
+  MaxReference ref{xt::xarray<double>::from_shape(cfg.out_shape()),
+                   xt::xarray<std::int64_t>::from_shape(cfg.out_shape())};
+  for (std::size_t n = 0; n < cfg.n; ++n)
+    for (std::size_t c = 0; c < cfg.c; ++c)
+      for (std::size_t oh = 0; oh < cfg.out_h(); ++oh)
+        for (std::size_t ow = 0; ow < cfg.out_w(); ++ow) {
+          bool found = false;
+          double best = 0;
+          std::int64_t where = -1;
+          for (std::int64_t i = 0; i < cfg.kh; ++i)
+            for (std::int64_t j = 0; j < cfg.kw; ++j) {
+              const std::int64_t hh = static_cast<std::int64_t>(oh) * cfg.sh - cfg.ph + i;
+              const std::int64_t ww = static_cast<std::int64_t>(ow) * cfg.sw - cfg.pw + j;
+              if (hh < 0 || ww < 0 || hh >= static_cast<std::int64_t>(cfg.h) ||
+                  ww >= static_cast<std::int64_t>(cfg.w))
+                continue;
+              const double v = x(n, c, hh, ww);
+              if (!found || v > best) {
+                found = true;
+                best = v;
+                where = hh * static_cast<std::int64_t>(cfg.w) + ww;
+              }
+            }
+          ref.out(n, c, oh, ow) = best;
+          ref.argmax(n, c, oh, ow) = where;
+        }
+  return ref;
+}
+
+xt::xarray<double> naive_scatter(const xt::xarray<double>& g,
+                                 const xt::xarray<std::int64_t>& argmax, const Config& cfg) {
+  xt::xarray<double> dx = xt::zeros<double>(cfg.in_shape());
+  for (std::size_t n = 0; n < cfg.n; ++n)
+    for (std::size_t c = 0; c < cfg.c; ++c)
+      for (std::size_t oh = 0; oh < cfg.out_h(); ++oh)
+        for (std::size_t ow = 0; ow < cfg.out_w(); ++ow) {
+          const auto a = static_cast<std::size_t>(argmax(n, c, oh, ow));
+          dx(n, c, a / cfg.w, a % cfg.w) += g(n, c, oh, ow);
+        }
+  return dx;
+}
+
+// y = A x as loops; adjoint = false gives the forward, true gives A^T g (the backward).
+xt::xarray<double> naive_avg(const xt::xarray<double>& in, const Config& cfg, bool adjoint) {
+  xt::xarray<double> out = xt::zeros<double>(adjoint ? cfg.in_shape() : cfg.out_shape());
+  for (std::size_t n = 0; n < cfg.n; ++n)
+    for (std::size_t c = 0; c < cfg.c; ++c)
+      for (std::size_t oh = 0; oh < cfg.out_h(); ++oh)
+        for (std::size_t ow = 0; ow < cfg.out_w(); ++ow) {
+          std::vector<std::pair<std::size_t, std::size_t>> inside;
+          for (std::int64_t i = 0; i < cfg.kh; ++i)
+            for (std::int64_t j = 0; j < cfg.kw; ++j) {
+              const std::int64_t hh = static_cast<std::int64_t>(oh) * cfg.sh - cfg.ph + i;
+              const std::int64_t ww = static_cast<std::int64_t>(ow) * cfg.sw - cfg.pw + j;
+              if (hh >= 0 && ww >= 0 && hh < static_cast<std::int64_t>(cfg.h) &&
+                  ww < static_cast<std::int64_t>(cfg.w))
+                inside.emplace_back(hh, ww);
+            }
+          const double divisor = cfg.count_include_pad ? static_cast<double>(cfg.kh * cfg.kw)
+                                                       : static_cast<double>(inside.size());
+          for (auto [hh, ww] : inside) {
+            if (adjoint) {
+              out(n, c, hh, ww) += in(n, c, oh, ow) / divisor;
+            } else {
+              out(n, c, oh, ow) += in(n, c, hh, ww) / divisor;
+            }
+          }
+        }
+  return out;
+}
+
+xt::xarray<double> randn_values(const tg::Shape& shape) {
+  return values(tg::randn(shape, {.dtype = tg::f64}));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Hand-computed cases.
+
+TEST_CASE("max_pool2d follows the seed's eq. 16 on a 4x4 plane with a 2x2 window", "[pool]") {
+  // Window maxima: 4 at (1,0), 5 at (1,3), 7 at (2,0), 3 at (3,2).
+  Tensor x = leaf(plane({{1, 3, 2, 1},  //
+                         {4, 2, 0, 5},
+                         {7, 0, 1, 2},
+                         {1, 6, 3, 1}}));
+  Tensor y = tg::max_pool2d(x, {.kernel = 2, .stride = 2});
+  REQUIRE(same(values(y), plane({{4, 5}, {7, 3}})));
+  REQUIRE(y.requires_grad());
+  y.backward(constant(plane({{0.1, 0.2}, {0.3, 0.4}})));
+  REQUIRE(same(values(x.grad()), plane({{0.0, 0.0, 0.0, 0.0},  //
+                                        {0.1, 0.0, 0.0, 0.2},
+                                        {0.3, 0.0, 0.0, 0.0},
+                                        {0.0, 0.0, 0.4, 0.0}})));
+}
+
+TEST_CASE("max_pool2d works in f32 with the stride defaulting to the kernel", "[pool]") {
+  xt::xarray<float> v = {{{{1, 3, 2, 1}, {4, 2, 0, 5}, {7, 0, 1, 2}, {1, 6, 3, 1}}}};
+  Tensor x = tg::tensor(v, true);
+  Tensor y = tg::max_pool2d(x, {.kernel = 2});
+  REQUIRE(y.dtype() == tg::f32);
+  REQUIRE(bool(xt::all(xt::equal(y.value<float>(), xt::xarray<float>{{{{4, 5}, {7, 3}}}}))));
+  y.backward(tg::ones(y.shape()));
+  xt::xarray<float> expected = {{{{0, 0, 0, 0}, {1, 0, 0, 1}, {1, 0, 0, 0}, {0, 0, 1, 0}}}};
+  REQUIRE(bool(xt::all(xt::equal(x.grad().value<float>(), expected))));
+}
+
+TEST_CASE("max_pool2d sends the gradient of a tie to the first position in row-major order",
+          "[pool]") {
+  SECTION("windows of equal values") {
+    Tensor x = leaf(xt::ones<double>({1, 1, 4, 4}));
+    Tensor y = tg::max_pool2d(x, {.kernel = 2});
+    y.backward(constant(plane({{1, 2}, {3, 4}})));
+    REQUIRE(same(values(x.grad()), plane({{1, 0, 2, 0},  //
+                                          {0, 0, 0, 0},
+                                          {3, 0, 4, 0},
+                                          {0, 0, 0, 0}})));
+  }
+  SECTION("a tie that is not at the window's first position") {
+    Tensor x = leaf(plane({{1, 5}, {5, 2}}));
+    Tensor y = tg::max_pool2d(x, {.kernel = 2});
+    y.backward(constant(plane({{1}})));
+    REQUIRE(same(values(x.grad()), plane({{0, 1}, {0, 0}})));
+  }
+  SECTION("a window of -inf picks its first input position, never the padding") {
+    Tensor x = leaf(xt::xarray<double>(-infinity * xt::ones<double>({1, 1, 2, 2})));
+    Tensor y = tg::max_pool2d(x, {.kernel = 3, .stride = 2, .padding = 1});
+    REQUIRE(values(y)(0, 0, 0, 0) == -infinity);
+    y.backward(constant(plane({{1}})));
+    REQUIRE(same(values(x.grad()), plane({{1, 0}, {0, 0}})));
+  }
+}
+
+TEST_CASE("max_pool2d sums the gradients of overlapping windows at a shared maximum", "[pool]") {
+  // Kernel 2, stride 1: all four windows hold the 9 in the centre.
+  Tensor x = leaf(plane({{1, 2, 3},  //
+                         {4, 9, 5},
+                         {6, 7, 8}}));
+  Tensor y = tg::max_pool2d(x, {.kernel = 2, .stride = 1});
+  REQUIRE(same(values(y), plane({{9, 9}, {9, 9}})));
+  y.backward(constant(plane({{1, 2}, {3, 4}})));
+  REQUIRE(same(values(x.grad()), plane({{0, 0, 0}, {0, 10, 0}, {0, 0, 0}})));
+
+  // Kernel 3, stride 1, padding 1 on 2x3: each of the 6 windows reaches (0,1), and so sends
+  // its gradient to the 9 there.
+  Tensor z = leaf(plane({{1, 9, 2},  //
+                         {3, 4, 8}}));
+  Tensor m = tg::max_pool2d(z, {.kernel = 3, .stride = 1, .padding = 1});
+  REQUIRE(same(values(m), plane({{9, 9, 9}, {9, 9, 9}})));
+  m.backward(constant(plane({{1, 1, 1}, {1, 1, 1}})));
+  REQUIRE(same(values(z.grad()), plane({{0, 6, 0}, {0, 0, 0}})));
+}
+
+TEST_CASE("max_pool2d propagates NaN as PyTorch does", "[pool]") {
+  Tensor x = leaf(plane({{1, not_a_number, 2, 3},  //
+                         {9, 0, 4, 1}}));
+  Tensor y = tg::max_pool2d(x, {.kernel = 2});
+  REQUIRE(std::isnan(values(y)(0, 0, 0, 0)));
+  REQUIRE(values(y)(0, 0, 0, 1) == 4.0);
+  y.backward(constant(plane({{1, 2}})));
+  REQUIRE(same(values(x.grad()), plane({{0, 1, 0, 0}, {0, 0, 2, 0}})));
+
+  // Several NaNs: PyTorch's CPU kernel (val > max || isnan(val)) keeps the last one.
+  Tensor z = leaf(plane({{not_a_number, 1}, {not_a_number, 2}}));
+  Tensor m = tg::max_pool2d(z, {.kernel = 2});
+  REQUIRE(std::isnan(values(m)(0, 0, 0, 0)));
+  m.backward(constant(plane({{1}})));
+  REQUIRE(same(values(z.grad()), plane({{0, 0}, {1, 0}})));
+}
+
+TEST_CASE("avg_pool2d by hand, with and without counting the padding", "[pool]") {
+  xt::xarray<double> v = plane({{1, 2, 3},  //
+                                {4, 5, 6},
+                                {7, 8, 9}});
+  SECTION("no padding, kernel 2, stride 1") {
+    Tensor x = leaf(v);
+    Tensor y = tg::avg_pool2d(x, {.kernel = 2, .stride = 1});
+    REQUIRE(close(values(y), plane({{3, 4}, {6, 7}})));
+    y.backward(constant(plane({{4, 8}, {12, 16}})));
+    // Each window shares its gradient over 4 positions; the centre is in all of them.
+    REQUIRE(close(values(x.grad()), plane({{1, 3, 2}, {4, 10, 6}, {3, 7, 4}})));
+  }
+  SECTION("padding 1, kernel 3, stride 2") {
+    // Four windows of 9 positions, each holding 4 inputs: {1,2,4,5}, {2,3,5,6}, {4,5,7,8},
+    // {5,6,8,9}.
+    Tensor x = leaf(v);
+    Tensor with_pad = tg::avg_pool2d(x, {.kernel = 3, .stride = 2, .padding = 1});
+    REQUIRE(close(values(with_pad), plane({{12.0 / 9, 16.0 / 9}, {24.0 / 9, 28.0 / 9}})));
+    Tensor without_pad =
+        tg::avg_pool2d(x, {.kernel = 3, .stride = 2, .padding = 1, .count_include_pad = false});
+    REQUIRE(close(values(without_pad), plane({{3, 4}, {6, 7}})));
+    without_pad.backward(constant(plane({{4, 0}, {0, 0}})));
+    REQUIRE(close(values(x.grad()), plane({{1, 1, 0}, {1, 1, 0}, {0, 0, 0}})));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The naive reference on random configurations.
+
+TEMPLATE_TEST_CASE("max_pool2d and avg_pool2d match a naive loop reference", "[pool]", float,
+                   double) {
+  tg::manual_seed(7);
+  for (int trial = 0; trial < 40; ++trial) {
+    const Config cfg = random_config();
+    INFO(cfg.describe());
+    // Small integers, exact in f32: many ties, and sums without rounding differences.
+    const xt::xarray<double> v = tied_values(cfg.in_shape());
+    Tensor x = tg::tensor(xt::xarray<TestType>(xt::cast<TestType>(v)), true);
+    const MaxReference ref = naive_max(v, cfg);
+
+    Tensor y = tg::max_pool2d(x, cfg.max_options());
+    REQUIRE(y.shape() == cfg.out_shape());
+    REQUIRE(same(xt::cast<double>(y.value<TestType>()), ref.out));
+    const xt::xarray<double> g = tied_values(cfg.out_shape());
+    y.backward(tg::tensor(xt::xarray<TestType>(xt::cast<TestType>(g))));
+    REQUIRE(same(xt::cast<double>(x.grad().value<TestType>()), naive_scatter(g, ref.argmax, cfg)));
+
+    Tensor a = tg::avg_pool2d(x, cfg.avg_options());
+    REQUIRE(a.shape() == cfg.out_shape());
+    REQUIRE(bool(
+        xt::allclose(xt::cast<double>(a.value<TestType>()), naive_avg(v, cfg, false), 1e-6, 1e-6)));
+  }
+}
+
+TEST_CASE("avg_pool2d's backward matches the naive adjoint", "[pool]") {
+  tg::manual_seed(8);
+  for (int trial = 0; trial < 30; ++trial) {
+    const Config cfg = random_config();
+    INFO(cfg.describe());
+    Tensor x = leaf(randn_values(cfg.in_shape()));
+    Tensor y = tg::avg_pool2d(x, cfg.avg_options());
+    const xt::xarray<double> g = randn_values(cfg.out_shape());
+    y.backward(constant(g));
+    REQUIRE(close(values(x.grad()), naive_avg(g, cfg, true)));
+  }
+}
+
+TEST_CASE("the backward maps are the adjoints of the forward maps", "[pool]") {
+  // <scatter(g), u> == <g, gather(u)> and <avg(x), g> == <x, avg_backward(g)>.
+  tg::manual_seed(9);
+  for (int trial = 0; trial < 20; ++trial) {
+    const Config cfg = random_config();
+    INFO(cfg.describe());
+    const MaxReference ref = naive_max(distinct_values(cfg.in_shape()), cfg);
+    Tensor argmax = tg::tensor(ref.argmax);
+    const xt::xarray<double> g = randn_values(cfg.out_shape());
+    const xt::xarray<double> u = randn_values(cfg.in_shape());
+    const double lhs =
+        xt::sum(values(tg::max_pool2d_scatter(constant(g), argmax, cfg.in_shape())) * u)();
+    const double rhs = xt::sum(g * values(tg::max_pool2d_gather(constant(u), argmax)))();
+    CHECK(lhs == Approx(rhs).margin(1e-12));
+
+    const double avg_lhs = xt::sum(values(tg::avg_pool2d(constant(u), cfg.avg_options())) * g)();
+    const double avg_rhs = xt::sum(
+        u * values(tg::avg_pool2d_backward(constant(g), cfg.in_shape(), cfg.avg_options())))();
+    CHECK(avg_lhs == Approx(avg_rhs).margin(1e-12));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradient checks.
+
+TEST_CASE("gradcheck max_pool2d on random configurations", "[pool][gradcheck]") {
+  tg::manual_seed(11);
+  for (int trial = 0; trial < 24; ++trial) {
+    const Config cfg = random_config();
+    INFO(cfg.describe());
+    Tensor x = leaf(distinct_values(cfg.in_shape()));
+    const auto options = cfg.max_options();
+    auto result = tg::gradcheck(
+        [options](const std::vector<Tensor>& in) { return tg::max_pool2d(in[0], options); }, {x},
+        {.seed = static_cast<std::uint64_t>(trial), .check_grad_grad = trial % 3 == 0});
+    INFO(result.message);
+    CHECK(result);
+  }
+}
+
+TEST_CASE("gradcheck avg_pool2d on random configurations", "[pool][gradcheck]") {
+  tg::manual_seed(12);
+  for (int trial = 0; trial < 24; ++trial) {
+    Config cfg = random_config();
+    cfg.count_include_pad = trial % 2 == 0;
+    INFO(cfg.describe());
+    Tensor x = leaf(randn_values(cfg.in_shape()));
+    const auto options = cfg.avg_options();
+    auto result = tg::gradcheck(
+        [options](const std::vector<Tensor>& in) { return tg::avg_pool2d(in[0], options); }, {x},
+        {.seed = static_cast<std::uint64_t>(trial), .check_grad_grad = trial % 3 == 0});
+    INFO(result.message);
+    CHECK(result);
+  }
+}
+
+TEST_CASE("gradcheck the backward maps as ops, to second order", "[pool][gradcheck]") {
+  tg::manual_seed(13);
+  for (int trial = 0; trial < 12; ++trial) {
+    Config cfg = random_config();
+    cfg.count_include_pad = trial % 2 == 0;
+    INFO(cfg.describe());
+    const MaxReference ref = naive_max(distinct_values(cfg.in_shape()), cfg);
+    Tensor argmax = tg::tensor(ref.argmax);
+    const tg::Shape in_shape = cfg.in_shape();
+    const auto options = cfg.avg_options();
+    const tg::GradcheckOptions check{.seed = static_cast<std::uint64_t>(trial),
+                                     .check_grad_grad = true};
+
+    auto scatter = tg::gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          return tg::max_pool2d_scatter(in[0], argmax, in_shape);
+        },
+        {leaf(randn_values(cfg.out_shape()))}, check);
+    INFO(scatter.message);
+    CHECK(scatter);
+
+    auto gather = tg::gradcheck(
+        [&](const std::vector<Tensor>& in) { return tg::max_pool2d_gather(in[0], argmax); },
+        {leaf(randn_values(in_shape))}, check);
+    INFO(gather.message);
+    CHECK(gather);
+
+    auto avg_backward = tg::gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          return tg::avg_pool2d_backward(in[0], in_shape, options);
+        },
+        {leaf(randn_values(cfg.out_shape()))}, check);
+    INFO(avg_backward.message);
+    CHECK(avg_backward);
+  }
+}
+
+TEST_CASE("max_pool2d's gradient is differentiable in the incoming gradient", "[pool]") {
+  // dx = scatter(v); d<dx, w>/dv = gather(w): w read at each window's argmax.
+  Tensor x = leaf(plane({{1, 3, 2, 1},  //
+                         {4, 2, 0, 5},
+                         {7, 0, 1, 2},
+                         {1, 6, 3, 1}}));
+  Tensor v = leaf(plane({{1, 2}, {3, 4}}));
+  Tensor y = tg::max_pool2d(x, {.kernel = 2});
+  Tensor dx = tg::grad({y}, {x}, {.grad_outputs = {v}, .create_graph = true})[0];
+  REQUIRE(dx.requires_grad());
+  REQUIRE(same(values(dx), plane({{0, 0, 0, 0}, {1, 0, 0, 2}, {3, 0, 0, 0}, {0, 0, 4, 0}})));
+  xt::xarray<double> w = xt::arange<double>(16.0);
+  w.reshape({1, 1, 4, 4});
+  Tensor dv = tg::grad({dx}, {v}, {.grad_outputs = {constant(w)}})[0];
+  // argmax = 4, 7, 8, 14 (flat positions in the plane).
+  REQUIRE(same(values(dv), plane({{4, 7}, {8, 14}})));
+}
+
+TEST_CASE("avg_pool2d's gradient is differentiable in the incoming gradient", "[pool]") {
+  Tensor x = leaf(xt::zeros<double>({1, 1, 2, 4}));
+  Tensor v = leaf(plane({{4, 8}}));
+  Tensor y = tg::avg_pool2d(x, {.kernel = 2});
+  Tensor dx = tg::grad({y}, {x}, {.grad_outputs = {v}, .create_graph = true})[0];
+  REQUIRE(same(values(dx), plane({{1, 1, 2, 2}, {1, 1, 2, 2}})));
+  Tensor dv =
+      tg::grad({dx}, {v}, {.grad_outputs = {constant(plane({{1, 2, 3, 4}, {5, 6, 7, 8}}))}})[0];
+  // avg_pool2d of the weights: (1+2+5+6)/4, (3+4+7+8)/4.
+  REQUIRE(close(values(dv), plane({{3.5, 5.5}})));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads, inference, errors.
+
+TEST_CASE("pooling is bitwise identical with 1 and 2 threads", "[pool]") {
+  tg::manual_seed(21);
+  const tg::Shape shape = {8, 16, 30, 30};
+  const xt::xarray<double> v = randn_values(shape);
+  const xt::xarray<double> gm = randn_values({8, 16, 15, 15});
+  const xt::xarray<double> ga = randn_values({8, 16, 30, 15});
+  auto run = [&](int threads) {
+    tg::set_num_threads(threads);
+    std::vector<xt::xarray<float>> out;
+    Tensor x = tg::tensor(xt::xarray<float>(xt::cast<float>(v)), true);
+    Tensor m = tg::max_pool2d(x, {.kernel = 3, .stride = 2, .padding = 1});
+    Tensor a = tg::avg_pool2d(x, {.kernel = {3, 2},
+                                  .stride = tg::Size2{1, 2},
+                                  .padding = {1, 0},
+                                  .count_include_pad = false});
+    m.backward(tg::tensor(xt::xarray<float>(xt::cast<float>(gm))));
+    out.push_back(m.value<float>());
+    out.push_back(x.grad().value<float>());
+    x.zero_grad();
+    a.backward(tg::tensor(xt::xarray<float>(xt::cast<float>(ga))));
+    out.push_back(a.value<float>());
+    out.push_back(x.grad().value<float>());
+    return out;
+  };
+  const auto one = run(1);
+  const auto two = run(2);
+  tg::set_num_threads(0);
+  REQUIRE(one.size() == two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    INFO("result " << i);
+    REQUIRE(one[i].shape() == two[i].shape());
+    REQUIRE(bool(xt::all(xt::equal(one[i], two[i]))));
+  }
+}
+
+TEST_CASE("pooling records nothing when no gradient is needed", "[pool]") {
+  const auto before = tg::Node::live_count();
+  Tensor x = constant(xt::ones<double>({2, 3, 4, 4}));
+  Tensor m = tg::max_pool2d(x, {.kernel = 2});
+  Tensor a = tg::avg_pool2d(x, {.kernel = 2});
+  CHECK_FALSE(m.requires_grad());
+  CHECK_FALSE(a.requires_grad());
+  CHECK(tg::Node::live_count() == before);
+  {
+    tg::NoGradGuard no_grad;
+    Tensor w = leaf(xt::ones<double>({2, 3, 4, 4}));
+    Tensor y = tg::max_pool2d(w, {.kernel = 2});
+    CHECK_FALSE(y.requires_grad());
+    CHECK(tg::Node::live_count() == before);
+  }
+  Tensor w = leaf(xt::ones<double>({2, 3, 4, 4}));
+  Tensor y = tg::max_pool2d(w, {.kernel = 2});
+  CHECK(y.requires_grad());
+  CHECK(tg::Node::live_count() == before + 1);
+}
+
+TEST_CASE("max_pool2d and avg_pool2d reject bad inputs and options", "[pool]") {
+  Tensor x = constant(xt::zeros<double>({1, 1, 4, 4}));
+  SECTION("max_pool2d") {
+    REQUIRE_TG_ERROR(tg::max_pool2d(Tensor{}, {.kernel = 2}),
+                     Contains("max_pool2d") && Contains("undefined"));
+    REQUIRE_TG_ERROR(tg::max_pool2d(tg::tensor(xt::xarray<std::int64_t>::from_shape({1, 1, 4, 4})),
+                                    {.kernel = 2}),
+                     Contains("max_pool2d") && Contains("i64 [1,1,4,4]"));
+    REQUIRE_TG_ERROR(tg::max_pool2d(constant(xt::zeros<double>({1, 4, 4})), {.kernel = 2}),
+                     Contains("max_pool2d") && Contains("4-D") && Contains("[1,4,4]"));
+    REQUIRE_TG_ERROR(
+        tg::max_pool2d(x, {.kernel = {2, 0}}),
+        Contains("max_pool2d: kernel must be >= 1") && Contains("2x0") && Contains("[1,1,4,4]"));
+    REQUIRE_TG_ERROR(
+        tg::max_pool2d(x, {.kernel = 2, .stride = tg::Size2{0, 1}}),
+        Contains("max_pool2d: stride must be >= 1") && Contains("0x1") && Contains("[1,1,4,4]"));
+    REQUIRE_TG_ERROR(tg::max_pool2d(x, {.kernel = 2, .padding = {-1, 0}}),
+                     Contains("max_pool2d: padding must be >= 0") && Contains("[1,1,4,4]"));
+    REQUIRE_TG_ERROR(tg::max_pool2d(x, {.kernel = 3, .padding = 2}),
+                     Contains("max_pool2d: padding 2x2 must be at most half the kernel 3x3") &&
+                         Contains("[1,1,4,4]"));
+    REQUIRE_TG_ERROR(tg::max_pool2d(x, {.kernel = {5, 2}}),
+                     Contains("max_pool2d: kernel 5x2 does not fit in the 4x4 input plane") &&
+                         Contains("empty") && Contains("[1,1,4,4]"));
+    REQUIRE_TG_ERROR(tg::max_pool2d(constant(xt::zeros<double>({1, 1, 0, 4})), {.kernel = 1}),
+                     Contains("max_pool2d") && Contains("[1,1,0,4]") && Contains("empty"));
+  }
+  SECTION("avg_pool2d") {
+    REQUIRE_TG_ERROR(tg::avg_pool2d(constant(xt::zeros<double>({4, 4})), {.kernel = 2}),
+                     Contains("avg_pool2d") && Contains("[4,4]"));
+    REQUIRE_TG_ERROR(tg::avg_pool2d(x, {.kernel = 0}),
+                     Contains("avg_pool2d: kernel must be >= 1") && Contains("[1,1,4,4]"));
+    REQUIRE_TG_ERROR(tg::avg_pool2d(x, {.kernel = 2, .stride = tg::Size2{-1}}),
+                     Contains("avg_pool2d: stride must be >= 1") && Contains("[1,1,4,4]"));
+    REQUIRE_TG_ERROR(tg::avg_pool2d(x, {.kernel = {2, 4}, .padding = {0, 3}}),
+                     Contains("avg_pool2d: padding 0x3 must be at most half the kernel 2x4"));
+    // Padding 1 brings the 4-wide plane to 6; a kernel of 7 still does not fit.
+    REQUIRE_TG_ERROR(tg::avg_pool2d(x, {.kernel = 7, .padding = 1}),
+                     Contains("avg_pool2d: kernel 7x7 does not fit") && Contains("[1,1,4,4]"));
+  }
+}
+
+TEST_CASE("the backward ops reject bad arguments", "[pool]") {
+  Tensor g = constant(xt::zeros<double>({1, 2, 2, 2}));
+  const tg::Shape in_shape = {1, 2, 4, 4};
+  Tensor argmax = tg::tensor(xt::xarray<std::int64_t>(xt::zeros<std::int64_t>({1, 2, 2, 2})));
+  SECTION("max_pool2d_scatter") {
+    REQUIRE_NOTHROW(tg::max_pool2d_scatter(g, argmax, in_shape));
+    REQUIRE_TG_ERROR(
+        tg::max_pool2d_scatter(g, constant(xt::zeros<double>({1, 2, 2, 2})), in_shape),
+        Contains("max_pool2d_scatter: argmax must be i64") && Contains("f64 [1,2,2,2]"));
+    REQUIRE_TG_ERROR(
+        tg::max_pool2d_scatter(g, tg::tensor(xt::xarray<std::int64_t>::from_shape({1, 2, 2, 3})),
+                               in_shape),
+        Contains("max_pool2d_scatter") && Contains("[1,2,2,3]") && Contains("[1,2,2,2]"));
+    Tensor far = tg::tensor(xt::xarray<std::int64_t>(16 * xt::ones<std::int64_t>({1, 2, 2, 2})));
+    REQUIRE_TG_ERROR(tg::max_pool2d_scatter(g, far, in_shape),
+                     Contains("max_pool2d_scatter") && Contains("holds 16") && Contains("4x4"));
+    Tensor negative = tg::tensor(xt::xarray<std::int64_t>(-xt::ones<std::int64_t>({1, 2, 2, 2})));
+    REQUIRE_TG_ERROR(tg::max_pool2d_scatter(g, negative, in_shape),
+                     Contains("max_pool2d_scatter") && Contains("holds -1"));
+    REQUIRE_TG_ERROR(
+        tg::max_pool2d_scatter(g, argmax, {2, 4, 4}),
+        Contains("max_pool2d_scatter: input_shape must be 4-D") && Contains("[2,4,4]"));
+    REQUIRE_TG_ERROR(
+        tg::max_pool2d_scatter(g, argmax, {1, 3, 4, 4}),
+        Contains("max_pool2d_scatter") && Contains("[1,3,4,4]") && Contains("[1,2,2,2]"));
+    REQUIRE_TG_ERROR(tg::max_pool2d_scatter(Tensor{}, argmax, in_shape),
+                     Contains("max_pool2d_scatter: grad_output is undefined"));
+  }
+  SECTION("max_pool2d_gather") {
+    Tensor gi = constant(xt::zeros<double>({1, 2, 4, 4}));
+    REQUIRE_NOTHROW(tg::max_pool2d_gather(gi, argmax));
+    REQUIRE_TG_ERROR(
+        tg::max_pool2d_gather(constant(xt::zeros<double>({2, 2, 4, 4})), argmax),
+        Contains("max_pool2d_gather") && Contains("[2,2,4,4]") && Contains("[1,2,2,2]"));
+    REQUIRE_TG_ERROR(
+        tg::max_pool2d_gather(gi, tg::tensor(xt::xarray<std::int64_t>::from_shape({1, 2, 4}))),
+        Contains("max_pool2d_gather: argmax must be i64 [N,C,Ho,Wo]") && Contains("[1,2,4]"));
+    Tensor far = tg::tensor(xt::xarray<std::int64_t>(99 * xt::ones<std::int64_t>({1, 2, 2, 2})));
+    REQUIRE_TG_ERROR(tg::max_pool2d_gather(gi, far),
+                     Contains("max_pool2d_gather") && Contains("holds 99"));
+    REQUIRE_TG_ERROR(tg::max_pool2d_gather(constant(xt::zeros<double>({2, 4, 4})), argmax),
+                     Contains("max_pool2d_gather") && Contains("[2,4,4]"));
+  }
+  SECTION("avg_pool2d_backward") {
+    REQUIRE_NOTHROW(tg::avg_pool2d_backward(g, in_shape, {.kernel = 2}));
+    REQUIRE_TG_ERROR(tg::avg_pool2d_backward(g, in_shape, {.kernel = 3}),
+                     Contains("avg_pool2d_backward: grad_output [1,2,2,2] does not match the "
+                              "output [1,2,1,1]") &&
+                         Contains("[1,2,4,4]"));
+    REQUIRE_TG_ERROR(
+        tg::avg_pool2d_backward(g, {2, 4, 4}, {.kernel = 2}),
+        Contains("avg_pool2d_backward: input_shape must be 4-D") && Contains("[2,4,4]"));
+    REQUIRE_TG_ERROR(
+        tg::avg_pool2d_backward(g, in_shape, {.kernel = 2, .padding = 2}),
+        Contains("avg_pool2d_backward: padding 2x2 must be at most half") && Contains("[1,2,4,4]"));
+  }
+}
