@@ -1,0 +1,29 @@
+# Installs the given Debian packages that are not installed yet (apt-get, as root).
+# Sourced by the scripts in scripts/.
+install_missing_packages() {
+  local missing=()
+  local package
+  for package in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$package")
+    fi
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: missing packages: ${missing[*]}; run as root, or install them with apt-get" >&2
+    return 1
+  fi
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# What building and testing tapegrad needs.
+TG_BUILD_PACKAGES=(
+  g++ cmake ninja-build
+  libxtensor-dev libxsimd-dev libtbb-dev libfmt-dev catch2
+  libbenchmark-dev
+)

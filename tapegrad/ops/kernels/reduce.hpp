@@ -1,0 +1,17 @@
+#pragma once
+// Sum over a set of dimensions of a row-major array, in one pass over the input.
+// Each output element adds its inputs in row-major order, so the result does not depend on
+// anything but the data.
+
+#include <cstddef>
+#include <span>
+
+namespace tg::kernels {
+
+// out has the shape of `shape` with the dims where reduce[d] is true dropped (or kept as 1:
+// the layout is the same). out is overwritten.
+template <class T>
+void sum_dims(const T* in, std::span<const std::size_t> shape, std::span<const bool> reduce,
+              T* out);
+
+}  // namespace tg::kernels

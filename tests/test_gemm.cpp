@@ -1,0 +1,74 @@
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+#include <tapegrad.hpp>
+
+#include "support/random.hpp"
+#include "tapegrad/ops/kernels/gemm.hpp"
+
+namespace k = tg::kernels;
+
+namespace {
+
+// C = alpha op(A) op(B) + beta C by the definition.
+std::vector<double> reference(k::Trans ta, k::Trans tb, std::size_t m, std::size_t n,
+                              std::size_t kk, double alpha, const std::vector<double>& a,
+                              const std::vector<double>& b, double beta, std::vector<double> c) {
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (std::size_t p = 0; p < kk; ++p) {
+        const double av = ta == k::Trans::yes ? a[p * m + i] : a[i * kk + p];
+        const double bv = tb == k::Trans::yes ? b[j * kk + p] : b[p * n + j];
+        acc += av * bv;
+      }
+      c[i * n + j] = alpha * acc + beta * c[i * n + j];
+    }
+  }
+  return c;
+}
+
+std::vector<double> random_vector(tg::Generator& gen, std::size_t n) {
+  std::vector<double> v(n);
+  for (double& x : v) x = gen.normal();
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("gemm matches the definition for all transposes, alphas and betas", "[gemm]") {
+  tg::Generator gen(5);
+  for (int trial = 0; trial < 40; ++trial) {
+    const auto m = static_cast<std::size_t>(tg::test::uniform_int(gen, 1, 70));
+    const auto n = static_cast<std::size_t>(tg::test::uniform_int(gen, 1, 70));
+    const auto kk = static_cast<std::size_t>(tg::test::uniform_int(gen, 1, 300));
+    const auto ta = gen.below(2) ? k::Trans::yes : k::Trans::no;
+    const auto tb = gen.below(2) ? k::Trans::yes : k::Trans::no;
+    const double alpha = trial % 3 == 0 ? 1.0 : gen.normal();
+    const double beta = trial % 4 == 0 ? 0.0 : gen.normal();
+    auto a = random_vector(gen, m * kk);
+    auto b = random_vector(gen, kk * n);
+    auto c = random_vector(gen, m * n);
+    const auto expected = reference(ta, tb, m, n, kk, alpha, a, b, beta, c);
+    const std::size_t lda = ta == k::Trans::yes ? m : kk;
+    const std::size_t ldb = tb == k::Trans::yes ? kk : n;
+    INFO("m " << m << " n " << n << " k " << kk << " ta " << (ta == k::Trans::yes) << " tb "
+              << (tb == k::Trans::yes));
+    auto serial = c;
+    k::gemm(ta, tb, m, n, kk, alpha, a.data(), lda, b.data(), ldb, beta, serial.data(), n);
+    auto parallel = c;
+    k::gemm_parallel(ta, tb, m, n, kk, alpha, a.data(), lda, b.data(), ldb, beta, parallel.data(),
+                     n);
+    for (std::size_t i = 0; i < m * n; ++i) {
+      REQUIRE(serial[i] == Approx(expected[i]).epsilon(1e-12).margin(1e-12));
+      REQUIRE(parallel[i] == serial[i]);
+    }
+  }
+}
+
+TEST_CASE("gemm with beta 0 ignores NaN in C", "[gemm]") {
+  std::vector<float> a{1, 2}, b{3, 4}, c{std::numeric_limits<float>::quiet_NaN()};
+  k::gemm(k::Trans::no, k::Trans::no, 1, 1, 2, 1.0f, a.data(), 2, b.data(), 1, 0.0f, c.data(), 1);
+  CHECK(c[0] == 11.0f);
+}

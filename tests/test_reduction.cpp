@@ -1,0 +1,80 @@
+#include <catch2/catch.hpp>
+
+#include <tapegrad.hpp>
+#include <xtensor/xmath.hpp>
+
+#include "support/arrays.hpp"
+#include "support/random.hpp"
+
+using tg::Tensor;
+
+TEST_CASE("sum and mean over all elements or over dims", "[reduction]") {
+  Tensor x = tg::tensor(xt::xarray<double>{{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
+  CHECK(tg::sum(x).item() == 21.0);
+  CHECK(tg::sum(x).dim() == 0);
+  CHECK(tg::mean(x).item() == 3.5);
+  REQUIRE(bool(xt::allclose(tg::sum(x, {0}).value<double>(), xt::xarray<double>{5.0, 7.0, 9.0})));
+  REQUIRE(
+      bool(xt::allclose(tg::sum(x, {-1}, true).value<double>(), tg::test::column({6.0, 15.0}))));
+  CHECK(tg::sum(x, {-1}, true).shape() == tg::Shape{2, 1});
+  REQUIRE(bool(xt::allclose(tg::mean(x, {1}).value<double>(), xt::xarray<double>{2.0, 5.0})));
+  CHECK(tg::sum(x, {0, 1}).item() == 21.0);
+}
+
+TEST_CASE("sum over dims matches xtensor on random shapes", "[reduction]") {
+  tg::manual_seed(31);
+  tg::Generator gen(31);
+  for (int trial = 0; trial < 20; ++trial) {
+    const tg::Shape shape = tg::test::random_shape(gen, 1, 4, 5);
+    Tensor x = tg::test::randn64(shape, false);
+    const auto dim = tg::test::uniform_int(gen, 0, static_cast<std::int64_t>(shape.size()) - 1);
+    xt::xarray<double> expected = xt::sum(x.value<double>(), {static_cast<std::size_t>(dim)});
+    REQUIRE(bool(xt::allclose(tg::sum(x, {dim}).value<double>(), expected)));
+  }
+}
+
+TEST_CASE("gradcheck of sum and mean on 20 random shapes and dim sets", "[reduction]") {
+  tg::manual_seed(32);
+  tg::Generator gen(32);
+  for (int trial = 0; trial < 20; ++trial) {
+    const tg::Shape shape = tg::test::random_shape(gen, 1, 4);
+    std::vector<std::int64_t> dims;
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      if (gen.below(2))
+        dims.push_back(gen.below(2) ? static_cast<std::int64_t>(d)
+                                    : static_cast<std::int64_t>(d) -
+                                          static_cast<std::int64_t>(shape.size()));
+    }
+    const bool keepdim = trial % 2 == 0;
+    INFO(tg::to_string(shape) << " dims " << dims.size() << " keepdim " << keepdim);
+    Tensor x = tg::test::randn64(shape);
+    CHECK(tg::gradcheck([&](const auto& in) { return tg::sum(in[0], dims, keepdim); }, {x},
+                        {.check_grad_grad = true}));
+    CHECK(tg::gradcheck([&](const auto& in) { return tg::mean(in[0], dims, keepdim); }, {x},
+                        {.check_grad_grad = true}));
+    CHECK(tg::gradcheck([](const auto& in) { return tg::mean(in[0]); }, {x}));
+  }
+}
+
+TEST_CASE("argmax picks the first maximum", "[reduction]") {
+  Tensor x = tg::tensor(xt::xarray<float>{{1.0f, 3.0f, 3.0f}, {7.0f, 2.0f, 7.0f}});
+  Tensor rows = tg::argmax(x, 1);
+  CHECK(rows.dtype() == tg::i64);
+  REQUIRE(bool(xt::all(xt::equal(rows.value<std::int64_t>(), xt::xarray<std::int64_t>{1, 0}))));
+  Tensor cols = tg::argmax(x, 0, true);
+  CHECK(cols.shape() == tg::Shape{1, 3});
+  REQUIRE(
+      bool(xt::all(xt::equal(cols.value<std::int64_t>(), xt::xarray<std::int64_t>{{1, 0, 1}}))));
+}
+
+TEST_CASE("reductions reject bad dims and dtypes", "[reduction][errors]") {
+  Tensor x = tg::ones({2, 3});
+  CHECK_THROWS_WITH(tg::sum(x, {2}), Catch::Contains("sum") && Catch::Contains("dim 2"));
+  CHECK_THROWS_WITH(tg::sum(x, {1, -1}), Catch::Contains("sum") && Catch::Contains("twice"));
+  CHECK_THROWS_WITH(tg::mean(x, {-3}), Catch::Contains("mean") && Catch::Contains("-3"));
+  CHECK_THROWS_WITH(tg::mean(tg::zeros({0})), Catch::Contains("mean") && Catch::Contains("[0]"));
+  CHECK_THROWS_WITH(tg::sum(tg::zeros({2}, {.dtype = tg::i64})),
+                    Catch::Contains("sum") && Catch::Contains("i64"));
+  CHECK_THROWS_WITH(tg::argmax(x, 5), Catch::Contains("argmax"));
+  CHECK_THROWS_WITH(tg::argmax(Tensor{}, 0), Catch::Contains("argmax"));
+}
