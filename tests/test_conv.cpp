@@ -1,0 +1,453 @@
+// conv2d, conv2d_input_grad and conv2d_weight_grad: the seed's worked example by hand, gradient
+// checks on random configurations, a direct-loop reference, determinism and bad input.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <tapegrad.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
+
+namespace {
+
+using tg::Tensor;
+
+Tensor f64(xt::xarray<double> v, bool requires_grad = false) {
+  return tg::tensor(std::move(v), requires_grad);
+}
+
+Tensor randn64(const tg::Shape& shape, bool requires_grad = true) {
+  return tg::randn(shape, {.dtype = tg::f64, .requires_grad = requires_grad});
+}
+
+// A random valid configuration: every option can differ between height and width.
+struct Config {
+  std::size_t batch, in_channels, out_channels, height, width, kernel_h, kernel_w;
+  tg::Conv2dOptions options;
+  bool bias;
+
+  tg::Shape input_shape() const { return {batch, in_channels, height, width}; }
+  tg::Shape weight_shape() const { return {out_channels, in_channels, kernel_h, kernel_w}; }
+  std::string str() const {
+    return fmt::format(
+        "input [{},{},{},{}] weight [{},{},{},{}] stride ({},{}) padding ({},{}) "
+        "dilation ({},{}) bias {}",
+        batch, in_channels, height, width, out_channels, in_channels, kernel_h, kernel_w,
+        options.stride.h, options.stride.w, options.padding.h, options.padding.w,
+        options.dilation.h, options.dilation.w, bias);
+  }
+};
+
+Config random_config(tg::Generator& gen, std::size_t max_batch = 3) {
+  auto pick = [&](std::size_t lo, std::size_t hi) { return lo + gen.below(hi - lo + 1); };
+  auto i64 = [](std::size_t v) { return static_cast<std::int64_t>(v); };
+  Config c{};
+  c.batch = pick(1, max_batch);
+  c.in_channels = pick(1, 3);
+  c.out_channels = pick(1, 3);
+  c.kernel_h = pick(1, 3);
+  c.kernel_w = pick(1, 3);
+  c.options.stride = {i64(pick(1, 3)), i64(pick(1, 3))};
+  c.options.padding = {i64(pick(0, 2)), i64(pick(0, 2))};
+  c.options.dilation = {i64(pick(1, 2)), i64(pick(1, 2))};
+  // The smallest input the dilated kernel fits in (after padding), plus up to 3.
+  auto smallest = [&](std::size_t k, std::int64_t d, std::int64_t p) {
+    return static_cast<std::size_t>(std::max<std::int64_t>(1, d * (i64(k) - 1) + 1 - 2 * p));
+  };
+  c.height = smallest(c.kernel_h, c.options.dilation.h, c.options.padding.h) + pick(0, 3);
+  c.width = smallest(c.kernel_w, c.options.dilation.w, c.options.padding.w) + pick(0, 3);
+  c.bias = gen.below(2) == 1;
+  return c;
+}
+
+std::size_t out_size(std::size_t in, std::size_t k, std::int64_t s, std::int64_t p,
+                     std::int64_t d) {
+  return static_cast<std::size_t>(
+      (static_cast<std::int64_t>(in) + 2 * p - d * (static_cast<std::int64_t>(k) - 1) - 1) / s + 1);
+}
+
+// The header's formulas as plain loops over (n, o, y, x, c, m, k). Each call visits every
+// (output position, kernel tap) pair whose input position is inside the image.
+template <class F>
+void for_each_term(const Config& c, F&& term) {
+  const auto& o = c.options;
+  const std::size_t oh = out_size(c.height, c.kernel_h, o.stride.h, o.padding.h, o.dilation.h);
+  const std::size_t ow = out_size(c.width, c.kernel_w, o.stride.w, o.padding.w, o.dilation.w);
+  for (std::size_t n = 0; n < c.batch; ++n)
+    for (std::size_t oc = 0; oc < c.out_channels; ++oc)
+      for (std::size_t y = 0; y < oh; ++y)
+        for (std::size_t x = 0; x < ow; ++x)
+          for (std::size_t ic = 0; ic < c.in_channels; ++ic)
+            for (std::size_t m = 0; m < c.kernel_h; ++m)
+              for (std::size_t k = 0; k < c.kernel_w; ++k) {
+                const std::int64_t iy = static_cast<std::int64_t>(y) * o.stride.h - o.padding.h +
+                                        static_cast<std::int64_t>(m) * o.dilation.h;
+                const std::int64_t ix = static_cast<std::int64_t>(x) * o.stride.w - o.padding.w +
+                                        static_cast<std::int64_t>(k) * o.dilation.w;
+                if (iy < 0 || ix < 0 || iy >= static_cast<std::int64_t>(c.height) ||
+                    ix >= static_cast<std::int64_t>(c.width)) {
+                  continue;
+                }
+                term(n, oc, y, x, ic, m, k, static_cast<std::size_t>(iy),
+                     static_cast<std::size_t>(ix));
+              }
+}
+
+xt::xarray<double> reference_conv(const Config& c, const xt::xarray<double>& in,
+                                  const xt::xarray<double>& w, const xt::xarray<double>& b) {
+  const auto& o = c.options;
+  xt::xarray<double> out =
+      xt::zeros<double>({c.batch, c.out_channels,
+                         out_size(c.height, c.kernel_h, o.stride.h, o.padding.h, o.dilation.h),
+                         out_size(c.width, c.kernel_w, o.stride.w, o.padding.w, o.dilation.w)});
+  for_each_term(c, [&](auto n, auto oc, auto y, auto x, auto ic, auto m, auto k, auto iy, auto ix) {
+    out(n, oc, y, x) += w(oc, ic, m, k) * in(n, ic, iy, ix);
+  });
+  if (c.bias) {
+    for (std::size_t n = 0; n < c.batch; ++n)
+      for (std::size_t oc = 0; oc < c.out_channels; ++oc) xt::view(out, n, oc) += b(oc);
+  }
+  return out;
+}
+
+xt::xarray<double> reference_input_grad(const Config& c, const xt::xarray<double>& delta,
+                                        const xt::xarray<double>& w) {
+  xt::xarray<double> dx = xt::zeros<double>(c.input_shape());
+  for_each_term(c, [&](auto n, auto oc, auto y, auto x, auto ic, auto m, auto k, auto iy, auto ix) {
+    dx(n, ic, iy, ix) += delta(n, oc, y, x) * w(oc, ic, m, k);
+  });
+  return dx;
+}
+
+xt::xarray<double> reference_weight_grad(const Config& c, const xt::xarray<double>& delta,
+                                         const xt::xarray<double>& in) {
+  xt::xarray<double> dw = xt::zeros<double>(c.weight_shape());
+  for_each_term(c, [&](auto n, auto oc, auto y, auto x, auto ic, auto m, auto k, auto iy, auto ix) {
+    dw(oc, ic, m, k) += delta(n, oc, y, x) * in(n, ic, iy, ix);
+  });
+  return dw;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d reproduces the seed's worked example (eq. 5-15) by hand", "[conv]") {
+  // 4x4 input i[r][c] = 4r + c + 1 (0-based r, c), 2x2 kernel h11=1 h12=2 h21=3 h22=4, b=0.5.
+  Tensor i = f64({{{{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}, {13, 14, 15, 16}}}}, true);
+  Tensor h = f64({{{{1, 2}, {3, 4}}}}, true);
+  Tensor b = f64({0.5}, true);
+  Tensor net = tg::conv2d(i, h, b);
+
+  // Eq. 5: net_o[y][x] = i[y][x] h11 + i[y][x+1] h12 + i[y+1][x] h21 + i[y+1][x+1] h22
+  //      = (4y+x+1) + 2(4y+x+2) + 3(4y+x+5) + 4(4y+x+6) = 40y + 10x + 44, plus b.
+  const xt::xarray<double> expected_net = {
+      {{{44.5, 54.5, 64.5}, {84.5, 94.5, 104.5}, {124.5, 134.5, 144.5}}}};
+  REQUIRE(bool(xt::allclose(net.value<double>(), expected_net)));
+
+  // delta = dE/dnet_o, chosen; E = sum(delta * net_o), so backward(delta) gives dE/d*.
+  const xt::xarray<double> delta = {{{{1, 2, 0}, {0, -1, 1}, {3, 0, -2}}}};
+  net.backward(f64(delta));
+
+  // Eq. 11: dE/di = zero_pad(delta, 1) full-correlated with rot180(h) = [[h22,h21],[h12,h11]]:
+  //   dE/di[r][c] = 4 d[r-1][c-1] + 3 d[r-1][c] + 2 d[r][c-1] + 1 d[r][c]  (d = 0 outside).
+  // Eq. 6-10 spelled out (1-based as the seed): dE/di11 = d11 h11 = 1;
+  //   dE/di12 = d11 h12 + d12 h11 = 2 + 2 = 4;  dE/di13 = d12 h12 + d13 h11 = 4 + 0 = 4;
+  //   dE/di21 = d11 h21 + d21 h11 = 3 + 0 = 3;
+  //   dE/di22 = d11 h22 + d12 h21 + d21 h12 + d22 h11 = 4 + 6 + 0 - 1 = 9.
+  // The rest by the same rule, e.g. dE/di33 = 4(-1) + 3(1) + 2(0) + (-2) = -3,
+  //   dE/di44 = 4 d33 = -8, dE/di41 = 3 d31 = 9, dE/di42 = 4 d31 + 3 d32 = 12.
+  const xt::xarray<double> expected_di = {
+      {{{1, 4, 4, 0}, {3, 9, 7, 2}, {3, 3, -3, 0}, {9, 12, -6, -8}}}};
+  CHECK(bool(xt::allclose(i.grad().value<double>(), expected_di)));
+
+  // Eq. 14 corrected: dE/dh[m][n] = sum_{y,x} d[y][x] i[y+m][x+n]
+  //   = sum d[y][x] (4y+x+1) + (4m+n) sum d = 11 + 4 (4m+n), since
+  //   sum d (4y+x+1) = 1*1 + 2*2 + (-1)*6 + 1*7 + 3*9 + (-2)*11 = 11 and sum d = 4.
+  const xt::xarray<double> expected_dh = {{{{11, 15}, {27, 31}}}};
+  CHECK(bool(xt::allclose(h.grad().value<double>(), expected_dh)));
+
+  // Eq. 15: dE/db = sum of all delta = 4.
+  CHECK(b.grad().value<double>()(0) == Approx(4.0));
+}
+
+TEST_CASE("conv2d gradchecks on random configurations", "[conv]") {
+  tg::manual_seed(11);
+  tg::Generator gen(2024);
+  for (int trial = 0; trial < 24; ++trial) {
+    const Config c = random_config(gen);
+    INFO("trial " << trial << ": " << c.str());
+    Tensor x = randn64(c.input_shape());
+    Tensor w = randn64(c.weight_shape());
+    Tensor b = c.bias ? randn64({c.out_channels}) : Tensor{};
+    const auto options = c.options;
+    auto result = tg::gradcheck(
+        [options](const std::vector<Tensor>& in) {
+          return tg::conv2d(in[0], in[1], in[2], options);
+        },
+        {x, w, b}, {.check_grad_grad = trial % 3 == 0});
+    INFO(result.message);
+    CHECK(result);
+  }
+}
+
+TEST_CASE("conv2d gradchecks a 1x1 kernel, a batch of one and an input gradient alone", "[conv]") {
+  tg::manual_seed(12);
+  Tensor x = randn64({1, 3, 4, 5});
+  Tensor w = randn64({2, 3, 1, 1});
+  Tensor b = randn64({2});
+  auto conv = [](const std::vector<Tensor>& in) { return tg::conv2d(in[0], in[1], in[2]); };
+  CHECK(tg::gradcheck(conv, {x, w, b}, {.check_grad_grad = true}));
+  // Only the input requires grad: the weight is held constant.
+  CHECK(tg::gradcheck(conv, {x, w.detach(), Tensor{}}, {.check_grad_grad = true}));
+}
+
+TEST_CASE("conv2d_input_grad and conv2d_weight_grad gradcheck directly", "[conv]") {
+  tg::manual_seed(13);
+  tg::Generator gen(77);
+  for (int trial = 0; trial < 8; ++trial) {
+    const Config c = random_config(gen);
+    INFO("trial " << trial << ": " << c.str());
+    const auto options = c.options;
+    const tg::Shape out_shape =
+        tg::conv2d(tg::zeros(c.input_shape(), {.dtype = tg::f64}),
+                   tg::zeros(c.weight_shape(), {.dtype = tg::f64}), Tensor{}, options)
+            .shape();
+    Tensor delta = randn64(out_shape);
+    Tensor w = randn64(c.weight_shape());
+    Tensor x = randn64(c.input_shape());
+    const tg::GradcheckOptions check{.check_grad_grad = trial % 2 == 0};
+
+    const tg::Shape input_shape = c.input_shape();
+    auto input_result = tg::gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          return tg::conv2d_input_grad(in[0], in[1], input_shape, options);
+        },
+        {delta, w}, check);
+    INFO(input_result.message);
+    CHECK(input_result);
+
+    const tg::Shape weight_shape = c.weight_shape();
+    auto weight_result = tg::gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          return tg::conv2d_weight_grad(in[0], in[1], weight_shape, options);
+        },
+        {delta, x}, check);
+    INFO(weight_result.message);
+    CHECK(weight_result);
+  }
+}
+
+TEST_CASE("conv2d and its gradients match a direct-loop reference", "[conv]") {
+  tg::manual_seed(14);
+  tg::Generator gen(5);
+  for (int trial = 0; trial < 30; ++trial) {
+    // Batches up to 20 reach the chunked weight-gradient sum (chunks of 8 images).
+    const Config c = random_config(gen, trial % 3 == 0 ? 20 : 3);
+    INFO("trial " << trial << ": " << c.str());
+    Tensor x = randn64(c.input_shape(), false);
+    Tensor w = randn64(c.weight_shape(), false);
+    Tensor b = c.bias ? randn64({c.out_channels}, false) : Tensor{};
+    const xt::xarray<double> bias_values =
+        c.bias ? b.value<double>() : xt::xarray<double>(xt::zeros<double>({c.out_channels}));
+    const auto expected = reference_conv(c, x.value<double>(), w.value<double>(), bias_values);
+
+    Tensor out = tg::conv2d(x, w, b, c.options);
+    REQUIRE(out.shape() == expected.shape());
+    CHECK(bool(xt::allclose(out.value<double>(), expected, 1e-12, 1e-12)));
+
+    Tensor delta = randn64(out.shape(), false);
+    CHECK(bool(xt::allclose(
+        tg::conv2d_input_grad(delta, w, c.input_shape(), c.options).value<double>(),
+        reference_input_grad(c, delta.value<double>(), w.value<double>()), 1e-12, 1e-12)));
+    CHECK(bool(xt::allclose(
+        tg::conv2d_weight_grad(delta, x, c.weight_shape(), c.options).value<double>(),
+        reference_weight_grad(c, delta.value<double>(), x.value<double>()), 1e-12, 1e-12)));
+
+    // f32: the same values rounded to float, against the f64 reference of those values.
+    Tensor x32 = x.to(tg::f32);
+    Tensor w32 = w.to(tg::f32);
+    Tensor b32 = c.bias ? b.to(tg::f32) : Tensor{};
+    const auto expected32 = reference_conv(
+        c, xt::xarray<double>(x32.value<float>()), xt::xarray<double>(w32.value<float>()),
+        c.bias ? xt::xarray<double>(b32.value<float>()) : bias_values);
+    Tensor out32 = tg::conv2d(x32, w32, b32, c.options);
+    REQUIRE(out32.dtype() == tg::f32);
+    CHECK(bool(xt::allclose(xt::xarray<double>(out32.value<float>()), expected32, 1e-4, 1e-4)));
+  }
+}
+
+TEST_CASE("conv2d's weight gradient has the same bits for 1 and 2 threads", "[conv]") {
+  tg::manual_seed(15);
+  const tg::Conv2dOptions options{.stride = {1, 2}, .padding = 1};
+  Tensor x = tg::randn({37, 3, 12, 11});
+  Tensor w = tg::randn({5, 3, 3, 3});
+  Tensor b = tg::randn({5});
+  Tensor delta = tg::randn(tg::conv2d(x, w, b, options).shape());
+
+  auto gradients = [&](int threads) {
+    tg::set_num_threads(threads);
+    Tensor xr = x.detach().set_requires_grad(true);
+    Tensor wr = w.detach().set_requires_grad(true);
+    Tensor br = b.detach().set_requires_grad(true);
+    tg::conv2d(xr, wr, br, options).backward(delta);
+    return std::vector<xt::xarray<float>>{wr.grad().value<float>(), xr.grad().value<float>(),
+                                          br.grad().value<float>()};
+  };
+  const auto one = gradients(1);
+  const auto two = gradients(2);
+  tg::set_num_threads(0);
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    INFO("gradient " << i);
+    CHECK(bool(xt::all(xt::equal(one[i], two[i]))));
+  }
+}
+
+TEST_CASE("conv2d records nothing when nothing needs a gradient", "[conv]") {
+  Tensor x = tg::randn({2, 1, 5, 5});
+  Tensor w = tg::randn({3, 1, 3, 3});
+  CHECK(tg::conv2d(x, w).grad_fn() == nullptr);
+  {
+    tg::NoGradGuard no_grad;
+    CHECK(tg::conv2d(x.detach().set_requires_grad(true), w).grad_fn() == nullptr);
+  }
+  // Only the weight requires grad: the input gets no gradient and the weight does.
+  Tensor wr = w.detach().set_requires_grad(true);
+  Tensor y = tg::conv2d(x, wr);
+  REQUIRE(y.grad_fn() != nullptr);
+  y.backward(tg::ones(y.shape()));
+  CHECK(wr.grad().defined());
+  CHECK_FALSE(x.grad().defined());
+}
+
+namespace {
+
+// Runs f, which must throw tg::Error with every part in its message.
+void require_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
+  REQUIRE_THROWS_AS(f(), tg::Error);
+  for (const auto& part : parts) REQUIRE_THROWS_WITH(f(), Catch::Contains(part));
+}
+
+}  // namespace
+
+TEST_CASE("conv2d rejects bad input with the op's name and the shapes", "[conv]") {
+  Tensor x = tg::zeros({64, 3, 28, 28});
+  Tensor w = tg::zeros({6, 3, 5, 5});
+  REQUIRE_THROWS_WITH(
+      tg::conv2d(x, tg::zeros({6, 1, 5, 5})),
+      "conv2d: input has 3 channels but weight expects 1 (input [64,3,28,28], weight [6,1,5,5])");
+  require_error([&] { tg::conv2d(tg::zeros({3, 28, 28}), w); }, {"conv2d", "[3,28,28]"});
+  require_error([&] { tg::conv2d(x, tg::zeros({6, 5, 5})); }, {"conv2d", "[6,5,5]"});
+  require_error([&] { tg::conv2d(Tensor{}, w); }, {"conv2d", "input"});
+  require_error([&] { tg::conv2d(x.to(tg::f64), w); }, {"conv2d", "[64,3,28,28]", "[6,3,5,5]"});
+  require_error(
+      [&] {
+        tg::conv2d(tg::zeros({1, 3, 8, 8}, {.dtype = tg::i64}), w);
+      },
+      {"conv2d", "i64"});
+  require_error([&] { tg::conv2d(x, w, tg::zeros({5})); },
+                {"conv2d", "bias", "[5]", "[64,3,28,28]", "[6,3,5,5]"});
+  require_error([&] { tg::conv2d(x, w, tg::zeros({6, 1})); }, {"conv2d", "bias", "[6,1]"});
+  require_error([&] { tg::conv2d(x, w, tg::zeros({6}, {.dtype = tg::f64})); },
+                {"conv2d", "bias", "[6]"});
+  require_error([&] { tg::conv2d(x, w, {}, {.stride = 0}); },
+                {"conv2d", "stride", "[64,3,28,28]", "[6,3,5,5]"});
+  require_error([&] { tg::conv2d(x, w, {}, {.stride = {1, -2}}); }, {"conv2d", "stride", "-2"});
+  require_error(
+      [&] {
+        tg::conv2d(x, w, {}, {.dilation = {0, 1}});
+      },
+      {"conv2d", "dilation", "[64,3,28,28]"});
+  require_error(
+      [&] {
+        tg::conv2d(x, w, {}, {.padding = {0, -1}});
+      },
+      {"conv2d", "padding", "-1", "[6,3,5,5]"});
+  require_error([&] { tg::conv2d(x, tg::zeros({6, 3, 0, 5})); }, {"conv2d", "[6,3,0,5]"});
+
+  // The kernel (dilated) larger than the padded input: the output would be empty.
+  Tensor small = tg::zeros({1, 1, 4, 4});
+  require_error(
+      [&] {
+        tg::conv2d(small, tg::zeros({1, 1, 5, 5}));
+      },
+      {"conv2d", "larger than the padded input 4x4", "[1,1,4,4]", "[1,1,5,5]"});
+  require_error(
+      [&] {
+        tg::conv2d(small, tg::zeros({1, 1, 3, 3}), {}, {.dilation = 2});
+      },
+      {"conv2d", "spans 5x5", "output would be 0x0", "[1,1,3,3]"});
+  require_error(
+      [&] {
+        tg::conv2d(small, tg::zeros({1, 1, 1, 7}), {}, {.padding = {0, 1}});
+      },
+      {"conv2d", "4x6", "output would be 4x0", "[1,1,1,7]"});
+  // Padding makes room: a 1x1 output.
+  CHECK(tg::conv2d(small, tg::zeros({1, 1, 3, 3}), {}, {.padding = 1, .dilation = 2}).shape() ==
+        tg::Shape{1, 1, 2, 2});
+}
+
+TEST_CASE("conv2d_input_grad and conv2d_weight_grad reject bad input", "[conv]") {
+  Tensor w = tg::zeros({4, 3, 3, 3});
+  Tensor x = tg::zeros({2, 3, 8, 8});
+  Tensor delta = tg::zeros({2, 4, 6, 6});
+  const tg::Shape input_shape{2, 3, 8, 8};
+  const tg::Shape weight_shape{4, 3, 3, 3};
+  // Consistent calls work.
+  CHECK(tg::conv2d_input_grad(delta, w, input_shape).shape() == input_shape);
+  CHECK(tg::conv2d_weight_grad(delta, x, weight_shape).shape() == weight_shape);
+
+  require_error(
+      [&] {
+        tg::conv2d_input_grad(tg::zeros({2, 4, 5, 5}), w, input_shape);
+      },
+      {"conv2d_input_grad", "grad_output must be [2,4,6,6]", "[2,4,5,5]", "[4,3,3,3]"});
+  require_error(
+      [&] {
+        tg::conv2d_input_grad(tg::zeros({2, 5, 6, 6}), w, input_shape);
+      },
+      {"conv2d_input_grad", "[2,5,6,6]"});
+  require_error([&] { tg::conv2d_input_grad(delta, w, input_shape, {.stride = 2}); },
+                {"conv2d_input_grad", "[2,4,3,3]", "[2,4,6,6]"});
+  require_error(
+      [&] {
+        tg::conv2d_input_grad(delta, w, {2, 3, 8});
+      },
+      {"conv2d_input_grad", "input_shape", "[2,3,8]"});
+  require_error(
+      [&] {
+        tg::conv2d_input_grad(delta, w, {2, 2, 8, 8});
+      },
+      {"conv2d_input_grad", "input has 2 channels but weight expects 3", "[2,2,8,8]"});
+  require_error([&] { tg::conv2d_input_grad(delta.to(tg::f64), w, input_shape); },
+                {"conv2d_input_grad", "[2,4,6,6]", "[4,3,3,3]"});
+  require_error([&] { tg::conv2d_input_grad(delta, w, input_shape, {.stride = 0}); },
+                {"conv2d_input_grad", "stride"});
+
+  require_error(
+      [&] {
+        tg::conv2d_weight_grad(tg::zeros({3, 4, 6, 6}), x, weight_shape);
+      },
+      {"conv2d_weight_grad", "[3,4,6,6]", "[2,3,8,8]", "[4,3,3,3]"});
+  require_error(
+      [&] {
+        tg::conv2d_weight_grad(delta, x, {4, 3, 3});
+      },
+      {"conv2d_weight_grad", "weight_shape", "[4,3,3]"});
+  require_error(
+      [&] {
+        tg::conv2d_weight_grad(delta, x, {4, 1, 3, 3});
+      },
+      {"conv2d_weight_grad", "input has 3 channels but weight expects 1"});
+  require_error([&] { tg::conv2d_weight_grad(delta, x.to(tg::f64), weight_shape); },
+                {"conv2d_weight_grad", "[2,4,6,6]", "[2,3,8,8]"});
+  require_error(
+      [&] {
+        tg::conv2d_weight_grad(delta, x, {4, 3, 9, 9});
+      },
+      {"conv2d_weight_grad", "larger than the padded input", "[4,3,9,9]"});
+  require_error([&] { tg::conv2d_weight_grad(delta, x, weight_shape, {.padding = -1}); },
+                {"conv2d_weight_grad", "padding"});
+}
