@@ -4,7 +4,7 @@
 //   leaky_relu: y = x > 0 ? x : s x;       dx = g * (x > 0 ? 1 : s)
 //   sigmoid:    y = 1 / (1 + e^-x);        dx = g * y * (1 - y)
 //   tanh:       y = tanh(x);               dx = g * (1 - y^2)
-// relu and leaky_relu take their derivative at 0 as 0 (as PyTorch).
+// At 0 relu's derivative is taken as 0 and leaky_relu's as s (as PyTorch).
 
 #include "tapegrad/autograd/tensor.hpp"
 

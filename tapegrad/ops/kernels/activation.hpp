@@ -1,0 +1,31 @@
+#pragma once
+// Elementwise activation kernels on contiguous arrays of n elements. Large arrays are split
+// across the parallel seam; every element is computed by one thread, so results do not depend
+// on the thread count. `out` may alias an input.
+
+#include <cstddef>
+
+namespace tg::kernels {
+
+// out = max(x, 0); a NaN stays NaN (as PyTorch).
+template <class T>
+void relu(const T* x, T* out, std::size_t n);
+// out = g * [x > 0]
+template <class T>
+void relu_backward(const T* g, const T* x, T* out, std::size_t n);
+
+// out = x > 0 ? x : slope x
+template <class T>
+void leaky_relu(const T* x, T slope, T* out, std::size_t n);
+// out = g * (x > 0 ? 1 : slope)
+template <class T>
+void leaky_relu_backward(const T* g, const T* x, T slope, T* out, std::size_t n);
+
+// out = 1 / (1 + e^-x)
+template <class T>
+void sigmoid(const T* x, T* out, std::size_t n);
+// out = tanh(x)
+template <class T>
+void tanh(const T* x, T* out, std::size_t n);
+
+}  // namespace tg::kernels
