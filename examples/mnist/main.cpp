@@ -1,0 +1,134 @@
+// Trains a CNN on MNIST-format data (real MNIST digits, Fashion-MNIST) and reports, per epoch,
+// one line on stdout:
+//   epoch 1 train_s 6.86 img_per_s 8746 loss 0.8846 test_acc 0.7837
+// Everything else (progress, notes, errors) goes to stderr.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include <CLI/CLI.hpp>
+#include <tapegrad.hpp>
+
+#include "models.hpp"
+
+namespace {
+
+struct Settings {
+  std::string data = "data/mnist";
+  std::string model = "lenet5";
+  std::string optimizer = "adam";
+  int epochs = 15;
+  std::size_t batch = 64;
+  std::optional<double> lr;  // default: 0.01 for sgd, 1e-3 for adam
+  double momentum = 0.9;
+  int threads = 0;
+  std::uint64_t seed = 0;
+  std::size_t limit = 0;
+  std::string save;
+  std::string resume;
+};
+
+std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
+                                                     std::vector<tg::Tensor> parameters) {
+  if (s.optimizer == "sgd") {
+    return std::make_unique<tg::optim::SGD>(
+        std::move(parameters), tg::optim::SGDOptions{.lr = s.lr.value_or(0.01), .momentum = s.momentum});
+  }
+  return std::make_unique<tg::optim::Adam>(std::move(parameters),
+                                           tg::optim::AdamOptions{.lr = s.lr.value_or(1e-3)});
+}
+
+double accuracy(tg::nn::Module& model, const tg::data::Dataset& test_set) {
+  tg::NoGradGuard no_grad;
+  model.eval();
+  tg::data::DataLoader loader(test_set, {.batch_size = 1000, .shuffle = false});
+  std::size_t correct = 0;
+  for (const auto& batch : loader) {
+    const auto& predicted = tg::argmax(model(batch.images), 1).value<std::int64_t>();
+    const auto& labels = batch.labels.value<std::int64_t>();
+    for (std::size_t i = 0; i < labels.size(); ++i) correct += predicted(i) == labels(i);
+  }
+  model.train();
+  return static_cast<double>(correct) / static_cast<double>(test_set.size());
+}
+
+int run(const Settings& s) {
+  tg::set_num_threads(s.threads);
+  tg::manual_seed(s.seed);
+  tg::data::MNIST train_set(s.data, tg::data::Split::train);
+  tg::data::MNIST test_set(s.data, tg::data::Split::test);
+  if (s.limit > 0) train_set.truncate(s.limit);
+
+  auto model = mnist::make_model(s.model);
+  auto optimizer = make_optimizer(s, model->parameters());
+  tg::TrainingState state;
+  if (!s.resume.empty()) {
+    state = tg::load_checkpoint(s.resume, *model, *optimizer);
+    fmt::print(stderr, "resumed from {} after epoch {} (step {})\n", s.resume, state.epoch, state.step);
+  }
+
+  tg::data::DataLoader loader(train_set, {.batch_size = s.batch, .seed = s.seed});
+  for (int epoch = static_cast<int>(state.epoch) + 1; epoch <= s.epochs; ++epoch) {
+    loader.set_epoch(static_cast<std::uint64_t>(epoch - 1));
+    tg::ProgressBar progress(loader.num_examples(), fmt::format("epoch {}", epoch));
+    double loss_sum = 0.0;
+    std::size_t seen = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& batch : loader) {
+      optimizer->zero_grad();
+      tg::Tensor loss = tg::cross_entropy((*model)(batch.images), batch.labels);
+      loss.backward();
+      optimizer->step();
+      ++state.step;
+      const std::size_t n = batch.labels.numel();
+      loss_sum += loss.item() * static_cast<double>(n);
+      seen += n;
+      progress.update(seen, loss_sum / static_cast<double>(seen));
+    }
+    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    progress.finish();
+    state.epoch = epoch;
+    const double test_acc = accuracy(*model, test_set);
+    fmt::print("epoch {} train_s {:.2f} img_per_s {:.0f} loss {:.4f} test_acc {:.4f}\n", epoch,
+               train_s, static_cast<double>(seen) / train_s, loss_sum / static_cast<double>(seen),
+               test_acc);
+    std::fflush(stdout);
+    if (!s.save.empty()) tg::save_checkpoint(s.save, *model, *optimizer, state);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"Train a CNN on MNIST-format data with tapegrad"};
+  app.add_option("--data", s.data, "directory with the four MNIST IDX files (.gz or not)")
+      ->capture_default_str();
+  app.add_option("--model", s.model, "network")->check(CLI::IsMember({"lenet5", "mnist_cnn"}))
+      ->capture_default_str();
+  app.add_option("--optimizer", s.optimizer, "optimizer")->check(CLI::IsMember({"sgd", "adam"}))
+      ->capture_default_str();
+  app.add_option("--epochs", s.epochs, "total epochs (a resumed run continues up to this)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--batch", s.batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", s.lr, "learning rate (default 0.01 for sgd, 0.001 for adam)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--momentum", s.momentum, "SGD momentum")->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--threads", s.threads, "worker threads (0: one per core)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--seed", s.seed, "seed of initialisation and shuffling")->capture_default_str();
+  app.add_option("--limit", s.limit, "train on the first N images only (0: all)")
+      ->capture_default_str();
+  app.add_option("--save", s.save, "write a checkpoint here after every epoch");
+  app.add_option("--resume", s.resume, "continue from this checkpoint");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(s);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return 1;
+  }
+}

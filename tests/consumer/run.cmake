@@ -1,0 +1,28 @@
+# Builds and runs tests/consumer against tapegrad. MODE is "install" (cmake --install the
+# build tree BUILD_DIR into a prefix, then find_package) or "subdirectory".
+set(work "${WORK_DIR}/${MODE}")
+file(REMOVE_RECURSE "${work}")
+if(MODE STREQUAL "install")
+  execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${work}/prefix"
+                  RESULT_VARIABLE failed)
+  if(failed)
+    message(FATAL_ERROR "cmake --install failed")
+  endif()
+  set(configure_args -DCMAKE_PREFIX_PATH=${work}/prefix)
+else()
+  set(configure_args -DTAPEGRAD_SOURCE_DIR=${SOURCE_DIR} -DTG_NATIVE=OFF)
+endif()
+foreach(step configure build run)
+  if(step STREQUAL "configure")
+    set(command ${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/consumer" -B "${work}/build" -G Ninja
+                -DCMAKE_BUILD_TYPE=Release ${configure_args})
+  elseif(step STREQUAL "build")
+    set(command ${CMAKE_COMMAND} --build "${work}/build")
+  else()
+    set(command "${work}/build/consumer")
+  endif()
+  execute_process(COMMAND ${command} RESULT_VARIABLE failed)
+  if(failed)
+    message(FATAL_ERROR "consumer ${step} failed (${MODE})")
+  endif()
+endforeach()

@@ -1,0 +1,133 @@
+#include <catch2/catch.hpp>
+
+#include <tapegrad.hpp>
+#include <xtensor/xmath.hpp>
+
+#include "support/temp_dir.hpp"
+
+using tg::Tensor;
+
+namespace {
+
+struct Small : tg::nn::Module {
+  explicit Small(std::int64_t hidden = 5) {
+    fc1 = register_module("fc1", std::make_shared<tg::nn::Linear>(3, hidden));
+    fc2 = register_module("fc2", std::make_shared<tg::nn::Linear>(hidden, 2));
+  }
+  Tensor forward(const Tensor& x) override { return (*fc2)(tg::relu((*fc1)(x))); }
+  std::shared_ptr<tg::nn::Linear> fc1, fc2;
+};
+
+bool same_parameters(const tg::nn::Module& a, const tg::nn::Module& b) {
+  const auto pa = a.parameters();
+  const auto pb = b.parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    if (!xt::all(xt::equal(pa[i].value<float>(), pb[i].value<float>()))) return false;
+  }
+  return pa.size() == pb.size();
+}
+
+void train_steps(tg::nn::Module& model, tg::optim::Optimizer& optimizer, int steps) {
+  for (int i = 0; i < steps; ++i) {
+    tg::manual_seed(static_cast<std::uint64_t>(100 + i));
+    Tensor x = tg::randn({4, 3});
+    optimizer.zero_grad();
+    tg::sum(model(x) * model(x)).backward();
+    optimizer.step();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("save and load restore a model's parameters exactly", "[checkpoint]") {
+  tg::test::TempDir dir;
+  tg::manual_seed(1);
+  Small a;
+  tg::manual_seed(2);
+  Small b;
+  REQUIRE_FALSE(same_parameters(a, b));
+  tg::save(a, dir / "m.safetensors");
+  tg::load(b, dir / "m.safetensors");
+  CHECK(same_parameters(a, b));
+  CHECK(tg::read_safetensors(dir / "m.safetensors").tensors.count("fc1.weight") == 1);
+}
+
+TEST_CASE("a resumed optimizer continues exactly where it stopped", "[checkpoint]") {
+  tg::test::TempDir dir;
+  for (bool adam : {false, true}) {
+    auto make_optimizer = [&](Small& m) -> std::unique_ptr<tg::optim::Optimizer> {
+      if (adam) return std::make_unique<tg::optim::Adam>(m.parameters(), tg::optim::AdamOptions{});
+      return std::make_unique<tg::optim::SGD>(m.parameters(), tg::optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
+    };
+    tg::manual_seed(7);
+    Small straight;
+    auto straight_opt = make_optimizer(straight);
+    train_steps(straight, *straight_opt, 6);
+
+    tg::manual_seed(7);
+    Small first;
+    auto first_opt = make_optimizer(first);
+    train_steps(first, *first_opt, 3);
+    tg::save_checkpoint(dir / "ck.safetensors", first, *first_opt, {.epoch = 1, .step = 3});
+
+    tg::manual_seed(99);  // a different initialisation, overwritten by the checkpoint
+    Small resumed;
+    auto resumed_opt = make_optimizer(resumed);
+    const auto state = tg::load_checkpoint(dir / "ck.safetensors", resumed, *resumed_opt);
+    CHECK(state.epoch == 1);
+    CHECK(state.step == 3);
+    for (int i = 3; i < 6; ++i) {  // the remaining steps, with the same data
+      tg::manual_seed(static_cast<std::uint64_t>(100 + i));
+      Tensor x = tg::randn({4, 3});
+      resumed_opt->zero_grad();
+      tg::sum(resumed(x) * resumed(x)).backward();
+      resumed_opt->step();
+    }
+    INFO("adam " << adam);
+    CHECK(same_parameters(straight, resumed));
+  }
+}
+
+TEST_CASE("loading a checkpoint of another model says which tensor does not fit",
+          "[checkpoint][errors]") {
+  tg::test::TempDir dir;
+  Small five(5);
+  Small six(6);
+  tg::save(five, dir / "five.safetensors");
+  const auto before = six.parameters()[0].value<float>();
+  CHECK_THROWS_WITH(tg::load(six, dir / "five.safetensors"),
+                    Catch::Contains("five.safetensors") && Catch::Contains("'fc1.weight'") &&
+                        Catch::Contains("[5,3]") && Catch::Contains("[6,3]"));
+  // Nothing was half-loaded.
+  REQUIRE(bool(xt::all(xt::equal(six.parameters()[0].value<float>(), before))));
+
+  struct Other : tg::nn::Module {
+    Other() { w = register_parameter("w", tg::ones({1})); }
+    Tensor forward(const Tensor& x) override { return x * w; }
+    Tensor w;
+  } other;
+  CHECK_THROWS_WITH(tg::load(other, dir / "five.safetensors"), Catch::Contains("'w'") && Catch::Contains("missing"));
+  tg::save(other, dir / "other.safetensors");
+  CHECK_THROWS_WITH(tg::load(five, dir / "other.safetensors"), Catch::Contains("'fc1.weight'") && Catch::Contains("missing"));
+
+  tg::write_safetensors(dir / "extra.safetensors", [&] {
+    auto tensors = five.named_parameters();
+    tensors.emplace_back("fc3.weight", tg::ones({1}));
+    return tensors;
+  }());
+  CHECK_THROWS_WITH(tg::load(five, dir / "extra.safetensors"), Catch::Contains("'fc3.weight'") && Catch::Contains("does not"));
+}
+
+TEST_CASE("a training checkpoint must match the optimizer kind", "[checkpoint][errors]") {
+  tg::test::TempDir dir;
+  Small model;
+  tg::optim::SGD sgd(model.parameters(), {.momentum = 0.9});
+  tg::optim::Adam adam(model.parameters(), {});
+  tg::save_checkpoint(dir / "ck.safetensors", model, sgd, {.epoch = 2});
+  CHECK_THROWS_WITH(tg::load_checkpoint(dir / "ck.safetensors", model, adam),
+                    Catch::Contains("SGD state") && Catch::Contains("Adam"));
+  tg::save(model, dir / "weights.safetensors");
+  CHECK_THROWS_WITH(tg::load_checkpoint(dir / "weights.safetensors", model, sgd),
+                    Catch::Contains("not a training checkpoint"));
+  tg::load(model, dir / "ck.safetensors");  // the weights alone load from a checkpoint
+}

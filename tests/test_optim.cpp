@@ -1,0 +1,143 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <map>
+
+#include <tapegrad.hpp>
+
+using tg::Tensor;
+
+namespace {
+
+// A parameter [2] f64 with value w and gradient g.
+Tensor parameter_with_grad(double w0, double w1, double g0, double g1) {
+  Tensor p = tg::tensor(xt::xarray<double>{w0, w1}, true);
+  p.set_grad(tg::tensor(xt::xarray<double>{g0, g1}));
+  return p;
+}
+
+std::map<std::string, Tensor> as_map(const tg::optim::NamedTensors& state) {
+  return {state.begin(), state.end()};
+}
+
+}  // namespace
+
+TEST_CASE("SGD follows torch.optim.SGD step by step", "[optim][sgd]") {
+  Tensor p = parameter_with_grad(1.0, -2.0, 0.5, 0.25);
+  tg::optim::SGD sgd({p}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01});
+  sgd.step();  // d = g + 0.01 w; buf = d; w -= 0.1 d
+  const double d0 = 0.5 + 0.01 * 1.0;
+  CHECK(p.value<double>()(0) == Approx(1.0 - 0.1 * d0));
+  const double w0 = p.value<double>()(0);
+  sgd.step();  // same gradient: buf = 0.9 buf + d
+  const double d1 = 0.5 + 0.01 * w0;
+  CHECK(p.value<double>()(0) == Approx(w0 - 0.1 * (0.9 * d0 + d1)));
+}
+
+TEST_CASE("SGD with nesterov and dampening", "[optim][sgd]") {
+  Tensor p = parameter_with_grad(0.0, 0.0, 1.0, -1.0);
+  tg::optim::SGD nesterov({p}, {.lr = 1.0, .momentum = 0.5, .nesterov = true});
+  nesterov.step();  // buf = 1; d = 1 + 0.5 * 1
+  CHECK(p.value<double>()(0) == Approx(-1.5));
+  nesterov.step();  // buf = 0.5 + 1 = 1.5; d = 1 + 0.75
+  CHECK(p.value<double>()(0) == Approx(-1.5 - 1.75));
+
+  Tensor q = parameter_with_grad(0.0, 0.0, 1.0, 1.0);
+  tg::optim::SGD damped({q}, {.lr = 1.0, .momentum = 0.5, .dampening = 0.5});
+  damped.step();  // buf = 1 (the first step is not damped)
+  damped.step();  // buf = 0.5 + 0.5 * 1 = 1
+  CHECK(q.value<double>()(1) == Approx(-2.0));
+}
+
+TEST_CASE("Adam and AdamW follow PyTorch's update", "[optim][adam]") {
+  for (bool decoupled : {false, true}) {
+    Tensor p = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
+    std::unique_ptr<tg::optim::Optimizer> opt;
+    const tg::optim::AdamOptions options{.lr = 0.01, .weight_decay = 0.1};
+    if (decoupled) {
+      opt = std::make_unique<tg::optim::AdamW>(std::vector<Tensor>{p}, options);
+    } else {
+      opt = std::make_unique<tg::optim::Adam>(std::vector<Tensor>{p}, options);
+    }
+    double w = 1.0, m = 0.0, v = 0.0;
+    for (int t = 1; t <= 3; ++t) {
+      opt->step();
+      double g = 0.3;
+      if (decoupled) {
+        w *= 1.0 - 0.01 * 0.1;
+      } else {
+        g += 0.1 * w;
+      }
+      m = 0.9 * m + 0.1 * g;
+      v = 0.999 * v + 0.001 * g * g;
+      const double denom = std::sqrt(v) / std::sqrt(1.0 - std::pow(0.999, t)) + 1e-8;
+      w -= 0.01 / (1.0 - std::pow(0.9, t)) * m / denom;
+      INFO("decoupled " << decoupled << " step " << t);
+      CHECK(p.value<double>()(0) == Approx(w).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("optimizer state round-trips: a restored optimizer continues identically",
+          "[optim][state]") {
+  for (const char* kind : {"sgd", "adam"}) {
+    auto make = [&](Tensor p) -> std::unique_ptr<tg::optim::Optimizer> {
+      if (std::string(kind) == "sgd") return std::make_unique<tg::optim::SGD>(std::vector<Tensor>{p}, tg::optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+      return std::make_unique<tg::optim::Adam>(std::vector<Tensor>{p}, tg::optim::AdamOptions{});
+    };
+    Tensor a = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
+    auto first = make(a);
+    first->step();
+    first->step();
+    first->set_lr(first->lr() * 0.5);
+    Tensor b = a.detach().clone().set_requires_grad(true);
+    b.set_grad(a.grad());
+    auto second = make(b);
+    second->load_state(as_map(first->state()));
+    CHECK(second->lr() == first->lr());
+    first->step();
+    second->step();
+    INFO(kind);
+    REQUIRE(bool(xt::all(xt::equal(a.value<double>(), b.value<double>()))));
+  }
+}
+
+TEST_CASE("optimizer state is checked key by key", "[optim][state][errors]") {
+  Tensor p = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
+  tg::optim::Adam adam({p}, {});
+  adam.step();
+  auto state = as_map(adam.state());
+  auto missing = state;
+  missing.erase("0.exp_avg");
+  CHECK_THROWS_WITH(adam.load_state(missing), Catch::Contains("'0.exp_avg'"));
+  auto extra = state;
+  extra["7.exp_avg"] = tg::zeros({2});
+  CHECK_THROWS_WITH(adam.load_state(extra), Catch::Contains("unexpected key '7.exp_avg'"));
+  auto wrong = state;
+  wrong["0.exp_avg_sq"] = tg::zeros({3}, {.dtype = tg::f64});
+  CHECK_THROWS_WITH(adam.load_state(wrong), Catch::Contains("0.exp_avg_sq") && Catch::Contains("[3]"));
+}
+
+TEST_CASE("StepLR multiplies the learning rate by gamma every step_size epochs", "[optim][scheduler]") {
+  Tensor p = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
+  tg::optim::SGD sgd({p}, {.lr = 1.0});
+  tg::optim::StepLR schedule(sgd, 2, 0.5);
+  std::vector<double> lrs;
+  for (int epoch = 0; epoch < 5; ++epoch) {
+    lrs.push_back(sgd.lr());
+    schedule.step();
+  }
+  CHECK(lrs == std::vector<double>{1.0, 1.0, 0.5, 0.5, 0.25});
+  schedule.set_epoch(1);
+  CHECK(sgd.lr() == 1.0);
+}
+
+TEST_CASE("optimizers reject bad options", "[optim][errors]") {
+  Tensor p = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
+  CHECK_THROWS_WITH(tg::optim::SGD({p}, {.lr = -1.0}), Catch::Contains("SGD") && Catch::Contains("-1"));
+  CHECK_THROWS_WITH(tg::optim::SGD({p}, {.nesterov = true}), Catch::Contains("nesterov"));
+  CHECK_THROWS_WITH(tg::optim::Adam({p}, {.beta1 = 1.0}), Catch::Contains("Adam") && Catch::Contains("betas"));
+  CHECK_THROWS_WITH(tg::optim::SGD({tg::ones({2})}, {}), Catch::Contains("requires grad"));
+  CHECK_THROWS_WITH(tg::optim::StepLR(*std::make_unique<tg::optim::SGD>(std::vector<Tensor>{p}, tg::optim::SGDOptions{}), 0),
+                    Catch::Contains("step_size"));
+}

@@ -1,0 +1,120 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include <tapegrad.hpp>
+#include <xtensor/xmath.hpp>
+
+#include "support/temp_dir.hpp"
+
+using tg::Tensor;
+
+namespace {
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string error_reading(const std::filesystem::path& path) {
+  try {
+    tg::read_safetensors(path);
+  } catch (const tg::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("safetensors round-trips every dtype and the metadata", "[safetensors]") {
+  tg::test::TempDir dir;
+  tg::manual_seed(5);
+  Tensor a = tg::randn({2, 3});
+  Tensor b = tg::randn({4}, {.dtype = tg::f64});
+  Tensor c = tg::tensor(xt::xarray<std::int64_t>{7, -8, 9});
+  Tensor scalar = tg::full({}, 3.5, {.dtype = tg::f64});
+  tg::write_safetensors(dir / "t.safetensors", {{"a", a}, {"b", b}, {"c", c}, {"s", scalar}},
+                        {{"note", "hello"}});
+  const auto file = tg::read_safetensors(dir / "t.safetensors");
+  CHECK(file.metadata.at("note") == "hello");
+  REQUIRE(file.tensors.size() == 4);
+  REQUIRE(bool(xt::all(xt::equal(file.tensors.at("a").value<float>(), a.value<float>()))));
+  REQUIRE(bool(xt::all(xt::equal(file.tensors.at("b").value<double>(), b.value<double>()))));
+  REQUIRE(bool(xt::all(xt::equal(file.tensors.at("c").value<std::int64_t>(), c.value<std::int64_t>()))));
+  CHECK(file.tensors.at("s").dim() == 0);
+  CHECK(file.tensors.at("s").item() == 3.5);
+}
+
+TEST_CASE("the header is JSON after an 8-byte little-endian length", "[safetensors]") {
+  tg::test::TempDir dir;
+  tg::write_safetensors(dir / "t.safetensors", {{"w", tg::ones({2})}});
+  const std::string bytes = read_bytes(dir / "t.safetensors");
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  CHECK(bytes.size() == 8 + n + 8);
+  CHECK_THAT(bytes.substr(8, n), Catch::Contains(R"("w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})"));
+}
+
+TEST_CASE("writing leaves no temporary file and replaces the target whole", "[safetensors]") {
+  tg::test::TempDir dir;
+  tg::write_safetensors(dir / "t.safetensors", {{"w", tg::ones({2})}});
+  tg::write_safetensors(dir / "t.safetensors", {{"w", tg::zeros({3})}});
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
+  CHECK(files == 1);
+  CHECK(tg::read_safetensors(dir / "t.safetensors").tensors.at("w").numel() == 3);
+  CHECK_THROWS_WITH(tg::write_safetensors(dir / "no" / "such" / "dir.safetensors", {{"w", tg::ones({1})}}),
+                    Catch::Contains("cannot create"));
+}
+
+TEST_CASE("corrupt files are rejected with the path and what is wrong", "[safetensors][errors]") {
+  tg::test::TempDir dir;
+  const auto path = dir / "t.safetensors";
+  tg::write_safetensors(path, {{"w", tg::ones({2, 2})}, {"v", tg::ones({3})}});
+  const std::string good = read_bytes(path);
+
+  SECTION("too short") {
+    write_bytes(path, good.substr(0, 5));
+    CHECK_THAT(error_reading(path), Catch::Contains("t.safetensors") && Catch::Contains("too short"));
+  }
+  SECTION("header length beyond the file") {
+    std::string bytes = good;
+    bytes[4] = '\x01';
+    write_bytes(path, bytes);
+    CHECK_THAT(error_reading(path), Catch::Contains("exceeds the file"));
+  }
+  SECTION("corrupt JSON") {
+    std::string bytes = good;
+    bytes[12] = '}';
+    write_bytes(path, bytes);
+    CHECK_THAT(error_reading(path), Catch::Contains("corrupt JSON header at byte offset"));
+  }
+  SECTION("truncated data") {
+    write_bytes(path, good.substr(0, good.size() - 4));
+    CHECK_THAT(error_reading(path), Catch::Contains("past the end of the file"));
+  }
+  SECTION("extra data") {
+    write_bytes(path, good + "xxxx");
+    CHECK_THAT(error_reading(path), Catch::Contains("4 bytes of data after the last tensor"));
+  }
+  SECTION("a wrong dtype name") {
+    std::string bytes = good;
+    bytes.replace(bytes.find("F32"), 3, "F16");
+    write_bytes(path, bytes);
+    CHECK_THAT(error_reading(path), Catch::Contains("'w'") && Catch::Contains("dtype"));
+  }
+  SECTION("offsets that do not match the shape") {
+    std::string bytes = good;
+    bytes.replace(bytes.find("[2,2]"), 5, "[2,3]");
+    write_bytes(path, bytes);
+    CHECK_THAT(error_reading(path), Catch::Contains("'w'") && Catch::Contains("data_offsets"));
+  }
+  SECTION("missing file") {
+    CHECK_THAT(error_reading(dir / "none"), Catch::Contains("cannot open"));
+  }
+}
