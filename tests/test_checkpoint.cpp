@@ -57,7 +57,8 @@ TEST_CASE("a resumed optimizer continues exactly where it stopped", "[checkpoint
   for (bool adam : {false, true}) {
     auto make_optimizer = [&](Small& m) -> std::unique_ptr<tg::optim::Optimizer> {
       if (adam) return std::make_unique<tg::optim::Adam>(m.parameters(), tg::optim::AdamOptions{});
-      return std::make_unique<tg::optim::SGD>(m.parameters(), tg::optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
+      return std::make_unique<tg::optim::SGD>(m.parameters(),
+                                              tg::optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
     };
     tg::manual_seed(7);
     Small straight;
@@ -106,16 +107,19 @@ TEST_CASE("loading a checkpoint of another model says which tensor does not fit"
     Tensor forward(const Tensor& x) override { return x * w; }
     Tensor w;
   } other;
-  CHECK_THROWS_WITH(tg::load(other, dir / "five.safetensors"), Catch::Contains("'w'") && Catch::Contains("missing"));
+  CHECK_THROWS_WITH(tg::load(other, dir / "five.safetensors"),
+                    Catch::Contains("'w'") && Catch::Contains("missing"));
   tg::save(other, dir / "other.safetensors");
-  CHECK_THROWS_WITH(tg::load(five, dir / "other.safetensors"), Catch::Contains("'fc1.weight'") && Catch::Contains("missing"));
+  CHECK_THROWS_WITH(tg::load(five, dir / "other.safetensors"),
+                    Catch::Contains("'fc1.weight'") && Catch::Contains("missing"));
 
   tg::write_safetensors(dir / "extra.safetensors", [&] {
     auto tensors = five.named_parameters();
     tensors.emplace_back("fc3.weight", tg::ones({1}));
     return tensors;
   }());
-  CHECK_THROWS_WITH(tg::load(five, dir / "extra.safetensors"), Catch::Contains("'fc3.weight'") && Catch::Contains("does not"));
+  CHECK_THROWS_WITH(tg::load(five, dir / "extra.safetensors"),
+                    Catch::Contains("'fc3.weight'") && Catch::Contains("does not"));
 }
 
 TEST_CASE("a training checkpoint must match the optimizer kind", "[checkpoint][errors]") {

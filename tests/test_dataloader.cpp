@@ -62,13 +62,15 @@ TEST_CASE("shuffling depends on seed and epoch only, and covers every example",
   a.set_epoch(5);
   std::multiset<float> firsts;
   for (const auto& batch : a) {
-    for (std::size_t i = 0; i < batch.labels.numel(); ++i) firsts.insert(batch.images.value<float>()(i, 0, 0, 0));
+    for (std::size_t i = 0; i < batch.labels.numel(); ++i)
+      firsts.insert(batch.images.value<float>()(i, 0, 0, 0));
   }
   REQUIRE(firsts.size() == 40);
   CHECK(std::set<float>(firsts.begin(), firsts.end()).size() == 40);
 }
 
-TEST_CASE("DataLoader rejects a zero batch size and out-of-range batches", "[data][dataloader][errors]") {
+TEST_CASE("DataLoader rejects a zero batch size and out-of-range batches",
+          "[data][dataloader][errors]") {
   tg::test::TempDir dir;
   tg::test::write_mnist_dir(dir.path(), "train", 5, false);
   tg::data::MNIST data(dir.path(), tg::data::Split::train);

@@ -43,14 +43,14 @@ TEST_CASE("read_idx names the file and the byte offset of every defect", "[data]
                Catch::Contains("bad.gz") && Catch::Contains("truncated"));
   }
   SECTION("truncated header") {
-    CHECK_THAT(error_for(good.substr(0, 6)), Catch::Contains("truncated dimension") &&
-                                                  Catch::Contains("byte offset 4"));
+    CHECK_THAT(error_for(good.substr(0, 6)),
+               Catch::Contains("truncated dimension") && Catch::Contains("byte offset 4"));
   }
   SECTION("wrong magic number") {
     std::string bytes = good;
     bytes[0] = '\x1f';
-    CHECK_THAT(error_for(bytes), Catch::Contains("magic number at byte offset 0") &&
-                                     Catch::Contains("1f 00 08 02"));
+    CHECK_THAT(error_for(bytes),
+               Catch::Contains("magic number at byte offset 0") && Catch::Contains("1f 00 08 02"));
   }
   SECTION("unsupported element type") {
     std::string bytes = good;
@@ -59,7 +59,8 @@ TEST_CASE("read_idx names the file and the byte offset of every defect", "[data]
   }
   SECTION("zero dims or a zero dim") {
     CHECK_THAT(error_for(std::string{'\0', '\0', '\x08', '\0'}), Catch::Contains("0 dims"));
-    CHECK_THAT(error_for(idx_bytes({2, 0}, {})), Catch::Contains("dimension 1 at byte offset 8 is 0"));
+    CHECK_THAT(error_for(idx_bytes({2, 0}, {})),
+               Catch::Contains("dimension 1 at byte offset 8 is 0"));
   }
   SECTION("bytes after the data") {
     CHECK_THAT(error_for(good + "x"), Catch::Contains("unexpected bytes after the data") &&

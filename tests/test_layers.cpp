@@ -16,7 +16,8 @@ TEST_CASE("Conv2d and Linear have PyTorch's shapes and default init bounds", "[n
   CHECK(xt::amax(xt::abs(conv.weight.value<float>()))() <= conv_bound);
   CHECK(xt::amax(xt::abs(conv.bias.value<float>()))() <= conv_bound);
   // Uniform over [-bound, bound]: its standard deviation is bound / sqrt(3).
-  CHECK(xt::stddev(conv.weight.value<float>())() == Approx(conv_bound / std::sqrt(3.0f)).epsilon(0.15));
+  CHECK(xt::stddev(conv.weight.value<float>())() ==
+        Approx(conv_bound / std::sqrt(3.0f)).epsilon(0.15));
 
   tg::nn::Linear linear(400, 120);
   CHECK(linear.weight.shape() == tg::Shape{120, 400});
@@ -60,7 +61,9 @@ TEST_CASE("Dropout is active in training only", "[nn][layers]") {
 }
 
 TEST_CASE("layer constructors reject non-positive sizes", "[nn][layers][errors]") {
-  CHECK_THROWS_WITH(tg::nn::Conv2d(0, 4, 3), Catch::Contains("Conv2d") && Catch::Contains("in_channels"));
+  CHECK_THROWS_WITH(tg::nn::Conv2d(0, 4, 3),
+                    Catch::Contains("Conv2d") && Catch::Contains("in_channels"));
   CHECK_THROWS_WITH(tg::nn::Conv2d(1, 4, {3, 0}), Catch::Contains("kernel width"));
-  CHECK_THROWS_WITH(tg::nn::Linear(4, -1), Catch::Contains("Linear") && Catch::Contains("out_features"));
+  CHECK_THROWS_WITH(tg::nn::Linear(4, -1),
+                    Catch::Contains("Linear") && Catch::Contains("out_features"));
 }

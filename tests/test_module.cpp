@@ -8,9 +8,10 @@ namespace {
 
 struct Block : tg::nn::Module {
   Block() {
-    features = register_module("features", std::make_shared<tg::nn::Sequential>(tg::nn::Sequential{
-        std::make_shared<tg::nn::Conv2d>(1, 2, 3), std::make_shared<tg::nn::ReLU>(),
-        std::make_shared<tg::nn::Conv2d>(2, 3, 1, tg::Conv2dOptions{}, false)}));
+    features = register_module(
+        "features", std::make_shared<tg::nn::Sequential>(
+                        std::make_shared<tg::nn::Conv2d>(1, 2, 3), std::make_shared<tg::nn::ReLU>(),
+                        std::make_shared<tg::nn::Conv2d>(2, 3, 1, tg::Conv2dOptions{}, false)));
     head = register_module("head", std::make_shared<tg::nn::Linear>(12, 4));
     scale = register_parameter("scale", tg::ones({1}));
   }

@@ -82,7 +82,9 @@ TEST_CASE("optimizer state round-trips: a restored optimizer continues identical
           "[optim][state]") {
   for (const char* kind : {"sgd", "adam"}) {
     auto make = [&](Tensor p) -> std::unique_ptr<tg::optim::Optimizer> {
-      if (std::string(kind) == "sgd") return std::make_unique<tg::optim::SGD>(std::vector<Tensor>{p}, tg::optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+      if (std::string(kind) == "sgd")
+        return std::make_unique<tg::optim::SGD>(std::vector<Tensor>{p},
+                                                tg::optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
       return std::make_unique<tg::optim::Adam>(std::vector<Tensor>{p}, tg::optim::AdamOptions{});
     };
     Tensor a = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
@@ -115,10 +117,12 @@ TEST_CASE("optimizer state is checked key by key", "[optim][state][errors]") {
   CHECK_THROWS_WITH(adam.load_state(extra), Catch::Contains("unexpected key '7.exp_avg'"));
   auto wrong = state;
   wrong["0.exp_avg_sq"] = tg::zeros({3}, {.dtype = tg::f64});
-  CHECK_THROWS_WITH(adam.load_state(wrong), Catch::Contains("0.exp_avg_sq") && Catch::Contains("[3]"));
+  CHECK_THROWS_WITH(adam.load_state(wrong),
+                    Catch::Contains("0.exp_avg_sq") && Catch::Contains("[3]"));
 }
 
-TEST_CASE("StepLR multiplies the learning rate by gamma every step_size epochs", "[optim][scheduler]") {
+TEST_CASE("StepLR multiplies the learning rate by gamma every step_size epochs",
+          "[optim][scheduler]") {
   Tensor p = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
   tg::optim::SGD sgd({p}, {.lr = 1.0});
   tg::optim::StepLR schedule(sgd, 2, 0.5);
@@ -134,10 +138,14 @@ TEST_CASE("StepLR multiplies the learning rate by gamma every step_size epochs",
 
 TEST_CASE("optimizers reject bad options", "[optim][errors]") {
   Tensor p = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
-  CHECK_THROWS_WITH(tg::optim::SGD({p}, {.lr = -1.0}), Catch::Contains("SGD") && Catch::Contains("-1"));
+  CHECK_THROWS_WITH(tg::optim::SGD({p}, {.lr = -1.0}),
+                    Catch::Contains("SGD") && Catch::Contains("-1"));
   CHECK_THROWS_WITH(tg::optim::SGD({p}, {.nesterov = true}), Catch::Contains("nesterov"));
-  CHECK_THROWS_WITH(tg::optim::Adam({p}, {.beta1 = 1.0}), Catch::Contains("Adam") && Catch::Contains("betas"));
+  CHECK_THROWS_WITH(tg::optim::Adam({p}, {.beta1 = 1.0}),
+                    Catch::Contains("Adam") && Catch::Contains("betas"));
   CHECK_THROWS_WITH(tg::optim::SGD({tg::ones({2})}, {}), Catch::Contains("requires grad"));
-  CHECK_THROWS_WITH(tg::optim::StepLR(*std::make_unique<tg::optim::SGD>(std::vector<Tensor>{p}, tg::optim::SGDOptions{}), 0),
-                    Catch::Contains("step_size"));
+  CHECK_THROWS_WITH(
+      tg::optim::StepLR(
+          *std::make_unique<tg::optim::SGD>(std::vector<Tensor>{p}, tg::optim::SGDOptions{}), 0),
+      Catch::Contains("step_size"));
 }

@@ -17,7 +17,8 @@ std::string read_bytes(const std::filesystem::path& path) {
 }
 
 void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::string error_reading(const std::filesystem::path& path) {
@@ -45,7 +46,8 @@ TEST_CASE("safetensors round-trips every dtype and the metadata", "[safetensors]
   REQUIRE(file.tensors.size() == 4);
   REQUIRE(bool(xt::all(xt::equal(file.tensors.at("a").value<float>(), a.value<float>()))));
   REQUIRE(bool(xt::all(xt::equal(file.tensors.at("b").value<double>(), b.value<double>()))));
-  REQUIRE(bool(xt::all(xt::equal(file.tensors.at("c").value<std::int64_t>(), c.value<std::int64_t>()))));
+  REQUIRE(bool(
+      xt::all(xt::equal(file.tensors.at("c").value<std::int64_t>(), c.value<std::int64_t>()))));
   CHECK(file.tensors.at("s").dim() == 0);
   CHECK(file.tensors.at("s").item() == 3.5);
 }
@@ -55,9 +57,11 @@ TEST_CASE("the header is JSON after an 8-byte little-endian length", "[safetenso
   tg::write_safetensors(dir / "t.safetensors", {{"w", tg::ones({2})}});
   const std::string bytes = read_bytes(dir / "t.safetensors");
   std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  for (int i = 7; i >= 0; --i)
+    n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
   CHECK(bytes.size() == 8 + n + 8);
-  CHECK_THAT(bytes.substr(8, n), Catch::Contains(R"("w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})"));
+  CHECK_THAT(bytes.substr(8, n),
+             Catch::Contains(R"("w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})"));
 }
 
 TEST_CASE("writing leaves no temporary file and replaces the target whole", "[safetensors]") {
@@ -65,11 +69,13 @@ TEST_CASE("writing leaves no temporary file and replaces the target whole", "[sa
   tg::write_safetensors(dir / "t.safetensors", {{"w", tg::ones({2})}});
   tg::write_safetensors(dir / "t.safetensors", {{"w", tg::zeros({3})}});
   std::size_t files = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    ++files;
   CHECK(files == 1);
   CHECK(tg::read_safetensors(dir / "t.safetensors").tensors.at("w").numel() == 3);
-  CHECK_THROWS_WITH(tg::write_safetensors(dir / "no" / "such" / "dir.safetensors", {{"w", tg::ones({1})}}),
-                    Catch::Contains("cannot create"));
+  CHECK_THROWS_WITH(
+      tg::write_safetensors(dir / "no" / "such" / "dir.safetensors", {{"w", tg::ones({1})}}),
+      Catch::Contains("cannot create"));
 }
 
 TEST_CASE("corrupt files are rejected with the path and what is wrong", "[safetensors][errors]") {
@@ -80,7 +86,8 @@ TEST_CASE("corrupt files are rejected with the path and what is wrong", "[safete
 
   SECTION("too short") {
     write_bytes(path, good.substr(0, 5));
-    CHECK_THAT(error_reading(path), Catch::Contains("t.safetensors") && Catch::Contains("too short"));
+    CHECK_THAT(error_reading(path),
+               Catch::Contains("t.safetensors") && Catch::Contains("too short"));
   }
   SECTION("header length beyond the file") {
     std::string bytes = good;

@@ -33,7 +33,8 @@ std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
                                                      std::vector<tg::Tensor> parameters) {
   if (s.optimizer == "sgd") {
     return std::make_unique<tg::optim::SGD>(
-        std::move(parameters), tg::optim::SGDOptions{.lr = s.lr.value_or(0.01), .momentum = s.momentum});
+        std::move(parameters),
+        tg::optim::SGDOptions{.lr = s.lr.value_or(0.01), .momentum = s.momentum});
   }
   return std::make_unique<tg::optim::Adam>(std::move(parameters),
                                            tg::optim::AdamOptions{.lr = s.lr.value_or(1e-3)});
@@ -65,7 +66,8 @@ int run(const Settings& s) {
   tg::TrainingState state;
   if (!s.resume.empty()) {
     state = tg::load_checkpoint(s.resume, *model, *optimizer);
-    fmt::print(stderr, "resumed from {} after epoch {} (step {})\n", s.resume, state.epoch, state.step);
+    fmt::print(stderr, "resumed from {} after epoch {} (step {})\n", s.resume, state.epoch,
+               state.step);
   }
 
   tg::data::DataLoader loader(train_set, {.batch_size = s.batch, .seed = s.seed});
@@ -86,7 +88,8 @@ int run(const Settings& s) {
       seen += n;
       progress.update(seen, loss_sum / static_cast<double>(seen));
     }
-    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double train_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.finish();
     state.epoch = epoch;
     const double test_acc = accuracy(*model, test_set);
@@ -106,19 +109,26 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a CNN on MNIST-format data with tapegrad"};
   app.add_option("--data", s.data, "directory with the four MNIST IDX files (.gz or not)")
       ->capture_default_str();
-  app.add_option("--model", s.model, "network")->check(CLI::IsMember({"lenet5", "mnist_cnn"}))
+  app.add_option("--model", s.model, "network")
+      ->check(CLI::IsMember({"lenet5", "mnist_cnn"}))
       ->capture_default_str();
-  app.add_option("--optimizer", s.optimizer, "optimizer")->check(CLI::IsMember({"sgd", "adam"}))
+  app.add_option("--optimizer", s.optimizer, "optimizer")
+      ->check(CLI::IsMember({"sgd", "adam"}))
       ->capture_default_str();
   app.add_option("--epochs", s.epochs, "total epochs (a resumed run continues up to this)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--batch", s.batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--batch", s.batch, "batch size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--lr", s.lr, "learning rate (default 0.01 for sgd, 0.001 for adam)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--momentum", s.momentum, "SGD momentum")->check(CLI::NonNegativeNumber)
+  app.add_option("--momentum", s.momentum, "SGD momentum")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--threads", s.threads, "worker threads (0: one per core)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--seed", s.seed, "seed of initialisation and shuffling")->capture_default_str();
   app.add_option("--limit", s.limit, "train on the first N images only (0: all)")
       ->capture_default_str();

@@ -6,7 +6,8 @@ using tg::nn::Conv2d;
 using tg::nn::Linear;
 
 LeNet5::LeNet5()
-    : c1_(register_module("c1", std::make_shared<Conv2d>(1, 6, 5, tg::Conv2dOptions{.padding = 2}))),
+    : c1_(register_module("c1",
+                          std::make_shared<Conv2d>(1, 6, 5, tg::Conv2dOptions{.padding = 2}))),
       c2_(register_module("c2", std::make_shared<Conv2d>(6, 16, 5))),
       f1_(register_module("f1", std::make_shared<Linear>(400, 120))),
       f2_(register_module("f2", std::make_shared<Linear>(120, 84))),

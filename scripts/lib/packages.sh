@@ -25,5 +25,6 @@ install_missing_packages() {
 TG_BUILD_PACKAGES=(
   g++ cmake ninja-build
   libxtensor-dev libxsimd-dev libtbb-dev libfmt-dev catch2
-  libbenchmark-dev
+  zlib1g-dev nlohmann-json3-dev libcli11-dev
+  libbenchmark-dev python3-numpy
 )

@@ -52,11 +52,13 @@ void load_parameters(nn::Module& module, const SafeTensors& file, const std::str
   }
 }
 
-std::int64_t metadata_int(const SafeTensors& file, const std::string& key, const std::string& where) {
+std::int64_t metadata_int(const SafeTensors& file, const std::string& key,
+                          const std::string& where) {
   auto it = file.metadata.find(key);
   std::int64_t value = 0;
   if (it == file.metadata.end()) fail("load_checkpoint: {}: metadata has no '{}'", where, key);
-  const auto [end, error] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  const auto [end, error] =
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
   if (error != std::errc() || end != it->second.data() + it->second.size() || value < 0) {
     fail("load_checkpoint: {}: metadata '{}' = '{}' is not a count", where, key, it->second);
   }
@@ -76,7 +78,8 @@ void load(nn::Module& module, const std::filesystem::path& path) {
 void save_checkpoint(const std::filesystem::path& path, const nn::Module& module,
                      const optim::Optimizer& optimizer, const TrainingState& state) {
   auto tensors = module.named_parameters();
-  for (auto& [name, tensor] : optimizer.state()) tensors.emplace_back(optimizer_prefix + name, tensor);
+  for (auto& [name, tensor] : optimizer.state())
+    tensors.emplace_back(optimizer_prefix + name, tensor);
   write_safetensors(path, tensors, metadata_for(&optimizer, &state));
 }
 
@@ -86,9 +89,10 @@ TrainingState load_checkpoint(const std::filesystem::path& path, nn::Module& mod
   SafeTensors file = read_safetensors(path);
   auto kind = file.metadata.find("optimizer");
   if (kind == file.metadata.end()) {
-    fail("load_checkpoint: {}: not a training checkpoint (no optimizer state); use tg::load for "
-         "the weights alone",
-         where);
+    fail(
+        "load_checkpoint: {}: not a training checkpoint (no optimizer state); use tg::load for "
+        "the weights alone",
+        where);
   }
   if (kind->second != optimizer.name()) {
     fail("load_checkpoint: {}: the file holds {} state but the optimizer is {}", where,

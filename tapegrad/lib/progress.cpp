@@ -1,7 +1,7 @@
 #include "tapegrad/lib/progress.hpp"
 
-#include <algorithm>
 #include <unistd.h>
+#include <algorithm>
 
 #include <fmt/format.h>
 

@@ -1,10 +1,10 @@
 #include "tapegrad/lib/safetensors.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <fstream>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -20,9 +20,12 @@ constexpr std::uint64_t max_header_bytes = 100'000'000;
 
 const char* safetensors_dtype(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "F32";
-    case DType::f64: return "F64";
-    case DType::i64: return "I64";
+    case DType::f32:
+      return "F32";
+    case DType::f64:
+      return "F64";
+    case DType::i64:
+      return "I64";
   }
   return "?";
 }
@@ -65,11 +68,13 @@ void write_safetensors(const std::filesystem::path& path,
     if (name == "__metadata__" || header.contains(name)) {
       fail("write_safetensors: {}: duplicate or reserved tensor name '{}'", path.string(), name);
     }
-    if (!tensor.defined()) fail("write_safetensors: {}: tensor '{}' is undefined", path.string(), name);
+    if (!tensor.defined())
+      fail("write_safetensors: {}: tensor '{}' is undefined", path.string(), name);
     const std::uint64_t bytes = tensor.numel() * element_size(tensor.dtype());
-    header[name] = {{"dtype", safetensors_dtype(tensor.dtype())},
-                    {"shape", std::vector<std::size_t>(tensor.shape().begin(), tensor.shape().end())},
-                    {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", safetensors_dtype(tensor.dtype())},
+        {"shape", std::vector<std::size_t>(tensor.shape().begin(), tensor.shape().end())},
+        {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
@@ -127,7 +132,8 @@ SafeTensors read_safetensors(const std::filesystem::path& path) {
     fail("read_safetensors: {}: corrupt JSON header at byte offset {}: {}", where, 8 + e.byte - 1,
          e.what());
   }
-  if (!header.is_object()) fail("read_safetensors: {}: the header at offset 8 is not a JSON object", where);
+  if (!header.is_object())
+    fail("read_safetensors: {}: the header at offset 8 is not a JSON object", where);
 
   SafeTensors result;
   struct Span {
@@ -139,7 +145,8 @@ SafeTensors read_safetensors(const std::filesystem::path& path) {
     if (name == "__metadata__") {
       if (!entry.is_object()) fail("read_safetensors: {}: __metadata__ is not an object", where);
       for (const auto& [key, value] : entry.items()) {
-        if (!value.is_string()) fail("read_safetensors: {}: metadata '{}' is not a string", where, key);
+        if (!value.is_string())
+          fail("read_safetensors: {}: metadata '{}' is not a string", where, key);
         result.metadata[key] = value.get<std::string>();
       }
       continue;
@@ -183,9 +190,10 @@ SafeTensors read_safetensors(const std::filesystem::path& path) {
       bad("data_offsets do not span shape x dtype bytes");
     }
     if (end > data_size) {
-      fail("read_safetensors: {}: tensor '{}' ends at byte offset {}, past the end of the file ({} "
-           "bytes)",
-           where, name, data_start + end, file_size);
+      fail(
+          "read_safetensors: {}: tensor '{}' ends at byte offset {}, past the end of the file ({} "
+          "bytes)",
+          where, name, data_start + end, file_size);
     }
     spans.push_back({begin, end, name});
 
@@ -195,17 +203,21 @@ SafeTensors read_safetensors(const std::filesystem::path& path) {
       in.read(reinterpret_cast<char*>(t.value<T>().data()),
               static_cast<std::streamsize>(end - begin));
     });
-    if (!in) fail("read_safetensors: {}: reading tensor '{}' at byte offset {} failed", where, name, data_start + begin);
+    if (!in)
+      fail("read_safetensors: {}: reading tensor '{}' at byte offset {} failed", where, name,
+           data_start + begin);
     result.tensors.emplace(name, std::move(t));
   }
   // The data section must be exactly the tensors, back to back.
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.begin < b.begin; });
   std::uint64_t expected = 0;
   for (const Span& span : spans) {
     if (span.begin != expected) {
-      fail("read_safetensors: {}: tensor '{}' starts at data offset {} but the previous one ends "
-           "at {} (overlap or hole)",
-           where, span.name, span.begin, expected);
+      fail(
+          "read_safetensors: {}: tensor '{}' starts at data offset {} but the previous one ends "
+          "at {} (overlap or hole)",
+          where, span.name, span.begin, expected);
     }
     expected = span.end;
   }

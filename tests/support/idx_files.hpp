@@ -22,7 +22,8 @@ inline std::string idx_bytes(const std::vector<std::uint32_t>& dims,
 }
 
 inline void write_file(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 inline void write_gzip(const std::filesystem::path& path, const std::string& bytes) {
@@ -37,7 +38,8 @@ inline void write_mnist_dir(const std::filesystem::path& dir, const std::string&
                             std::uint32_t count, bool gzip) {
   std::vector<std::uint8_t> images(count * 28 * 28);
   for (std::size_t i = 0; i < count; ++i) {
-    for (std::size_t p = 0; p < 28 * 28; ++p) images[i * 784 + p] = static_cast<std::uint8_t>((i + p) % 256);
+    for (std::size_t p = 0; p < 28 * 28; ++p)
+      images[i * 784 + p] = static_cast<std::uint8_t>((i + p) % 256);
   }
   std::vector<std::uint8_t> labels(count);
   for (std::size_t i = 0; i < count; ++i) labels[i] = static_cast<std::uint8_t>(i % 10);

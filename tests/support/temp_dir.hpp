@@ -1,10 +1,10 @@
 #pragma once
 // A fresh directory for a test's files, removed with everything in it at the end of the scope.
 
+#include <unistd.h>
 #include <atomic>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 namespace tg::test {
 

@@ -29,8 +29,8 @@ class Reader {
     std::size_t done = 0;
     auto* bytes = static_cast<unsigned char*>(out);
     while (done < size) {
-      const auto chunk =
-          static_cast<unsigned>(std::min<std::size_t>(size - done, std::numeric_limits<int>::max()));
+      const auto chunk = static_cast<unsigned>(
+          std::min<std::size_t>(size - done, std::numeric_limits<int>::max()));
       const int got = gzread(file_, bytes + done, chunk);
       if (got < 0) {
         int code = 0;
@@ -49,9 +49,10 @@ class Reader {
     const std::size_t start = offset_;
     const std::size_t got = read(out, size);
     if (got != size) {
-      fail("read_idx: {}: truncated {} at byte offset {}: expected {} bytes, the file ends after "
-           "{}",
-           path_.string(), what, start, size, got);
+      fail(
+          "read_idx: {}: truncated {} at byte offset {}: expected {} bytes, the file ends after "
+          "{}",
+          path_.string(), what, start, size, got);
     }
   }
 
@@ -71,19 +72,20 @@ IdxArray read_idx(const std::filesystem::path& path) {
   std::uint8_t magic[4];
   reader.read_exactly(magic, 4, "header");
   if (magic[0] != 0 || magic[1] != 0) {
-    fail("read_idx: {}: not an IDX file: the magic number at byte offset 0 is {:02x} {:02x} {:02x} "
-         "{:02x}, expected 00 00 <type> <dims>",
-         path.string(), magic[0], magic[1], magic[2], magic[3]);
+    fail(
+        "read_idx: {}: not an IDX file: the magic number at byte offset 0 is {:02x} {:02x} {:02x} "
+        "{:02x}, expected 00 00 <type> <dims>",
+        path.string(), magic[0], magic[1], magic[2], magic[3]);
   }
   if (magic[2] != unsigned_byte_type) {
-    fail("read_idx: {}: element type 0x{:02x} at byte offset 2 is not supported (expected 0x08, "
-         "unsigned byte)",
-         path.string(), magic[2]);
+    fail(
+        "read_idx: {}: element type 0x{:02x} at byte offset 2 is not supported (expected 0x08, "
+        "unsigned byte)",
+        path.string(), magic[2]);
   }
   const std::size_t rank = magic[3];
   if (rank == 0 || rank > max_dims) {
-    fail("read_idx: {}: {} dims at byte offset 3, expected 1 to {}", path.string(), rank,
-         max_dims);
+    fail("read_idx: {}: {} dims at byte offset 3, expected 1 to {}", path.string(), rank, max_dims);
   }
 
   IdxArray array;
@@ -94,7 +96,8 @@ IdxArray read_idx(const std::filesystem::path& path) {
     reader.read_exactly(be, 4, "dimension");
     const std::size_t dim = (std::size_t{be[0]} << 24) | (std::size_t{be[1]} << 16) |
                             (std::size_t{be[2]} << 8) | std::size_t{be[3]};
-    if (dim == 0) fail("read_idx: {}: dimension {} at byte offset {} is 0", path.string(), d, offset);
+    if (dim == 0)
+      fail("read_idx: {}: dimension {} at byte offset {} is 0", path.string(), d, offset);
     if (count > (std::size_t{1} << 40) / dim) {
       fail("read_idx: {}: dims at byte offset 4 describe more than 2^40 elements", path.string());
     }
@@ -106,9 +109,10 @@ IdxArray read_idx(const std::filesystem::path& path) {
   reader.read_exactly(array.values.data(), count, "data");
   std::uint8_t extra = 0;
   if (reader.read(&extra, 1) != 0) {
-    fail("read_idx: {}: unexpected bytes after the data at byte offset {} (the header describes {} "
-         "bytes of data)",
-         path.string(), reader.offset() - 1, count);
+    fail(
+        "read_idx: {}: unexpected bytes after the data at byte offset {} (the header describes {} "
+        "bytes of data)",
+        path.string(), reader.offset() - 1, count);
   }
   return array;
 }

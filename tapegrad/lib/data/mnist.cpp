@@ -14,9 +14,10 @@ std::filesystem::path MNIST::find_file(const std::filesystem::path& directory,
     std::filesystem::path candidate = directory / (stem + suffix);
     if (std::filesystem::exists(candidate)) return candidate;
   }
-  fail("MNIST: no {} (or {}.gz) in {}; scripts/mnist.sh fetches MNIST into data/mnist and links "
-       "Fashion-MNIST as data/fashion-mnist",
-       stem, stem, directory.string());
+  fail(
+      "MNIST: no {} (or {}.gz) in {}; scripts/mnist.sh fetches MNIST into data/mnist and links "
+      "Fashion-MNIST as data/fashion-mnist",
+      stem, stem, directory.string());
 }
 
 MNIST::MNIST(const std::filesystem::path& directory, Split split) {

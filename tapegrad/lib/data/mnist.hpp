@@ -1,7 +1,7 @@
 #pragma once
 // MNIST-format datasets (MNIST, Fashion-MNIST): the four standard IDX files of a directory,
 // with or without .gz:
-//   train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte  t10k-labels-idx1-ubyte
+//   train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
 // Examples are [1, rows, cols] floats in [0, 1] (byte / 255); labels 0-9.
 
 #include <filesystem>

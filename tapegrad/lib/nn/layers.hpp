@@ -51,7 +51,8 @@ class ReLU : public Module {
 // Merges dims start_dim..end_dim; by default everything but the batch dim.
 class Flatten : public Module {
  public:
-  explicit Flatten(std::int64_t start = 1, std::int64_t end = -1) : start_dim(start), end_dim(end) {}
+  explicit Flatten(std::int64_t start = 1, std::int64_t end = -1)
+      : start_dim(start), end_dim(end) {}
   Tensor forward(const Tensor& input) override;
   std::int64_t start_dim;
   std::int64_t end_dim;

@@ -51,8 +51,7 @@ class Module {
 
  private:
   void add_child(std::string name, std::shared_ptr<Module> module);
-  void collect(const std::string& prefix,
-               std::vector<std::pair<std::string, Tensor>>& out) const;
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
 
   std::vector<std::pair<std::string, Tensor>> parameters_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

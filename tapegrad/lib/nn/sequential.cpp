@@ -4,10 +4,6 @@
 
 namespace tg::nn {
 
-Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
-  for (const auto& module : modules) push_back(module);
-}
-
 void Sequential::push_back(std::shared_ptr<Module> module) {
   register_module(std::to_string(size()), std::move(module));
 }

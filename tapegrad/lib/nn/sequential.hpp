@@ -2,10 +2,9 @@
 // Sequential: applies its modules in order. They are registered as "0", "1", ..., so a
 // Sequential registered as "features" names its first conv weight "features.0.weight".
 //
-//   auto net = std::make_shared<tg::nn::Sequential>(tg::nn::Sequential{
-//       std::make_shared<tg::nn::Conv2d>(1, 6, 5), std::make_shared<tg::nn::ReLU>()});
+//   auto net = std::make_shared<tg::nn::Sequential>(std::make_shared<tg::nn::Conv2d>(1, 6, 5),
+//                                                   std::make_shared<tg::nn::ReLU>());
 
-#include <initializer_list>
 #include <memory>
 
 #include "tapegrad/lib/nn/module.hpp"
@@ -15,7 +14,10 @@ namespace tg::nn {
 class Sequential : public Module {
  public:
   Sequential() = default;
-  Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
+  template <class... Modules>
+  explicit Sequential(std::shared_ptr<Modules>... modules) {
+    (push_back(std::move(modules)), ...);
+  }
 
   void push_back(std::shared_ptr<Module> module);
   std::size_t size() const { return children().size(); }

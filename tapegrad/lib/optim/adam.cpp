@@ -72,7 +72,8 @@ void Adam::save_buffers(NamedTensors& out) const {
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     if (!exp_avg_[i].defined()) continue;
     const std::string prefix = std::to_string(i) + ".";
-    out.emplace_back(prefix + "step", full({}, static_cast<double>(steps_[i]), {.dtype = DType::i64}));
+    out.emplace_back(prefix + "step",
+                     full({}, static_cast<double>(steps_[i]), {.dtype = DType::i64}));
     out.emplace_back(prefix + "exp_avg", exp_avg_[i].clone());
     out.emplace_back(prefix + "exp_avg_sq", exp_avg_sq_[i].clone());
   }
