@@ -23,7 +23,7 @@ install_missing_packages() {
 
 # What building and testing tapegrad needs.
 TG_BUILD_PACKAGES=(
-  g++ cmake ninja-build
+  g++ cmake ninja-build clang-format
   libxtensor-dev libxsimd-dev libtbb-dev libfmt-dev catch2
   zlib1g-dev nlohmann-json3-dev libcli11-dev
   libbenchmark-dev python3-numpy
