@@ -20,12 +20,16 @@ for arg in "$@"; do
 done
 
 install_missing_packages "${TG_BUILD_PACKAGES[@]}"
+# The MNIST example's smoke test trains on the real digits.
+"$root/scripts/fetch_data.sh"
 
 jobs=$(nproc)
 if [ "$sanitize" -eq 1 ]; then
   build="$root/build-sanitize"
+  # Warnings are not errors here: GCC 12 reports false -Wmaybe-uninitialized inside libstdc++
+  # when sanitizers instrument it (the Release build keeps -Werror).
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTG_SANITIZE=ON \
-    -DTG_WARNINGS_AS_ERRORS=ON
+    -DTG_WARNINGS_AS_ERRORS=OFF
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else

@@ -5,6 +5,7 @@
 #include <tapegrad.hpp>
 #include <xtensor/xmath.hpp>
 
+#include "support/arrays.hpp"
 #include "support/random.hpp"
 
 using tg::Tensor;
@@ -63,15 +64,6 @@ std::pair<std::vector<double>, tg::Shape> reference_matmul(const xt::xarray<T>& 
   if (!a_vec) shape.push_back(m);
   if (!b_vec) shape.push_back(n);
   return {out, shape};
-}
-
-template <class T>
-double max_abs_error(const xt::xarray<T>& actual, const std::vector<double>& expected) {
-  double worst = 0;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    worst = std::max(worst, std::abs(double(actual.data()[i]) - expected[i]));
-  }
-  return worst;
 }
 
 // A random pair of operand shapes for matmul: ranks 1 to 4, some batch dims 1 or missing.
@@ -152,7 +144,7 @@ TEST_CASE("matmul matches the definition on random shapes with broadcast batches
     Tensor out = tg::matmul(a, b);
     auto [expected, shape] = reference_matmul(a.value<double>(), b.value<double>());
     CHECK(out.shape() == shape);
-    CHECK(max_abs_error(out.value<double>(), expected) < 1e-12);
+    CHECK(tg::test::max_abs_error(out.value<double>(), expected) < 1e-12);
   }
 }
 
@@ -244,12 +236,12 @@ TEST_CASE("f32 matmul and linear agree with a double computation, serial and par
   auto [expected, shape] = reference_matmul(a.value<float>(), b.value<float>());
   Tensor ab = tg::matmul(a, b);
   CHECK(ab.dtype() == tg::f32);
-  CHECK(max_abs_error(ab.value<float>(), expected) < 1e-3);
+  CHECK(tg::test::max_abs_error(ab.value<float>(), expected) < 1e-3);
 
   Tensor p = tg::randn({64, 8, 9}, {.dtype = tg::f32});
   Tensor q = tg::randn({64, 9, 7}, {.dtype = tg::f32});
   auto [expected_pq, shape_pq] = reference_matmul(p.value<float>(), q.value<float>());
-  CHECK(max_abs_error(tg::matmul(p, q).value<float>(), expected_pq) < 1e-4);
+  CHECK(tg::test::max_abs_error(tg::matmul(p, q).value<float>(), expected_pq) < 1e-4);
 
   Tensor x = tg::randn({4, 50, 70}, {.dtype = tg::f32});
   Tensor w = tg::randn({30, 70}, {.dtype = tg::f32});
@@ -259,7 +251,7 @@ TEST_CASE("f32 matmul and linear agree with a double computation, serial and par
   auto [xw, xw_shape] =
       reference_matmul(x.value<float>(), xt::xarray<float>(xt::transpose(w.value<float>())));
   for (std::size_t i = 0; i < xw.size(); ++i) xw[i] += bias.value<float>()(i % 30);
-  CHECK(max_abs_error(y.value<float>(), xw) < 1e-4);
+  CHECK(tg::test::max_abs_error(y.value<float>(), xw) < 1e-4);
 }
 
 TEST_CASE("matmul and linear give identical bits for 1 and 2 threads", "[linear]") {

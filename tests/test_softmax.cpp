@@ -6,6 +6,7 @@
 #include <tapegrad.hpp>
 #include <xtensor/xmath.hpp>
 
+#include "support/arrays.hpp"
 #include "support/random.hpp"
 
 using tg::Tensor;
@@ -38,15 +39,6 @@ std::vector<double> reference(const xt::xarray<T>& x, std::size_t dim, bool log)
     }
   }
   return out;
-}
-
-template <class T>
-double max_abs_error(const xt::xarray<T>& actual, const std::vector<double>& expected) {
-  double worst = 0;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    worst = std::max(worst, std::abs(double(actual.data()[i]) - expected[i]));
-  }
-  return worst;
 }
 
 }  // namespace
@@ -114,8 +106,10 @@ TEST_CASE("softmax matches the definition on shapes that split into blocks and t
       const auto d = static_cast<std::int64_t>(dim);
       Tensor y = tg::softmax(x, d);
       Tensor l = tg::log_softmax(x, d);
-      CHECK(max_abs_error(y.value<double>(), reference(x.value<double>(), dim, false)) < 1e-12);
-      CHECK(max_abs_error(l.value<double>(), reference(x.value<double>(), dim, true)) < 1e-12);
+      CHECK(tg::test::max_abs_error(y.value<double>(), reference(x.value<double>(), dim, false)) <
+            1e-12);
+      CHECK(tg::test::max_abs_error(l.value<double>(), reference(x.value<double>(), dim, true)) <
+            1e-12);
     }
   }
 }
@@ -171,8 +165,9 @@ TEST_CASE("f32 softmax agrees with a double computation", "[softmax]") {
     Tensor y = tg::softmax(x, d);
     Tensor l = tg::log_softmax(x, d);
     CHECK(y.dtype() == tg::f32);
-    CHECK(max_abs_error(y.value<float>(), reference(x.value<float>(), dim, false)) < 1e-6);
-    CHECK(max_abs_error(l.value<float>(), reference(x.value<float>(), dim, true)) < 1e-5);
+    CHECK(tg::test::max_abs_error(y.value<float>(), reference(x.value<float>(), dim, false)) <
+          1e-6);
+    CHECK(tg::test::max_abs_error(l.value<float>(), reference(x.value<float>(), dim, true)) < 1e-5);
   }
 }
 

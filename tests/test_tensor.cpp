@@ -65,6 +65,16 @@ TEST_CASE("item, to, clone and detach", "[tensor]") {
   CHECK(x.item() == 4.0);
 }
 
+TEST_CASE("value() of a temporary is a copy that outlives it", "[tensor]") {
+  Tensor x = tg::tensor(xt::xarray<float>{1.0f, 2.0f});
+  // A reference into the temporary's array would dangle here (AddressSanitizer would say so).
+  const auto& doubled = (x * 2.0).value<float>();
+  CHECK(doubled(1) == 4.0f);
+  // On a named tensor, value() is the tensor's own array.
+  x.value<float>()(0) = 5.0f;
+  CHECK(x.value<float>()(0) == 5.0f);
+}
+
 TEST_CASE("to() is differentiable between f32 and f64", "[tensor]") {
   Tensor x = tg::tensor(xt::xarray<float>{1.0f, 2.0f}, true);
   Tensor y = tg::sum(x.to(tg::f64) * 3.0);

@@ -4,6 +4,7 @@
 // Everything else (progress, notes, errors) goes to stderr.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -38,6 +39,21 @@ std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
   }
   return std::make_unique<tg::optim::Adam>(std::move(parameters),
                                            tg::optim::AdamOptions{.lr = s.lr.value_or(1e-3)});
+}
+
+// Resident memory of this process in MiB (Linux), to show that training does not leak.
+double resident_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  double kib = 0.0;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> kib;
+      break;
+    }
+    status.ignore(4096, '\n');
+  }
+  return kib / 1024.0;
 }
 
 double accuracy(tg::nn::Module& model, const tg::data::Dataset& test_set) {
@@ -97,6 +113,7 @@ int run(const Settings& s) {
                train_s, static_cast<double>(seen) / train_s, loss_sum / static_cast<double>(seen),
                test_acc);
     std::fflush(stdout);
+    fmt::print(stderr, "epoch {}: resident memory {:.1f} MiB\n", epoch, resident_mib());
     if (!s.save.empty()) tg::save_checkpoint(s.save, *model, *optimizer, state);
   }
   return 0;

@@ -131,7 +131,7 @@ T Tensor::item() const {
 }
 
 template <class T>
-xt::xarray<T>& Tensor::value() const {
+xt::xarray<T>& Tensor::value() const& {
   auto* array = std::get_if<xt::xarray<T>>(checked(impl_, "value").data.get());
   if (!array) {
     fail("Tensor::value<{}>: the tensor is {} {}", name(dtype_of<T>()), name(dtype()),
@@ -144,9 +144,9 @@ template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
 template std::int64_t Tensor::item<std::int64_t>() const;
 template int Tensor::item<int>() const;
-template xt::xarray<float>& Tensor::value<float>() const;
-template xt::xarray<double>& Tensor::value<double>() const;
-template xt::xarray<std::int64_t>& Tensor::value<std::int64_t>() const;
+template xt::xarray<float>& Tensor::value<float>() const&;
+template xt::xarray<double>& Tensor::value<double>() const&;
+template xt::xarray<std::int64_t>& Tensor::value<std::int64_t>() const&;
 
 Tensor tensor(xt::xarray<float> values, bool requires_grad) {
   return from_array(std::move(values), requires_grad);

@@ -76,7 +76,13 @@ class Tensor {
   // The xtensor array. Throws tg::Error if T is not the tensor's element type. The handle is
   // shallow (as torch::Tensor), so a const Tensor still gives access to its array.
   template <class T>
-  xt::xarray<T>& value() const;
+  xt::xarray<T>& value() const&;
+  // On a temporary the array is returned by value: `const auto& v = f(x).value<float>();`
+  // would otherwise hold a reference into an array freed at the end of the statement.
+  template <class T>
+  xt::xarray<T> value() && {
+    return static_cast<const Tensor&>(*this).value<T>();
+  }
 
   // Identity on the tape (same TensorImpl), not equality of values.
   bool is_same(const Tensor& other) const noexcept { return impl_ == other.impl_; }
