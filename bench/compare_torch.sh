@@ -32,7 +32,7 @@ for model in lenet5 mnist_cnn; do
   tg_rates=() torch_rates=()
   for _ in $(seq "$rounds"); do
     tg_rates+=("$("$mnist" --data "$data" --model "$model" --optimizer sgd --lr 0.01 --momentum 0.9 \
-      --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
+      --lr-step 0 --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
     torch_rates+=("$(OPENBLAS_NUM_THREADS=1 "$python" "$root/bench/torch_ref.py" --data "$data" \
       --model "$model" --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
   done

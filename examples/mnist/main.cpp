@@ -19,10 +19,15 @@ struct Settings {
   std::string data = "data/mnist";
   std::string model = "lenet5";
   std::string optimizer = "adam";
-  int epochs = 15;
-  std::size_t batch = 64;
+  // The defaults (Adam, batch 32, 30 epochs, learning rate x0.3 every 10) are the best of the
+  // settings compared over 5 seeds for LeNet-5 on the 8,000 real digits (see the README).
+  int epochs = 30;
+  std::size_t batch = 32;
   std::optional<double> lr;  // default: 0.01 for sgd, 1e-3 for adam
+  int lr_step = 10;          // 0: constant learning rate
+  double lr_gamma = 0.3;
   double momentum = 0.9;
+  std::optional<double> weight_decay;  // default: 0, and 0.01 for adamw
   int threads = 0;
   std::uint64_t seed = 0;
   std::size_t limit = 0;
@@ -34,11 +39,16 @@ std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
                                                      std::vector<tg::Tensor> parameters) {
   if (s.optimizer == "sgd") {
     return std::make_unique<tg::optim::SGD>(
-        std::move(parameters),
-        tg::optim::SGDOptions{.lr = s.lr.value_or(0.01), .momentum = s.momentum});
+        std::move(parameters), tg::optim::SGDOptions{.lr = s.lr.value_or(0.01),
+                                                     .momentum = s.momentum,
+                                                     .weight_decay = s.weight_decay.value_or(0.0)});
   }
-  return std::make_unique<tg::optim::Adam>(std::move(parameters),
-                                           tg::optim::AdamOptions{.lr = s.lr.value_or(1e-3)});
+  const tg::optim::AdamOptions options{
+      .lr = s.lr.value_or(1e-3),
+      .weight_decay = s.weight_decay.value_or(s.optimizer == "adamw" ? 1e-2 : 0.0)};
+  if (s.optimizer == "adamw")
+    return std::make_unique<tg::optim::AdamW>(std::move(parameters), options);
+  return std::make_unique<tg::optim::Adam>(std::move(parameters), options);
 }
 
 // Resident memory of this process in MiB (Linux), to show that training does not leak.
@@ -79,11 +89,15 @@ int run(const Settings& s) {
 
   auto model = mnist::make_model(s.model);
   auto optimizer = make_optimizer(s, model->parameters());
+  // Made before a checkpoint is loaded: the schedule is relative to the initial learning rate.
+  std::optional<tg::optim::StepLR> schedule;
+  if (s.lr_step > 0) schedule.emplace(*optimizer, s.lr_step, s.lr_gamma);
   tg::TrainingState state;
   if (!s.resume.empty()) {
     state = tg::load_checkpoint(s.resume, *model, *optimizer);
     fmt::print(stderr, "resumed from {} after epoch {} (step {})\n", s.resume, state.epoch,
                state.step);
+    if (schedule) schedule->set_epoch(static_cast<int>(state.epoch));
   }
 
   tg::data::DataLoader loader(train_set, {.batch_size = s.batch, .seed = s.seed});
@@ -114,6 +128,7 @@ int run(const Settings& s) {
                test_acc);
     std::fflush(stdout);
     fmt::print(stderr, "epoch {}: resident memory {:.1f} MiB\n", epoch, resident_mib());
+    if (schedule) schedule->step();
     if (!s.save.empty()) tg::save_checkpoint(s.save, *model, *optimizer, state);
   }
   return 0;
@@ -130,7 +145,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"lenet5", "mnist_cnn"}))
       ->capture_default_str();
   app.add_option("--optimizer", s.optimizer, "optimizer")
-      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
   app.add_option("--epochs", s.epochs, "total epochs (a resumed run continues up to this)")
       ->check(CLI::PositiveNumber)
@@ -140,6 +155,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--lr", s.lr, "learning rate (default 0.01 for sgd, 0.001 for adam)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--lr-step", s.lr_step, "multiply the learning rate by --lr-gamma every N epochs")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--lr-gamma", s.lr_gamma, "learning-rate factor of --lr-step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--weight-decay", s.weight_decay,
+                 "L2 penalty (decoupled for adamw; default 0, adamw 0.01)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--momentum", s.momentum, "SGD momentum")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

@@ -40,24 +40,40 @@ T divisor(const Pool2dGeometry& g, bool count_include_pad, Span rows, Span cols)
   return static_cast<T>((rows.end - rows.begin) * (cols.end - cols.begin));
 }
 
-template <class T, bool with_argmax>
+template <class T>
+bool has_nan(const T* values, std::size_t n) {
+  bool nan = false;
+  for (std::size_t i = 0; i < n; ++i) nan |= values[i] != values[i];  // vectorised, no branch
+  return nan;
+}
+
+// One plane. Strict > keeps the first of equal values. With `nan_aware`, a NaN also replaces
+// the maximum (PyTorch's rule, so that NaN propagates instead of being skipped by >); planes
+// without NaN (nearly all) take the other path, where the select compiles to vmaxss and a
+// conditional move: the outcome of > on real activations is unpredictable, and a mispredicted
+// branch per element used to cost more than the rest of the window.
+template <class T, bool with_argmax, bool nan_aware>
 void max_plane(const Pool2dGeometry& g, const T* in, T* out, std::int32_t* argmax) {
   const auto in_w = static_cast<Index>(g.in_w);
   for (std::size_t oh = 0; oh < g.out_h; ++oh) {
     const Span rows = window(oh, g.stride_h, g.pad_h, g.kernel_h, g.in_h);
     for (std::size_t ow = 0; ow < g.out_w; ++ow) {
       const Span cols = window(ow, g.stride_w, g.pad_w, g.kernel_w, g.in_w);
-      // Strict > keeps the first of equal values; the isnan test makes a NaN the maximum
-      // (PyTorch's rule, so that NaN propagates instead of being skipped by the comparison).
       T best = -std::numeric_limits<T>::infinity();
       Index best_index = rows.begin * in_w + cols.begin;
       for (Index h = rows.begin; h < rows.end; ++h) {
         const T* row = in + h * in_w;
         for (Index w = cols.begin; w < cols.end; ++w) {
           const T v = row[w];
-          if (v > best || std::isnan(v)) {
-            best = v;
-            best_index = h * in_w + w;
+          if constexpr (nan_aware) {
+            if (v > best || std::isnan(v)) {
+              best = v;
+              best_index = h * in_w + w;
+            }
+          } else {
+            const bool greater = v > best;
+            best_index = greater ? h * in_w + w : best_index;
+            best = greater ? v : best;
           }
         }
       }
@@ -65,6 +81,15 @@ void max_plane(const Pool2dGeometry& g, const T* in, T* out, std::int32_t* argma
       out[j] = best;
       if constexpr (with_argmax) argmax[j] = static_cast<std::int32_t>(best_index);
     }
+  }
+}
+
+template <class T, bool with_argmax>
+void max_plane(const Pool2dGeometry& g, const T* in, T* out, std::int32_t* argmax) {
+  if (has_nan(in, g.in_h * g.in_w)) {
+    max_plane<T, with_argmax, true>(g, in, out, argmax);
+  } else {
+    max_plane<T, with_argmax, false>(g, in, out, argmax);
   }
 }
 
