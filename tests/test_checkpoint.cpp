@@ -89,6 +89,20 @@ TEST_CASE("a resumed optimizer continues exactly where it stopped", "[checkpoint
   }
 }
 
+TEST_CASE("a checkpoint restores the global generator, so dropout resumes identically",
+          "[checkpoint]") {
+  tg::test::TempDir dir;
+  Small model;
+  tg::optim::SGD sgd(model.parameters(), {});
+  tg::manual_seed(42);
+  tg::save_checkpoint(dir / "ck.safetensors", model, sgd, {.epoch = 1});
+  const Tensor expected = tg::dropout(tg::ones({64}), 0.5);
+  tg::manual_seed(7);  // something else moved the generator on
+  tg::load_checkpoint(dir / "ck.safetensors", model, sgd);
+  REQUIRE(bool(xt::all(
+      xt::equal(tg::dropout(tg::ones({64}), 0.5).value<float>(), expected.value<float>()))));
+}
+
 TEST_CASE("loading a checkpoint of another model says which tensor does not fit",
           "[checkpoint][errors]") {
   tg::test::TempDir dir;
@@ -120,6 +134,24 @@ TEST_CASE("loading a checkpoint of another model says which tensor does not fit"
   }());
   CHECK_THROWS_WITH(tg::load(five, dir / "extra.safetensors"),
                     Catch::Contains("'fc3.weight'") && Catch::Contains("does not"));
+}
+
+TEST_CASE("a checkpoint that does not fit changes neither model nor optimizer",
+          "[checkpoint][errors]") {
+  tg::test::TempDir dir;
+  Small five(5);
+  tg::optim::SGD five_sgd(five.parameters(), {.lr = 0.5, .momentum = 0.9});
+  train_steps(five, five_sgd, 1);
+  tg::save_checkpoint(dir / "five.safetensors", five, five_sgd, {.epoch = 1, .step = 1});
+
+  Small six(6);
+  tg::optim::SGD six_sgd(six.parameters(), {.lr = 0.01, .momentum = 0.9});
+  const auto weight_before = six.parameters()[0].value<float>();
+  CHECK_THROWS_WITH(tg::load_checkpoint(dir / "five.safetensors", six, six_sgd),
+                    Catch::Contains("'fc1.weight'"));
+  CHECK(six_sgd.lr() == 0.01);  // the optimizer state was not installed either
+  CHECK(six_sgd.state().size() == 1);
+  REQUIRE(bool(xt::all(xt::equal(six.parameters()[0].value<float>(), weight_before))));
 }
 
 TEST_CASE("a training checkpoint must match the optimizer kind", "[checkpoint][errors]") {

@@ -338,52 +338,73 @@ TEST_CASE("conv2d rejects bad input with the op's name and the shapes", "[conv]"
   REQUIRE_THROWS_WITH(
       tg::conv2d(x, tg::zeros({6, 1, 5, 5})),
       "conv2d: input has 3 channels but weight expects 1 (input [64,3,28,28], weight [6,1,5,5])");
-  require_error([&] { tg::conv2d(tg::zeros({3, 28, 28}), w); }, {"conv2d", "[3,28,28]"});
-  require_error([&] { tg::conv2d(x, tg::zeros({6, 5, 5})); }, {"conv2d", "[6,5,5]"});
-  require_error([&] { tg::conv2d(Tensor{}, w); }, {"conv2d", "input"});
-  require_error([&] { tg::conv2d(x.to(tg::f64), w); }, {"conv2d", "[64,3,28,28]", "[6,3,5,5]"});
+  require_error([&] { (void)tg::conv2d(tg::zeros({3, 28, 28}), w); }, {"conv2d", "[3,28,28]"});
+  require_error([&] { (void)tg::conv2d(x, tg::zeros({6, 5, 5})); }, {"conv2d", "[6,5,5]"});
+  require_error([&] { (void)tg::conv2d(Tensor{}, w); }, {"conv2d", "input"});
+  require_error([&] { (void)tg::conv2d(x.to(tg::f64), w); },
+                {"conv2d", "[64,3,28,28]", "[6,3,5,5]"});
   require_error(
       [&] {
-        tg::conv2d(tg::zeros({1, 3, 8, 8}, {.dtype = tg::i64}), w);
+        (void)tg::conv2d(tg::zeros({1, 3, 8, 8}, {.dtype = tg::i64}), w);
       },
       {"conv2d", "i64"});
-  require_error([&] { tg::conv2d(x, w, tg::zeros({5})); },
+  require_error([&] { (void)tg::conv2d(x, w, tg::zeros({5})); },
                 {"conv2d", "bias", "[5]", "[64,3,28,28]", "[6,3,5,5]"});
-  require_error([&] { tg::conv2d(x, w, tg::zeros({6, 1})); }, {"conv2d", "bias", "[6,1]"});
-  require_error([&] { tg::conv2d(x, w, tg::zeros({6}, {.dtype = tg::f64})); },
+  require_error([&] { (void)tg::conv2d(x, w, tg::zeros({6, 1})); }, {"conv2d", "bias", "[6,1]"});
+  require_error([&] { (void)tg::conv2d(x, w, tg::zeros({6}, {.dtype = tg::f64})); },
                 {"conv2d", "bias", "[6]"});
-  require_error([&] { tg::conv2d(x, w, {}, {.stride = 0}); },
+  require_error([&] { (void)tg::conv2d(x, w, {}, {.stride = 0}); },
                 {"conv2d", "stride", "[64,3,28,28]", "[6,3,5,5]"});
-  require_error([&] { tg::conv2d(x, w, {}, {.stride = {1, -2}}); }, {"conv2d", "stride", "-2"});
   require_error(
       [&] {
-        tg::conv2d(x, w, {}, {.dilation = {0, 1}});
+        (void)tg::conv2d(x, w, {}, {.stride = {1, -2}});
+      },
+      {"conv2d", "stride", "-2"});
+  require_error(
+      [&] {
+        (void)tg::conv2d(x, w, {}, {.dilation = {0, 1}});
       },
       {"conv2d", "dilation", "[64,3,28,28]"});
   require_error(
       [&] {
-        tg::conv2d(x, w, {}, {.padding = {0, -1}});
+        (void)tg::conv2d(x, w, {}, {.padding = {0, -1}});
       },
       {"conv2d", "padding", "-1", "[6,3,5,5]"});
-  require_error([&] { tg::conv2d(x, tg::zeros({6, 3, 0, 5})); }, {"conv2d", "[6,3,0,5]"});
+  require_error([&] { (void)tg::conv2d(x, tg::zeros({6, 3, 0, 5})); }, {"conv2d", "[6,3,0,5]"});
 
   // The kernel (dilated) larger than the padded input: the output would be empty.
   Tensor small = tg::zeros({1, 1, 4, 4});
   require_error(
       [&] {
-        tg::conv2d(small, tg::zeros({1, 1, 5, 5}));
+        (void)tg::conv2d(small, tg::zeros({1, 1, 5, 5}));
       },
       {"conv2d", "larger than the padded input 4x4", "[1,1,4,4]", "[1,1,5,5]"});
   require_error(
       [&] {
-        tg::conv2d(small, tg::zeros({1, 1, 3, 3}), {}, {.dilation = 2});
+        (void)tg::conv2d(small, tg::zeros({1, 1, 3, 3}), {}, {.dilation = 2});
       },
-      {"conv2d", "spans 5x5", "output would be 0x0", "[1,1,3,3]"});
+      {"conv2d", "spans 5x5", "output would be empty", "[1,1,3,3]"});
   require_error(
       [&] {
-        tg::conv2d(small, tg::zeros({1, 1, 1, 7}), {}, {.padding = {0, 1}});
+        (void)tg::conv2d(small, tg::zeros({1, 1, 1, 7}), {}, {.padding = {0, 1}});
       },
-      {"conv2d", "4x6", "output would be 4x0", "[1,1,1,7]"});
+      {"conv2d", "4x6", "output would be empty", "[1,1,1,7]"});
+  // Options so large that sizes would wrap around are rejected before anything is allocated.
+  require_error(
+      [&] {
+        (void)tg::conv2d(small, tg::ones({1, 1, 2, 2}), {}, {.padding = (1LL << 31) - 2});
+      },
+      {"conv2d", "padding", "2^30"});
+  require_error(
+      [&] {
+        (void)tg::conv2d(small, tg::ones({1, 1, 3, 3}), {}, {.dilation = INT64_MAX});
+      },
+      {"conv2d", "dilation", "2^30"});
+  require_error(
+      [&] {
+        (void)tg::conv2d(small, tg::ones({1, 1, 2, 2}), {}, {.padding = 1 << 30});
+      },
+      {"conv2d", "2^48"});
   // Padding makes room: a 1x1 output.
   CHECK(tg::conv2d(small, tg::zeros({1, 1, 3, 3}), {}, {.padding = 1, .dilation = 2}).shape() ==
         tg::Shape{1, 1, 2, 2});
@@ -401,53 +422,53 @@ TEST_CASE("conv2d_input_grad and conv2d_weight_grad reject bad input", "[conv]")
 
   require_error(
       [&] {
-        tg::conv2d_input_grad(tg::zeros({2, 4, 5, 5}), w, input_shape);
+        (void)tg::conv2d_input_grad(tg::zeros({2, 4, 5, 5}), w, input_shape);
       },
       {"conv2d_input_grad", "grad_output must be [2,4,6,6]", "[2,4,5,5]", "[4,3,3,3]"});
   require_error(
       [&] {
-        tg::conv2d_input_grad(tg::zeros({2, 5, 6, 6}), w, input_shape);
+        (void)tg::conv2d_input_grad(tg::zeros({2, 5, 6, 6}), w, input_shape);
       },
       {"conv2d_input_grad", "[2,5,6,6]"});
-  require_error([&] { tg::conv2d_input_grad(delta, w, input_shape, {.stride = 2}); },
+  require_error([&] { (void)tg::conv2d_input_grad(delta, w, input_shape, {.stride = 2}); },
                 {"conv2d_input_grad", "[2,4,3,3]", "[2,4,6,6]"});
   require_error(
       [&] {
-        tg::conv2d_input_grad(delta, w, {2, 3, 8});
+        (void)tg::conv2d_input_grad(delta, w, {2, 3, 8});
       },
       {"conv2d_input_grad", "input_shape", "[2,3,8]"});
   require_error(
       [&] {
-        tg::conv2d_input_grad(delta, w, {2, 2, 8, 8});
+        (void)tg::conv2d_input_grad(delta, w, {2, 2, 8, 8});
       },
       {"conv2d_input_grad", "input has 2 channels but weight expects 3", "[2,2,8,8]"});
-  require_error([&] { tg::conv2d_input_grad(delta.to(tg::f64), w, input_shape); },
+  require_error([&] { (void)tg::conv2d_input_grad(delta.to(tg::f64), w, input_shape); },
                 {"conv2d_input_grad", "[2,4,6,6]", "[4,3,3,3]"});
-  require_error([&] { tg::conv2d_input_grad(delta, w, input_shape, {.stride = 0}); },
+  require_error([&] { (void)tg::conv2d_input_grad(delta, w, input_shape, {.stride = 0}); },
                 {"conv2d_input_grad", "stride"});
 
   require_error(
       [&] {
-        tg::conv2d_weight_grad(tg::zeros({3, 4, 6, 6}), x, weight_shape);
+        (void)tg::conv2d_weight_grad(tg::zeros({3, 4, 6, 6}), x, weight_shape);
       },
       {"conv2d_weight_grad", "[3,4,6,6]", "[2,3,8,8]", "[4,3,3,3]"});
   require_error(
       [&] {
-        tg::conv2d_weight_grad(delta, x, {4, 3, 3});
+        (void)tg::conv2d_weight_grad(delta, x, {4, 3, 3});
       },
       {"conv2d_weight_grad", "weight_shape", "[4,3,3]"});
   require_error(
       [&] {
-        tg::conv2d_weight_grad(delta, x, {4, 1, 3, 3});
+        (void)tg::conv2d_weight_grad(delta, x, {4, 1, 3, 3});
       },
       {"conv2d_weight_grad", "input has 3 channels but weight expects 1"});
-  require_error([&] { tg::conv2d_weight_grad(delta, x.to(tg::f64), weight_shape); },
+  require_error([&] { (void)tg::conv2d_weight_grad(delta, x.to(tg::f64), weight_shape); },
                 {"conv2d_weight_grad", "[2,4,6,6]", "[2,3,8,8]"});
   require_error(
       [&] {
-        tg::conv2d_weight_grad(delta, x, {4, 3, 9, 9});
+        (void)tg::conv2d_weight_grad(delta, x, {4, 3, 9, 9});
       },
       {"conv2d_weight_grad", "larger than the padded input", "[4,3,9,9]"});
-  require_error([&] { tg::conv2d_weight_grad(delta, x, weight_shape, {.padding = -1}); },
+  require_error([&] { (void)tg::conv2d_weight_grad(delta, x, weight_shape, {.padding = -1}); },
                 {"conv2d_weight_grad", "padding"});
 }

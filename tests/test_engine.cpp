@@ -162,11 +162,31 @@ TEST_CASE("backward of a tensor that needs no grad throws", "[engine]") {
 }
 
 TEST_CASE("a leaf's gradient is its own copy", "[engine]") {
-  Tensor a = leaf({1.0});
-  Tensor b = leaf({2.0});
-  plus(a, b).backward();  // plus hands the same gradient array to both
-  a.grad().value<double>()(0) = 100.0;
-  CHECK(b.grad().item() == 1.0);
+  for (bool create_graph : {false, true}) {
+    Tensor a = leaf({1.0});
+    Tensor b = leaf({2.0});
+    Tensor g = tg::tensor(xt::xarray<double>{1.0});
+    plus(a, b).backward(g, {.create_graph = create_graph});  // plus passes g to both
+    Tensor a_grad = a.grad();
+    a_grad.value<double>()(0) = 100.0;
+    INFO("create_graph " << create_graph);
+    CHECK(a.grad().item() == 100.0);  // the write reached a's gradient...
+    CHECK(b.grad().item() == 1.0);    // ...and neither b's nor the caller's
+    CHECK(g.item() == 1.0);
+  }
+}
+
+TEST_CASE("a create_graph backward into leaves leaves no cycle behind", "[engine]") {
+  const auto before = tg::Node::live_count();
+  {
+    Tensor x = leaf({2.0});
+    Tensor y = total(product(product(x, x), x));
+    y.backward({.create_graph = true});
+    CHECK(x.grad().requires_grad());  // the gradient is on the tape...
+    tg::backward({total(x.grad())});  // ...and differentiable: d(3x^2)/dx = 6x
+    CHECK(x.grad().item() == Approx(12.0 + 12.0));
+  }
+  CHECK(tg::Node::live_count() == before);  // x, its grad and both graphs are gone
 }
 
 TEST_CASE("a closure returning the wrong number or shape of gradients is reported", "[engine]") {

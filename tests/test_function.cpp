@@ -1,6 +1,8 @@
 // Custom ops, both ways the user contract offers: a tg::Function class and a record() closure.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <tapegrad.hpp>
 
 #include "support/random.hpp"
@@ -34,6 +36,33 @@ struct Scale : tg::Function<Scale> {
   }
 };
 
+// exp(x) saving its own output for backward, as libtorch users write it. A create_graph
+// backward must see that output on the tape, or second derivatives come out wrong.
+struct SavedOutputExp : tg::Function<SavedOutputExp> {
+  static Tensor forward(tg::Context& ctx, const Tensor& x) {
+    Tensor y = tg::exp(x);
+    ctx.save_for_backward({y});
+    return y;
+  }
+  static std::vector<Tensor> backward(tg::Context& ctx, const std::vector<Tensor>& grad_outputs) {
+    return {grad_outputs[0] * ctx.saved()[0]};
+  }
+};
+
+// x e^x saving both its input and its output: d/dx = e^x + y.
+struct XExp : tg::Function<XExp> {
+  static Tensor forward(tg::Context& ctx, const Tensor& x) {
+    Tensor y = x * tg::exp(x);
+    ctx.save_for_backward({x, y});
+    return y;
+  }
+  static std::vector<Tensor> backward(tg::Context& ctx, const std::vector<Tensor>& grad_outputs) {
+    const Tensor& x = ctx.saved()[0];
+    const Tensor& y = ctx.saved()[1];
+    return {grad_outputs[0] * (tg::exp(x) + y)};
+  }
+};
+
 // A closure-style custom op: cube(x) with d/dx = 3 x^2.
 Tensor cube(const Tensor& x) {
   Tensor y =
@@ -53,6 +82,30 @@ TEST_CASE("a tg::Function custom op records one node and passes gradcheck", "[fu
   CHECK(tg::gradcheck([](const auto& in) { return Swish::apply(in[0]); }, {x},
                       {.check_grad_grad = true}));
   CHECK(tg::gradcheck([](const auto& in) { return Scale::apply(in[0], -2.5); }, {x}));
+}
+
+TEST_CASE("a tg::Function that saves its output has right second derivatives", "[function]") {
+  tg::manual_seed(5);
+  Tensor x = tg::test::randn64({4});
+  CHECK(tg::gradcheck([](const auto& in) { return SavedOutputExp::apply(in[0]); }, {x},
+                      {.check_grad_grad = true}));
+  CHECK(tg::gradcheck([](const auto& in) { return XExp::apply(in[0]); }, {x},
+                      {.check_grad_grad = true}));
+  // By hand at x = 0.5: f'' of x e^x is (x + 2) e^x.
+  Tensor half = tg::tensor(xt::xarray<double>{0.5}, true);
+  Tensor first = tg::grad({tg::sum(XExp::apply(half))}, {half}, {.create_graph = true})[0];
+  Tensor second = tg::grad({tg::sum(first)}, {half})[0];
+  CHECK(second.item() == Approx(2.5 * std::exp(0.5)).epsilon(1e-12));
+}
+
+TEST_CASE("a tg::Function's graph is freed with its output, saved output or not", "[function]") {
+  const auto before = tg::Node::live_count();
+  {
+    Tensor x = tg::test::randn64({3});
+    Tensor first = tg::grad({tg::sum(SavedOutputExp::apply(x))}, {x}, {.create_graph = true})[0];
+    tg::sum(first).backward();
+  }
+  CHECK(tg::Node::live_count() == before);
 }
 
 TEST_CASE("a record() custom op passes gradcheck and composes with library ops", "[function]") {

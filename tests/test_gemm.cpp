@@ -67,6 +67,32 @@ TEST_CASE("gemm matches the definition for all transposes, alphas and betas", "[
   }
 }
 
+TEST_CASE("float gemm across several packed blocks matches the definition", "[gemm]") {
+  // m spans two row blocks, n two column blocks of the float micro-kernel, k two depth blocks.
+  tg::Generator gen(6);
+  const std::size_t m = 101, n = 4200, kk = 300;
+  std::vector<float> a(m * kk), b(kk * n), c(m * n, 0.0f);
+  for (float& x : a) x = static_cast<float>(gen.normal());
+  for (float& x : b) x = static_cast<float>(gen.normal());
+  for (auto [ta, tb] :
+       {std::pair{k::Trans::no, k::Trans::no}, std::pair{k::Trans::yes, k::Trans::yes}}) {
+    const std::size_t lda = ta == k::Trans::yes ? m : kk;
+    const std::size_t ldb = tb == k::Trans::yes ? kk : n;
+    k::gemm(ta, tb, m, n, kk, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
+    for (std::size_t i = 0; i < m; i += 7) {
+      for (std::size_t j = 0; j < n; j += 13) {
+        double expected = 0;
+        for (std::size_t p = 0; p < kk; ++p) {
+          const double av = ta == k::Trans::yes ? a[p * m + i] : a[i * kk + p];
+          const double bv = tb == k::Trans::yes ? b[j * kk + p] : b[p * n + j];
+          expected += av * bv;
+        }
+        REQUIRE(c[i * n + j] == Approx(expected).margin(1e-3));
+      }
+    }
+  }
+}
+
 TEST_CASE("gemm with beta 0 ignores NaN in C", "[gemm]") {
   std::vector<float> a{1, 2}, b{3, 4}, c{std::numeric_limits<float>::quiet_NaN()};
   k::gemm(k::Trans::no, k::Trans::no, 1, 1, 2, 1.0f, a.data(), 2, b.data(), 1, 0.0f, c.data(), 1);

@@ -42,6 +42,11 @@ TEST_CASE("read_idx names the file and the byte offset of every defect", "[data]
     CHECK_THAT(error_for(good.substr(0, good.size() - 1), true),
                Catch::Contains("bad.gz") && Catch::Contains("truncated"));
   }
+  SECTION("a header that claims far more data than the file holds") {
+    CHECK_THAT(
+        error_for(idx_bytes({1u << 20, 1u << 20}, {1, 2, 3})),
+        Catch::Contains("truncated data at byte offset 12") && Catch::Contains("ends after 3"));
+  }
   SECTION("truncated header") {
     CHECK_THAT(error_for(good.substr(0, 6)),
                Catch::Contains("truncated dimension") && Catch::Contains("byte offset 4"));

@@ -39,6 +39,21 @@ TEST_CASE("named_parameters gives dotted paths in registration order", "[nn][mod
   CHECK(block.named_parameters()[0].second.is_same(block.scale));
 }
 
+TEST_CASE("a parameter shared by two modules is listed and updated once", "[nn][module]") {
+  struct Tied : tg::nn::Module {
+    Tied() {
+      auto shared = std::make_shared<tg::nn::Linear>(2, 2);
+      register_module("encoder", shared);
+      register_module("decoder", shared);
+    }
+    Tensor forward(const Tensor& x) override { return x; }
+  } tied;
+  const auto named = tied.named_parameters();
+  REQUIRE(named.size() == 2);
+  CHECK(named[0].first == "encoder.weight");
+  CHECK(named[1].first == "encoder.bias");
+}
+
 TEST_CASE("train and eval reach every submodule", "[nn][module]") {
   Block block;
   block.eval();

@@ -293,6 +293,18 @@ TEST_CASE("max_pool2d propagates NaN as PyTorch does", "[pool]") {
   REQUIRE(std::isnan(values(m)(0, 0, 0, 0)));
   m.backward(constant(plane({{1}})));
   REQUIRE(same(values(z.grad()), plane({{0, 0}, {1, 0}})));
+
+  // In f32, and with a NaN in one plane only: the other plane pools as usual.
+  xt::xarray<float> two_planes = {
+      {{{1, 2}, {3, 4}}, {{1, std::numeric_limits<float>::quiet_NaN()}, {0, 2}}}};
+  Tensor f = tg::tensor(two_planes, true);
+  Tensor pooled = tg::max_pool2d(f, {.kernel = 2});
+  REQUIRE(pooled.dtype() == tg::f32);
+  CHECK(pooled.value<float>()(0, 0, 0, 0) == 4.0f);
+  CHECK(std::isnan(pooled.value<float>()(0, 1, 0, 0)));
+  pooled.backward(tg::ones(pooled.shape()));
+  xt::xarray<float> routed = {{{{0, 0}, {0, 1}}, {{0, 1}, {0, 0}}}};
+  REQUIRE(bool(xt::all(xt::equal(f.grad().value<float>(), routed))));
 }
 
 TEST_CASE("avg_pool2d by hand, with and without counting the padding", "[pool]") {

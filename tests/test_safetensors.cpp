@@ -121,6 +121,16 @@ TEST_CASE("corrupt files are rejected with the path and what is wrong", "[safete
     write_bytes(path, bytes);
     CHECK_THAT(error_reading(path), Catch::Contains("'w'") && Catch::Contains("data_offsets"));
   }
+  SECTION("a shape whose element count overflows") {
+    // [2^62, 4] F32 with no data: 2^64 bytes wrap to 0, which would match the empty offsets.
+    const std::string header =
+        R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})";
+    std::string bytes(8, '\0');
+    for (std::size_t i = 0; i < 8; ++i)
+      bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    write_bytes(path, bytes + header);
+    CHECK_THAT(error_reading(path), Catch::Contains("'w'") && Catch::Contains("2^48"));
+  }
   SECTION("missing file") {
     CHECK_THAT(error_reading(dir / "none"), Catch::Contains("cannot open"));
   }

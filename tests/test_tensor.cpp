@@ -117,4 +117,8 @@ TEST_CASE("bad tensor calls throw tg::Error saying what is wrong", "[tensor][err
   CHECK_THROWS_WITH(y.set_requires_grad(false), Catch::Contains("leaf") && Catch::Contains("mul"));
   CHECK_THROWS_WITH(tg::randn({2}, {.dtype = tg::i64}), Catch::Contains("randn"));
   CHECK_THROWS_WITH(tg::ones({2}).set_grad(tg::ones({3})), Catch::Contains("set_grad"));
+  // Shapes whose element count overflows (or is absurd) are refused before allocating.
+  CHECK_THROWS_WITH(tg::zeros({std::size_t{1} << 32, std::size_t{1} << 32}),
+                    Catch::Contains("2^48") && Catch::Contains("[4294967296,4294967296]"));
+  CHECK_THROWS_WITH(tg::randn({0, std::size_t{1} << 60}), Catch::Contains("randn"));
 }

@@ -19,4 +19,9 @@ Tensor accumulate(const Tensor& a, const Tensor& b) {
   });
 }
 
+Tensor recorded_clone(const Tensor& t) {
+  return record("clone", t.clone(), {t},
+                [](const Tensor& grad) { return std::vector<Tensor>{grad}; });
+}
+
 }  // namespace tg::detail

@@ -8,4 +8,7 @@ namespace tg::detail {
 
 Tensor accumulate(const Tensor& a, const Tensor& b);
 
+// A copy of t's values, recorded as an identity op when grad mode is on.
+Tensor recorded_clone(const Tensor& t);
+
 }  // namespace tg::detail

@@ -59,6 +59,7 @@ void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_out
 
   GradModeGuard grad_mode(create_graph);
   auto deliver_to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, const Tensor& grad) {
+    if (!leaf) return;  // the leaf is gone: nobody can read its gradient
     if (targets) {
       auto it = targets->leaves.find(leaf.get());
       if (it != targets->leaves.end()) add_into(targets->grads[it->second], grad);
@@ -68,8 +69,9 @@ void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_out
       leaf->grad = detail::accumulate(leaf->grad, create_graph ? grad : grad.detach());
     } else {
       // Its own copy: a backward that passes its gradient through hands the same array to
-      // several inputs, and an in-place change to one leaf's grad must not reach another.
-      leaf->grad = create_graph ? grad : grad.clone();
+      // several inputs (and the caller's grad_output), and an in-place change to one leaf's
+      // grad must not reach the others. Under create_graph the copy is recorded.
+      leaf->grad = create_graph ? detail::recorded_clone(grad) : grad.clone();
     }
   };
 
@@ -113,7 +115,7 @@ void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_out
   if (targets) {
     for (const Node* node : order) {  // children come first
       for (const Edge& edge : node->edges()) {
-        if ((edge.leaf && targets->leaves.count(edge.leaf.get())) ||
+        if ((targets->leaves.count(edge.leaf.lock().get())) ||
             (edge.node &&
              (targets->nodes.count(edge.node.get()) || leads_to_target.count(edge.node.get())))) {
           leads_to_target.insert(node);
@@ -144,8 +146,8 @@ void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_out
       if (!input_grads[i].defined()) continue;
       if (edges[i].node) {
         add_into(pending[edges[i].node.get()], input_grads[i]);
-      } else if (edges[i].leaf) {
-        deliver_to_leaf(edges[i].leaf, input_grads[i]);
+      } else {
+        deliver_to_leaf(edges[i].leaf.lock(), input_grads[i]);
       }
     }
   }

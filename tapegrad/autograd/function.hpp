@@ -40,12 +40,43 @@ namespace tg {
 class Context {
  public:
   void save_for_backward(std::vector<Tensor> tensors) { saved_ = std::move(tensors); }
+  // What forward saved. While a create_graph backward runs, a saved output of forward comes
+  // back attached to this op's node, so that second derivatives flow through it (as
+  // libtorch's saved outputs do); otherwise it is the plain array.
   const std::vector<Tensor>& saved() const { return saved_; }
   // Anything else backward needs (sizes, options): ctx.saved_data["dim"] = 1.
   std::map<std::string, std::any> saved_data;
 
  private:
+  template <class Derived>
+  friend struct Function;
+
+  // Swaps the saved outputs for their attached handles for the length of one backward call
+  // (so that no reference from the context to the node outlives it: that would be a cycle).
+  class AttachedOutputs {
+   public:
+    AttachedOutputs(Context& ctx, const std::shared_ptr<Node>& node) : ctx_(ctx) {
+      if (!node || !GradMode::is_enabled()) return;
+      for (std::size_t i : ctx_.output_slots_) {
+        plain_.push_back(ctx_.saved_[i]);
+        ctx_.saved_[i] = detail::attach_to_node(ctx_.saved_[i], node);
+      }
+    }
+    ~AttachedOutputs() {
+      for (std::size_t k = 0; k < plain_.size(); ++k)
+        ctx_.saved_[ctx_.output_slots_[k]] = plain_[k];
+    }
+    AttachedOutputs(const AttachedOutputs&) = delete;
+    AttachedOutputs& operator=(const AttachedOutputs&) = delete;
+
+   private:
+    Context& ctx_;
+    std::vector<Tensor> plain_;
+  };
+
   std::vector<Tensor> saved_;
+  std::vector<std::size_t> output_slots_;  // which saved tensors are forward's output
+  std::weak_ptr<Node> node_;
 };
 
 namespace detail {
@@ -86,9 +117,17 @@ struct Function {
     }
     // The node's name is the class name, as it appears in error messages and graph dumps.
     static const std::string name = detail::demangled_name(typeid(Derived).name());
-    return record(name, output, inputs, [ctx](const Tensor& grad_output) {
+    Tensor recorded = record(name, output, inputs, [ctx](const Tensor& grad_output) {
+      Context::AttachedOutputs attached(*ctx, ctx->node_.lock());
       return Derived::backward(*ctx, std::vector<Tensor>{grad_output});
     });
+    if (recorded.grad_fn()) {
+      ctx->node_ = recorded.grad_fn();
+      for (std::size_t i = 0; i < ctx->saved_.size(); ++i) {
+        if (detail::same_array(ctx->saved_[i], output)) ctx->output_slots_.push_back(i);
+      }
+    }
+    return recorded;
   }
 };
 

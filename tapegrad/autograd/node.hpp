@@ -17,11 +17,15 @@ namespace tg {
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
 // Where the gradient of one input goes: the node that produced it, or the leaf tensor that
-// accumulates it. Both are null when the input does not require grad.
+// accumulates it. Both are empty when the input does not require grad.
+//
+// The leaf is held weakly: a leaf's grad, recorded by a create_graph backward, owns nodes
+// whose edges lead back to that leaf, and a strong reference would close a cycle that nothing
+// frees. A leaf that no one holds any more needs no gradient.
 struct Edge {
   std::shared_ptr<Node> node;
-  std::shared_ptr<TensorImpl> leaf;
-  bool active() const noexcept { return node || leaf; }
+  std::weak_ptr<TensorImpl> leaf;
+  bool active() const noexcept { return node || !leaf.expired(); }
 };
 
 // Shape and dtype of an input, to check what a backward closure returns.

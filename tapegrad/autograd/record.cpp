@@ -47,4 +47,19 @@ Tensor record(std::string name, const Tensor& output, const std::vector<Tensor>&
   return Tensor(std::move(impl));
 }
 
+namespace detail {
+
+bool same_array(const Tensor& a, const Tensor& b) {
+  return a.defined() && b.defined() && a.impl()->data == b.impl()->data;
+}
+
+Tensor attach_to_node(const Tensor& values, std::shared_ptr<Node> node) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = values.impl()->data;
+  impl->requires_grad = true;
+  impl->grad_fn = std::move(node);
+  return Tensor(std::move(impl));
+}
+
+}  // namespace detail
 }  // namespace tg

@@ -22,6 +22,7 @@ const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl, const char* m
 
 template <class T>
 Tensor from_array(xt::xarray<T>&& values, bool requires_grad) {
+  checked_numel(values.shape(), "tensor");
   auto impl = std::make_shared<TensorImpl>();
   impl->data = std::make_shared<ArrayVariant>(std::move(values));
   Tensor result(std::move(impl));
@@ -30,7 +31,8 @@ Tensor from_array(xt::xarray<T>&& values, bool requires_grad) {
 }
 
 template <class Fill>
-Tensor make_filled(const Shape& shape, const TensorOptions& options, Fill&& fill) {
+Tensor make_filled(const Shape& shape, const TensorOptions& options, const char* op, Fill&& fill) {
+  checked_numel(shape, op);
   return dispatch_any(options.dtype, [&]<class T>() {
     auto values = xt::xarray<T>::from_shape(shape);
     fill(values);
@@ -163,10 +165,25 @@ Tensor zeros(const Shape& shape, const TensorOptions& options) { return full(sha
 Tensor ones(const Shape& shape, const TensorOptions& options) { return full(shape, 1.0, options); }
 
 Tensor full(const Shape& shape, double value, const TensorOptions& options) {
-  return make_filled(shape, options, [value](auto& values) {
+  return make_filled(shape, options, "full", [value](auto& values) {
     using T = typename std::decay_t<decltype(values)>::value_type;
     values.fill(static_cast<T>(value));
   });
+}
+
+std::size_t checked_numel(const Shape& shape, std::string_view op) {
+  // The bound applies to the non-zero dims too: loops over the other dims of an empty array
+  // still run, and [0, 2^60] would make them run forever.
+  constexpr std::size_t limit = std::size_t{1} << 48;
+  std::size_t count = 1;
+  bool empty = false;
+  for (std::size_t d : shape) {
+    empty = empty || d == 0;
+    if (d != 0 && (__builtin_mul_overflow(count, d, &count) || count > limit)) {
+      fail("{}: shape {} has more than 2^48 elements", op, to_string(shape));
+    }
+  }
+  return empty ? 0 : count;
 }
 
 Tensor zeros_like(const Tensor& like) { return zeros(like.shape(), {.dtype = like.dtype()}); }
@@ -175,7 +192,7 @@ Tensor ones_like(const Tensor& like) { return ones(like.shape(), {.dtype = like.
 Tensor randn(const Shape& shape, const TensorOptions& options) {
   if (!is_floating(options.dtype))
     fail("randn: dtype must be f32 or f64, got {}", name(options.dtype));
-  return make_filled(shape, options, [](auto& values) {
+  return make_filled(shape, options, "randn", [](auto& values) {
     using T = typename std::decay_t<decltype(values)>::value_type;
     for (auto& v : values) v = static_cast<T>(global_generator().normal());
   });
@@ -184,7 +201,7 @@ Tensor randn(const Shape& shape, const TensorOptions& options) {
 Tensor rand(const Shape& shape, const TensorOptions& options) {
   if (!is_floating(options.dtype))
     fail("rand: dtype must be f32 or f64, got {}", name(options.dtype));
-  return make_filled(shape, options, [](auto& values) {
+  return make_filled(shape, options, "rand", [](auto& values) {
     using T = typename std::decay_t<decltype(values)>::value_type;
     for (auto& v : values) v = static_cast<T>(global_generator().uniform());
   });

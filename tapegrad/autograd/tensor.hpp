@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <xtensor/xarray.hpp>
@@ -78,9 +79,11 @@ class Tensor {
   template <class T>
   xt::xarray<T>& value() const&;
   // On a temporary the array is returned by value: `const auto& v = f(x).value<float>();`
-  // would otherwise hold a reference into an array freed at the end of the statement.
+  // would otherwise hold a reference into an array freed at the end of the statement. The copy
+  // is const, so that a write meant for the tensor (`w.grad().value<float>().fill(0)`) does not
+  // compile instead of silently changing a copy: name the tensor first.
   template <class T>
-  xt::xarray<T> value() && {
+  const xt::xarray<T> value() && {
     return static_cast<const Tensor&>(*this).value<T>();
   }
 
@@ -114,6 +117,10 @@ Tensor ones_like(const Tensor& like);
 // Standard normal / uniform [0, 1) values from the global generator (tg::manual_seed).
 Tensor randn(const Shape& shape, const TensorOptions& options = {});
 Tensor rand(const Shape& shape, const TensorOptions& options = {});
+
+// The number of elements of `shape`; throws tg::Error naming `op` if the product overflows or
+// exceeds 2^48 (a size no array here can have), before anything is allocated from it.
+std::size_t checked_numel(const Shape& shape, std::string_view op);
 
 // "[64,3,28,28]": the form error messages use.
 std::string to_string(const Shape& shape);

@@ -1,9 +1,13 @@
 #include "tapegrad/lib/checkpoint.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
+#include <random>
+#include <sstream>
 
 #include "tapegrad/autograd/dispatch.hpp"
+#include "tapegrad/autograd/random.hpp"
 #include "tapegrad/lib/safetensors.hpp"
 
 namespace tg {
@@ -18,13 +22,17 @@ std::map<std::string, std::string> metadata_for(const optim::Optimizer* optimize
   if (state) {
     metadata["epoch"] = std::to_string(state->epoch);
     metadata["step"] = std::to_string(state->step);
+    // The global generator too: dropout masks after a resume are those the run would have drawn.
+    std::ostringstream generator;
+    generator << global_generator().engine();
+    metadata["generator"] = generator.str();
   }
   return metadata;
 }
 
-// Checks that `file` holds exactly the module's parameters (besides optimizer entries), then
-// copies them in.
-void load_parameters(nn::Module& module, const SafeTensors& file, const std::string& where) {
+// Checks that `file` holds exactly the module's parameters (besides optimizer entries), each
+// of the parameter's shape and dtype. Changes nothing.
+void check_parameters(const nn::Module& module, const SafeTensors& file, const std::string& where) {
   const auto parameters = module.named_parameters();
   for (const auto& [name, parameter] : parameters) {
     auto it = file.tensors.find(name);
@@ -45,10 +53,13 @@ void load_parameters(nn::Module& module, const SafeTensors& file, const std::str
                                    [&](const auto& p) { return p.first == name; });
     if (!known) fail("load: {}: the file has '{}', which the model does not", where, name);
   }
-  for (const auto& [name, parameter] : parameters) {
+}
+
+// Copies the parameters in; check_parameters has accepted the file, so this cannot fail.
+void copy_parameters(nn::Module& module, const SafeTensors& file) {
+  for (const auto& [name, parameter] : module.named_parameters()) {
     const Tensor& stored = file.tensors.at(name);
-    dispatch_floating(parameter.dtype(), "load",
-                      [&]<class T>() { parameter.value<T>() = stored.value<T>(); });
+    dispatch_any(parameter.dtype(), [&]<class T>() { parameter.value<T>() = stored.value<T>(); });
   }
 }
 
@@ -72,7 +83,9 @@ void save(const nn::Module& module, const std::filesystem::path& path) {
 }
 
 void load(nn::Module& module, const std::filesystem::path& path) {
-  load_parameters(module, read_safetensors(path), path.string());
+  const SafeTensors file = read_safetensors(path);
+  check_parameters(module, file, path.string());
+  copy_parameters(module, file);
 }
 
 void save_checkpoint(const std::filesystem::path& path, const nn::Module& module,
@@ -99,20 +112,33 @@ TrainingState load_checkpoint(const std::filesystem::path& path, nn::Module& mod
          kind->second, optimizer.name());
   }
   const TrainingState state{metadata_int(file, "epoch", where), metadata_int(file, "step", where)};
+  std::mt19937_64 generator;
+  auto saved_generator = file.metadata.find("generator");
+  if (saved_generator == file.metadata.end()) {
+    fail("load_checkpoint: {}: metadata has no 'generator' state", where);
+  }
+  std::istringstream generator_text(saved_generator->second);
+  generator_text >> generator;
+  if (generator_text.fail()) {
+    fail("load_checkpoint: {}: metadata 'generator' is not a generator state", where);
+  }
   std::map<std::string, Tensor> optimizer_state;
   for (const auto& [name, tensor] : file.tensors) {
     if (name.starts_with(optimizer_prefix)) {
       optimizer_state.emplace(name.substr(optimizer_prefix.size()), tensor);
     }
   }
-  // Validate both parts before changing either: load_state checks and then assigns, so the
-  // parameters are loaded last, after the optimizer state has been accepted.
+  // All or nothing: the parameters are checked first, then the optimizer state is checked and
+  // installed (load_state changes nothing unless all of it fits), and only then are the
+  // parameters copied, which cannot fail.
+  check_parameters(module, file, where);
   try {
     optimizer.load_state(optimizer_state);
   } catch (const Error& e) {
     fail("load_checkpoint: {}: {}", where, e.what());
   }
-  load_parameters(module, file, where);
+  copy_parameters(module, file);
+  global_generator().engine() = generator;
   return state;
 }
 

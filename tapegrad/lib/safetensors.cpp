@@ -1,8 +1,12 @@
 #include "tapegrad/lib/safetensors.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -36,25 +40,42 @@ const void* raw_data(const Tensor& t) {
   return dispatch_any(t.dtype(), [&]<class T>() -> const void* { return t.value<T>().data(); });
 }
 
-// Removes the temporary file unless the write completed.
-class TemporaryFile {
+// A file descriptor that is closed on every path out.
+class FileDescriptor {
  public:
-  explicit TemporaryFile(std::filesystem::path path) : path_(std::move(path)) {}
-  ~TemporaryFile() {
-    if (!committed_) {
-      std::error_code ignored;
-      std::filesystem::remove(path_, ignored);
-    }
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  void commit() { committed_ = true; }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  // Closes now, reporting failure (close can report a delayed write error).
+  bool close() { return ::close(std::exchange(fd_, -1)) == 0; }
 
  private:
-  std::filesystem::path path_;
-  bool committed_ = false;
+  int fd_;
 };
+
+bool write_all(int fd, const void* data, std::size_t size) {
+  const char* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t written = ::write(fd, bytes, size);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    bytes += written;
+    size -= static_cast<std::size_t>(written);
+  }
+  return true;
+}
+
+// Makes a completed rename survive a power cut: the directory entry is flushed too.
+void sync_directory(const std::filesystem::path& directory) {
+  FileDescriptor dir(::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY));
+  if (dir.get() >= 0) ::fsync(dir.get());
+}
 
 }  // namespace
 
@@ -82,26 +103,29 @@ void write_safetensors(const std::filesystem::path& path,
   text.append((8 - text.size() % 8) % 8, ' ');
   const std::uint64_t header_size = text.size();
 
-  TemporaryFile temporary(path.string() + ".tmp." + std::to_string(::getpid()));
-  {
-    std::ofstream out(temporary.path(), std::ios::binary | std::ios::trunc);
-    if (!out) fail("write_safetensors: cannot create {}", temporary.path().string());
-    out.write(reinterpret_cast<const char*>(&header_size), sizeof header_size);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& [name, tensor] : tensors) {
-      out.write(static_cast<const char*>(raw_data(tensor)),
-                static_cast<std::streamsize>(tensor.numel() * element_size(tensor.dtype())));
-    }
-    out.flush();
-    if (!out) fail("write_safetensors: writing {} failed", temporary.path().string());
+  // A unique temporary file beside the target (mkstemp: two writers never share one), written
+  // and flushed to disk, then renamed over the target: readers see the old file or the new
+  // one, never part of one.
+  std::string temporary = path.string() + ".tmp.XXXXXX";
+  FileDescriptor fd(::mkstemp(temporary.data()));
+  if (fd.get() < 0) {
+    fail("write_safetensors: cannot create a file beside {}: {}", path.string(),
+         std::strerror(errno));
   }
-  std::error_code error;
-  std::filesystem::rename(temporary.path(), path, error);
-  if (error) {
-    fail("write_safetensors: cannot move {} to {}: {}", temporary.path().string(), path.string(),
-         error.message());
+  bool ok = ::fchmod(fd.get(), 0644) == 0 &&
+            write_all(fd.get(), &header_size, sizeof header_size) &&
+            write_all(fd.get(), text.data(), text.size());
+  for (const auto& [name, tensor] : tensors) {
+    ok = ok && write_all(fd.get(), raw_data(tensor), tensor.numel() * element_size(tensor.dtype()));
   }
-  temporary.commit();
+  ok = ok && ::fsync(fd.get()) == 0;
+  ok = fd.close() && ok;
+  if (!ok || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temporary.c_str());
+    fail("write_safetensors: writing {} failed: {}", path.string(), reason);
+  }
+  sync_directory(path.parent_path());
 }
 
 SafeTensors read_safetensors(const std::filesystem::path& path) {
@@ -172,12 +196,16 @@ SafeTensors read_safetensors(const std::filesystem::path& path) {
       bad("dtype is not F32, F64 or I64");
     }
     Shape shape;
-    std::uint64_t count = 1;
     if (!entry["shape"].is_array()) bad("shape is not an array");
     for (const auto& d : entry["shape"]) {
       if (!d.is_number_unsigned()) bad("shape holds a value that is not a non-negative integer");
       shape.push_back(d.get<std::size_t>());
-      count *= shape.back();
+    }
+    std::uint64_t count = 0;
+    try {
+      count = checked_numel(shape, "shape");
+    } catch (const Error&) {
+      bad("shape has more than 2^48 elements");
     }
     const auto& offsets = entry["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||

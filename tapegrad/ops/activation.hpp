@@ -10,9 +10,9 @@
 
 namespace tg {
 
-Tensor relu(const Tensor& x);
-Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
-Tensor sigmoid(const Tensor& x);
-Tensor tanh(const Tensor& x);
+[[nodiscard]] Tensor relu(const Tensor& x);
+[[nodiscard]] Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+[[nodiscard]] Tensor sigmoid(const Tensor& x);
+[[nodiscard]] Tensor tanh(const Tensor& x);
 
 }  // namespace tg

@@ -41,6 +41,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
 
 Tensor expand(const Tensor& x, const Shape& shape) {
   detail::check_floating("expand", x, "input");
+  checked_numel(shape, "expand");
   if (!broadcasts_to(x.shape(), shape)) {
     fail("expand: a tensor of shape {} cannot be expanded to {}", to_string(x.shape()),
          to_string(shape));

@@ -12,7 +12,7 @@ namespace tg {
 // The shape a and b broadcast to; throws tg::Error naming `op` if they do not.
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
 
-Tensor expand(const Tensor& x, const Shape& shape);
-Tensor sum_to(const Tensor& x, const Shape& shape);
+[[nodiscard]] Tensor expand(const Tensor& x, const Shape& shape);
+[[nodiscard]] Tensor sum_to(const Tensor& x, const Shape& shape);
 
 }  // namespace tg

@@ -20,10 +20,6 @@ using kernels::ConvGeometry;
 
 std::string pair(const Size2& s) { return fmt::format("({}, {})", s.h, s.w); }
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-
 // Checks the options and how the input [N,C_in,H,W] and weight [C_out,C_in,kH,kW] shapes fit
 // together, and returns the geometry of one image. `context` lists the shapes for the message.
 ConvGeometry geometry(std::string_view op, const Shape& input, const Shape& weight,
@@ -43,21 +39,37 @@ ConvGeometry geometry(std::string_view op, const Shape& input, const Shape& weig
   if (weight[2] == 0 || weight[3] == 0) {
     fail("{}: the kernel must be at least 1x1, got {}x{} {}", op, weight[2], weight[3], context);
   }
+  // Options are bounded, and the arithmetic below runs in 128 bits, so no size can wrap.
+  constexpr std::int64_t option_limit = std::int64_t{1} << 30;
+  for (const auto& [what, value] : {std::pair{"stride", o.stride}, std::pair{"padding", o.padding},
+                                    std::pair{"dilation", o.dilation}}) {
+    if (value.h > option_limit || value.w > option_limit) {
+      fail("{}: {} must be at most 2^30, got {} {}", op, what, pair(value), context);
+    }
+  }
+  __extension__ typedef __int128 Wide;  // GCC/Clang: 128-bit intermediate sizes
   const auto k_h = static_cast<std::int64_t>(weight[2]);
   const auto k_w = static_cast<std::int64_t>(weight[3]);
-  const std::int64_t span_h = o.dilation.h * (k_h - 1) + 1;
-  const std::int64_t span_w = o.dilation.w * (k_w - 1) + 1;
-  const std::int64_t padded_h = static_cast<std::int64_t>(input[2]) + 2 * o.padding.h;
-  const std::int64_t padded_w = static_cast<std::int64_t>(input[3]) + 2 * o.padding.w;
-  const std::int64_t out_h = floor_div(padded_h - span_h, o.stride.h) + 1;
-  const std::int64_t out_w = floor_div(padded_w - span_w, o.stride.w) + 1;
-  if (out_h <= 0 || out_w <= 0) {
+  const Wide span_h = Wide{o.dilation.h} * (k_h - 1) + 1;
+  const Wide span_w = Wide{o.dilation.w} * (k_w - 1) + 1;
+  const Wide padded_h = Wide{static_cast<std::int64_t>(input[2])} + 2 * Wide{o.padding.h};
+  const Wide padded_w = Wide{static_cast<std::int64_t>(input[3])} + 2 * Wide{o.padding.w};
+  if (span_h > padded_h || span_w > padded_w) {
     fail(
         "{}: the kernel {}x{} with dilation {} spans {}x{}, larger than the padded input {}x{} "
-        "(padding {}): the output would be {}x{} {}",
-        op, k_h, k_w, pair(o.dilation), span_h, span_w, padded_h, padded_w, pair(o.padding), out_h,
-        out_w, context);
+        "(padding {}): the output would be empty {}",
+        op, k_h, k_w, pair(o.dilation), static_cast<std::int64_t>(span_h),
+        static_cast<std::int64_t>(span_w), static_cast<std::int64_t>(padded_h),
+        static_cast<std::int64_t>(padded_w), pair(o.padding), context);
   }
+  const auto out_h = static_cast<std::int64_t>((padded_h - span_h) / o.stride.h + 1);
+  const auto out_w = static_cast<std::int64_t>((padded_w - span_w) / o.stride.w + 1);
+  // The output and the column matrix of one image must have a size that fits.
+  checked_numel(
+      {input[0], weight[0], static_cast<std::size_t>(out_h), static_cast<std::size_t>(out_w)}, op);
+  checked_numel({input[1], weight[2], weight[3], static_cast<std::size_t>(out_h),
+                 static_cast<std::size_t>(out_w)},
+                op);
   return ConvGeometry{.channels = input[1],
                       .height = input[2],
                       .width = input[3],
@@ -178,6 +190,7 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
   detail::check_floating_rank(op, weight, "weight", 4, "[C_out,C_in,kH,kW]");
   detail::check_same_dtype(op, grad_output, "grad_output", weight, "weight");
   check_shape_rank(op, input_shape, "input_shape", "[N,C_in,H,W]");
+  checked_numel(input_shape, op);
   const std::string context =
       fmt::format("(grad_output {}, weight {}, input_shape {})", to_string(grad_output.shape()),
                   to_string(weight.shape()), to_string(input_shape));
@@ -205,6 +218,7 @@ Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const 
   detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
   detail::check_same_dtype(op, grad_output, "grad_output", input, "input");
   check_shape_rank(op, weight_shape, "weight_shape", "[C_out,C_in,kH,kW]");
+  checked_numel(weight_shape, op);
   const std::string context =
       fmt::format("(grad_output {}, input {}, weight_shape {})", to_string(grad_output.shape()),
                   to_string(input.shape()), to_string(weight_shape));

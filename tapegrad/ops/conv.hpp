@@ -22,14 +22,15 @@
 namespace tg {
 
 // bias may be an undefined Tensor{}.
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor{},
-              const Conv2dOptions& options = {});
+[[nodiscard]] Tensor conv2d(const Tensor& input, const Tensor& weight,
+                            const Tensor& bias = Tensor{}, const Conv2dOptions& options = {});
 
 // dE/dinput of conv2d for an input of `input_shape` [N,C_in,H,W], given delta [N,C_out,Ho,Wo].
-Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
-                         const Conv2dOptions& options = {});
+[[nodiscard]] Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight,
+                                       const Shape& input_shape, const Conv2dOptions& options = {});
 // dE/dweight of conv2d for a weight of `weight_shape` [C_out,C_in,kH,kW].
-Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& weight_shape,
-                          const Conv2dOptions& options = {});
+[[nodiscard]] Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input,
+                                        const Shape& weight_shape,
+                                        const Conv2dOptions& options = {});
 
 }  // namespace tg

@@ -7,6 +7,6 @@
 
 namespace tg {
 
-Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+[[nodiscard]] Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
 
 }  // namespace tg

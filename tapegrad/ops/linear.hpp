@@ -10,7 +10,7 @@
 
 namespace tg {
 
-Tensor matmul(const Tensor& a, const Tensor& b);
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor{});
+[[nodiscard]] Tensor matmul(const Tensor& a, const Tensor& b);
+[[nodiscard]] Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor{});
 
 }  // namespace tg

@@ -86,6 +86,7 @@ Tensor nll_loss_backward(const Tensor& grad_output, const Tensor& labels, const 
   if (input_shape.size() != 2) {
     fail("nll_loss_backward: input_shape must be 2-D [N,C], got {}", to_string(input_shape));
   }
+  checked_numel(input_shape, "nll_loss_backward");
   check_labels("nll_loss_backward", input_shape, "input_shape", labels);
   const std::size_t n = input_shape[0];
   const std::size_t c = input_shape[1];

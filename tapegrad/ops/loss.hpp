@@ -14,15 +14,16 @@ namespace tg {
 
 enum class Reduction : std::uint8_t { mean, sum, none };
 
-Tensor nll_loss(const Tensor& log_probs, const Tensor& labels,
-                Reduction reduction = Reduction::mean);
-Tensor cross_entropy(const Tensor& logits, const Tensor& labels,
-                     Reduction reduction = Reduction::mean);
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+[[nodiscard]] Tensor nll_loss(const Tensor& log_probs, const Tensor& labels,
+                              Reduction reduction = Reduction::mean);
+[[nodiscard]] Tensor cross_entropy(const Tensor& logits, const Tensor& labels,
+                                   Reduction reduction = Reduction::mean);
+[[nodiscard]] Tensor mse_loss(const Tensor& input, const Tensor& target,
+                              Reduction reduction = Reduction::mean);
 
 // The gradient of nll_loss as a differentiable op: -g scattered to [i, labels_i] (g / N for
 // mean). Its own gradient w.r.t. g is nll_loss(gg, labels, reduction).
-Tensor nll_loss_backward(const Tensor& grad_output, const Tensor& labels, const Shape& input_shape,
-                         Reduction reduction);
+[[nodiscard]] Tensor nll_loss_backward(const Tensor& grad_output, const Tensor& labels,
+                                       const Shape& input_shape, Reduction reduction);
 
 }  // namespace tg

@@ -82,6 +82,7 @@ Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, cons
          context());
   }
   check_plane(op, "input", input_shape);
+  checked_numel(input_shape, op);
   const auto in_h = static_cast<std::int64_t>(input_shape[2]);
   const auto in_w = static_cast<std::int64_t>(input_shape[3]);
   // kernel - 2 * padding cannot overflow (padding <= kernel / 2), unlike in + 2 * padding.

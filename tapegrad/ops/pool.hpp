@@ -13,15 +13,15 @@
 
 namespace tg {
 
-Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options);
-Tensor avg_pool2d(const Tensor& input, const AvgPool2dOptions& options);
+[[nodiscard]] Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options);
+[[nodiscard]] Tensor avg_pool2d(const Tensor& input, const AvgPool2dOptions& options);
 
 // The backward maps as differentiable ops (what the closures above call).
 // argmax: i64 [N,C,Ho,Wo] holding each window's maximum as a flat index into its H*W plane.
-Tensor max_pool2d_scatter(const Tensor& grad_output, const Tensor& argmax,
-                          const Shape& input_shape);
-Tensor max_pool2d_gather(const Tensor& grad_input, const Tensor& argmax);
-Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
-                           const AvgPool2dOptions& options);
+[[nodiscard]] Tensor max_pool2d_scatter(const Tensor& grad_output, const Tensor& argmax,
+                                        const Shape& input_shape);
+[[nodiscard]] Tensor max_pool2d_gather(const Tensor& grad_input, const Tensor& argmax);
+[[nodiscard]] Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
+                                         const AvgPool2dOptions& options);
 
 }  // namespace tg

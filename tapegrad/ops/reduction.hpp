@@ -11,12 +11,14 @@
 
 namespace tg {
 
-Tensor sum(const Tensor& x);  // all elements, a 0-D tensor
-Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false);
-Tensor mean(const Tensor& x);
-Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false);
+[[nodiscard]] Tensor sum(const Tensor& x);  // all elements, a 0-D tensor
+[[nodiscard]] Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims,
+                         bool keepdim = false);
+[[nodiscard]] Tensor mean(const Tensor& x);
+[[nodiscard]] Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims,
+                          bool keepdim = false);
 
 // Index of the largest value along dim (first one on ties), as an i64 tensor. No gradient.
-Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false);
+[[nodiscard]] Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false);
 
 }  // namespace tg

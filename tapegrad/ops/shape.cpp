@@ -32,7 +32,10 @@ Shape resolve_shape(const Tensor& x, const std::vector<std::int64_t>& requested)
           fmt::join(requested, ","), to_string(x.shape()));
     } else {
       shape[i] = static_cast<std::size_t>(requested[i]);
-      known *= shape[i];
+      if (__builtin_mul_overflow(known, shape[i], &known)) {
+        fail("reshape: target shape [{}] has more elements than can be counted",
+             fmt::join(requested, ","));
+      }
     }
   }
   if (inferred) {

@@ -12,9 +12,10 @@
 namespace tg {
 
 // One entry may be -1: inferred from the number of elements.
-Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape);
+[[nodiscard]] Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape);
 // Merges dims start_dim..end_dim into one (as torch.flatten).
-Tensor flatten(const Tensor& x, std::int64_t start_dim = 0, std::int64_t end_dim = -1);
-Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
+[[nodiscard]] Tensor flatten(const Tensor& x, std::int64_t start_dim = 0,
+                             std::int64_t end_dim = -1);
+[[nodiscard]] Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
 
 }  // namespace tg

@@ -9,7 +9,7 @@
 
 namespace tg {
 
-Tensor softmax(const Tensor& x, std::int64_t dim);
-Tensor log_softmax(const Tensor& x, std::int64_t dim);
+[[nodiscard]] Tensor softmax(const Tensor& x, std::int64_t dim);
+[[nodiscard]] Tensor log_softmax(const Tensor& x, std::int64_t dim);
 
 }  // namespace tg

@@ -31,8 +31,9 @@ struct Batch {
 
 class DataLoader {
  public:
-  // The dataset must outlive the loader.
+  // The dataset must outlive the loader (a temporary one is refused at compile time).
   DataLoader(const Dataset& dataset, DataLoaderOptions options);
+  DataLoader(const Dataset&& dataset, DataLoaderOptions options) = delete;
 
   void set_epoch(std::uint64_t epoch);
   std::size_t num_batches() const;

@@ -105,8 +105,22 @@ IdxArray read_idx(const std::filesystem::path& path) {
     array.dims.push_back(dim);
   }
 
-  array.values.resize(count);
-  reader.read_exactly(array.values.data(), count, "data");
+  // Read in slices, growing the array as data arrives: a header that claims more than the file
+  // holds costs no more memory than the file, and fails as truncated.
+  constexpr std::size_t slice = std::size_t{1} << 22;
+  const std::size_t data_start = reader.offset();
+  while (array.values.size() < count) {
+    const std::size_t done = array.values.size();
+    const std::size_t want = std::min(slice, count - done);
+    array.values.resize(done + want);
+    const std::size_t got = reader.read(array.values.data() + done, want);
+    if (got != want) {
+      fail(
+          "read_idx: {}: truncated data at byte offset {}: expected {} bytes, the file ends after "
+          "{}",
+          path.string(), data_start, count, done + got);
+    }
+  }
   std::uint8_t extra = 0;
   if (reader.read(&extra, 1) != 0) {
     fail(

@@ -1,6 +1,10 @@
 #pragma once
 // The layers models are built from. Conv2d and Linear initialise as PyTorch does (weights and
 // biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from the global generator: tg::manual_seed).
+//
+// `weight` and `bias` are the registered parameters themselves (as in libtorch). Change their
+// values in place (weight.value<float>() = ..., tg::load); assigning another tensor to the
+// member would leave the registered one, which optimizers and checkpoints use, behind.
 
 #include <cstdint>
 

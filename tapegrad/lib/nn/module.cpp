@@ -40,8 +40,17 @@ void Module::collect(const std::string& prefix,
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
+  std::vector<std::pair<std::string, Tensor>> all;
+  collect("", all);
+  // A parameter shared by two modules (tied weights) is listed once, under its first name, so
+  // that an optimizer does not update it twice.
   std::vector<std::pair<std::string, Tensor>> out;
-  collect("", out);
+  for (auto& entry : all) {
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& kept) {
+      return kept.second.is_same(entry.second);
+    });
+    if (!seen) out.push_back(std::move(entry));
+  }
   return out;
 }
 

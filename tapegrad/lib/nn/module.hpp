@@ -24,7 +24,8 @@ class Module {
   virtual Tensor forward(const Tensor& input) = 0;
   Tensor operator()(const Tensor& input) { return forward(input); }
 
-  // This module's parameters, then its submodules', in registration order.
+  // This module's parameters, then its submodules', in registration order; a parameter shared
+  // by several modules is listed once, under its first name.
   std::vector<Tensor> parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {

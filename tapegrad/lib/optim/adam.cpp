@@ -79,20 +79,28 @@ void Adam::save_buffers(NamedTensors& out) const {
   }
 }
 
-void Adam::load_buffers(std::map<std::string, Tensor>& state) {
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    const std::string step_key = std::to_string(i) + ".step";
-    auto step = state.find(step_key);
-    if (step == state.end()) {
-      steps_[i] = 0;
-      exp_avg_[i] = exp_avg_sq_[i] = Tensor{};
-      continue;
+std::function<void()> Adam::prepare_buffers(std::map<std::string, Tensor>& state) {
+  const std::size_t n = parameters_.size();
+  std::vector<std::int64_t> steps(n, 0);
+  std::vector<Tensor> exp_avg(n), exp_avg_sq(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto step = state.find(std::to_string(i) + ".step");
+    if (step == state.end()) continue;  // a parameter that never had a gradient
+    if (step->second.dtype() != DType::i64 || step->second.numel() != 1 ||
+        step->second.item<std::int64_t>() < 1) {
+      fail("{}: optimizer state '{}' must be one i64 count >= 1", name_, step->first);
     }
-    steps_[i] = step->second.item<std::int64_t>();
+    steps[i] = step->second.item<std::int64_t>();
     state.erase(step);
-    exp_avg_[i] = take_buffer(state, i, "exp_avg", true);
-    exp_avg_sq_[i] = take_buffer(state, i, "exp_avg_sq", true);
+    exp_avg[i] = take_buffer(state, i, "exp_avg", true);
+    exp_avg_sq[i] = take_buffer(state, i, "exp_avg_sq", true);
   }
+  return [this, steps = std::move(steps), exp_avg = std::move(exp_avg),
+          exp_avg_sq = std::move(exp_avg_sq)]() mutable {
+    steps_ = std::move(steps);
+    exp_avg_ = std::move(exp_avg);
+    exp_avg_sq_ = std::move(exp_avg_sq);
+  };
 }
 
 }  // namespace tg::optim

@@ -30,7 +30,7 @@ class Adam : public Optimizer {
 
  private:
   void save_buffers(NamedTensors& out) const override;
-  void load_buffers(std::map<std::string, Tensor>& state) override;
+  std::function<void()> prepare_buffers(std::map<std::string, Tensor>& state) override;
 
   AdamOptions options_;
   bool decoupled_weight_decay_;

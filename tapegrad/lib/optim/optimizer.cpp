@@ -36,12 +36,16 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state) {
   auto lr = remaining.find("lr");
   if (lr == remaining.end()) fail("{}: optimizer state has no 'lr'", name_);
   const double restored_lr = lr->second.item();
+  if (!(restored_lr >= 0.0) || !std::isfinite(restored_lr)) {
+    fail("{}: optimizer state has lr {}, expected a finite value >= 0", name_, restored_lr);
+  }
   remaining.erase(lr);
-  load_buffers(remaining);
+  const std::function<void()> install = prepare_buffers(remaining);
   if (!remaining.empty()) {
     fail("{}: optimizer state has an unexpected key '{}'", name_, remaining.begin()->first);
   }
-  set_lr(restored_lr);
+  install();
+  lr_ = restored_lr;
 }
 
 Tensor Optimizer::take_buffer(std::map<std::string, Tensor>& state, std::size_t index,

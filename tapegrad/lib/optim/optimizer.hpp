@@ -3,6 +3,7 @@
 // not part of any model). Their state (momentum buffers, step counts, the learning rate) is a
 // list of named tensors, so that checkpoints can save and restore it exactly.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -34,13 +35,15 @@ class Optimizer {
 
   // "lr" and the subclass's per-parameter state, keyed "<parameter index>.<buffer>".
   NamedTensors state() const;
-  // Restores what state() returned; throws tg::Error naming a missing, extra or mis-shaped key.
+  // Restores what state() returned, all of it or (on a missing, extra or mis-shaped key, which
+  // the tg::Error names) nothing.
   void load_state(const std::map<std::string, Tensor>& state);
 
  protected:
   virtual void save_buffers(NamedTensors& out) const = 0;
-  // Reads this optimizer's buffers from `state`, erasing each key it used.
-  virtual void load_buffers(std::map<std::string, Tensor>& state) = 0;
+  // Checks this optimizer's buffers in `state`, erasing each key it used, and returns what
+  // installs them: nothing changes until that is called.
+  virtual std::function<void()> prepare_buffers(std::map<std::string, Tensor>& state) = 0;
 
   // For subclasses: the buffer `key` of parameter `index`, checked against the parameter.
   Tensor take_buffer(std::map<std::string, Tensor>& state, std::size_t index,

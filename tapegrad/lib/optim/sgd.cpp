@@ -57,10 +57,12 @@ void SGD::save_buffers(NamedTensors& out) const {
   }
 }
 
-void SGD::load_buffers(std::map<std::string, Tensor>& state) {
+std::function<void()> SGD::prepare_buffers(std::map<std::string, Tensor>& state) {
+  std::vector<Tensor> buffers(parameters_.size());
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    momentum_buffers_[i] = take_buffer(state, i, "momentum_buffer", false);
+    buffers[i] = take_buffer(state, i, "momentum_buffer", false);
   }
+  return [this, buffers = std::move(buffers)]() mutable { momentum_buffers_ = std::move(buffers); };
 }
 
 }  // namespace tg::optim

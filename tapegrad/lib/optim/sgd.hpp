@@ -25,7 +25,7 @@ class SGD : public Optimizer {
 
  private:
   void save_buffers(NamedTensors& out) const override;
-  void load_buffers(std::map<std::string, Tensor>& state) override;
+  std::function<void()> prepare_buffers(std::map<std::string, Tensor>& state) override;
 
   SGDOptions options_;
   std::vector<Tensor> momentum_buffers_;  // undefined until a parameter's first step
