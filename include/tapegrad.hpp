@@ -2,12 +2,14 @@
 // tapegrad: define-by-run automatic differentiation for CNNs on the CPU.
 // The one header user code includes; everything is in namespace tg.
 
+#include "tapegrad/autograd/anomaly.hpp"
 #include "tapegrad/autograd/dtype.hpp"
 #include "tapegrad/autograd/engine.hpp"
 #include "tapegrad/autograd/error.hpp"
 #include "tapegrad/autograd/function.hpp"
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/gradcheck.hpp"
+#include "tapegrad/autograd/graph_export.hpp"
 #include "tapegrad/autograd/node.hpp"
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/autograd/record.hpp"

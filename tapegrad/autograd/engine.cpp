@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "tapegrad/autograd/accumulate.hpp"
+#include "tapegrad/autograd/anomaly.hpp"
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/node.hpp"
 #include "tapegrad/autograd/tensor_impl.hpp"
@@ -138,6 +139,7 @@ void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_out
     }
 
     std::vector<Tensor> input_grads = node->apply(grad);
+    if (AnomalyMode::is_enabled()) detail::check_backward_finite(*node, grad, input_grads);
     grad = Tensor{};
     if (!retain_graph) node->release();
 

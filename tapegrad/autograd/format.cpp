@@ -18,6 +18,15 @@ namespace tg {
 
 std::string to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ",")); }
 
+std::string index_to_string(const Shape& shape, std::size_t flat) {
+  std::vector<std::size_t> index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return fmt::format("[{}]", fmt::join(index, ","));
+}
+
 std::string to_string(const Tensor& t) {
   if (!t.defined()) return "tensor(undefined)";
   std::string header = fmt::format("tensor({} {}", name(t.dtype()), to_string(t.shape()));

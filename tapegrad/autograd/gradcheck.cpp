@@ -33,15 +33,6 @@ Tensor random_weights(const Shape& shape, Generator& generator) {
   return tensor(std::move(values));
 }
 
-std::string element_index(const Shape& shape, std::size_t flat) {
-  std::vector<std::size_t> index(shape.size());
-  for (std::size_t d = shape.size(); d-- > 0;) {
-    index[d] = flat % shape[d];
-    flat /= shape[d];
-  }
-  return fmt::format("[{}]", fmt::join(index, ","));
-}
-
 Tensor evaluate(const TensorFunction& fn, const std::vector<Tensor>& inputs) {
   Tensor output = fn(inputs);
   if (!output.defined()) fail("gradcheck: the function returned an undefined tensor");
@@ -119,8 +110,8 @@ GradcheckResult gradcheck(const TensorFunction& fn, const std::vector<Tensor>& i
           result.message += fmt::format(
               "gradcheck: input {} element {}: backward gave {:.10g}, finite differences {:.10g} "
               "(error {:.3g} > atol {} + rtol {} * |numeric|)\n",
-              checked[c], element_index(values.shape(), e), computed, numeric, error, options.atol,
-              options.rtol);
+              checked[c], index_to_string(values.shape(), e), computed, numeric, error,
+              options.atol, options.rtol);
         }
       }
     }

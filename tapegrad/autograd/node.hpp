@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/autograd/tensor.hpp"
@@ -50,6 +51,15 @@ class Node {
   // input's shape and dtype. Throws if the closure was released.
   std::vector<Tensor> apply(const Tensor& grad_output) const;
 
+  // Anomaly mode (autograd/anomaly.hpp): the op's number in the forward pass and a description
+  // of its inputs, noted when it was recorded; 0 and empty when anomaly mode was off.
+  std::uint64_t forward_index() const noexcept { return forward_index_; }
+  const std::string& forward_inputs() const noexcept { return forward_inputs_; }
+  void set_forward_info(std::uint64_t index, std::string inputs) {
+    forward_index_ = index;
+    forward_inputs_ = std::move(inputs);
+  }
+
   // Drops the closure and with it every tensor it saved.
   void release() noexcept { backward_ = nullptr; }
   bool released() const noexcept { return !backward_; }
@@ -62,6 +72,8 @@ class Node {
   std::vector<Edge> edges_;
   std::vector<InputMeta> inputs_;
   BackwardFn backward_;
+  std::uint64_t forward_index_ = 0;
+  std::string forward_inputs_;
 };
 
 }  // namespace tg

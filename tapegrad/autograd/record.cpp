@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "tapegrad/autograd/anomaly.hpp"
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/tensor_impl.hpp"
 
@@ -39,11 +40,15 @@ Tensor record(std::string name, const Tensor& output, const std::vector<Tensor>&
     }
   }
 
+  auto node = std::make_shared<Node>(std::move(name), std::move(edges), std::move(metas),
+                                     std::move(backward));
+  if (AnomalyMode::is_enabled()) {
+    node->set_forward_info(detail::next_forward_index(), detail::describe_inputs(inputs));
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->data = output.impl()->data;
   impl->requires_grad = true;
-  impl->grad_fn = std::make_shared<Node>(std::move(name), std::move(edges), std::move(metas),
-                                         std::move(backward));
+  impl->grad_fn = std::move(node);
   return Tensor(std::move(impl));
 }
 

@@ -124,6 +124,8 @@ std::size_t checked_numel(const Shape& shape, std::string_view op);
 
 // "[64,3,28,28]": the form error messages use.
 std::string to_string(const Shape& shape);
+// "[1,2]": the multi-index of the row-major position `flat` in `shape`, as messages show it.
+std::string index_to_string(const Shape& shape, std::size_t flat);
 // dtype, shape, autograd state and values (abbreviated when large).
 std::string to_string(const Tensor& tensor);
 
