@@ -30,8 +30,8 @@ summary() {  # mean, min and max of the numbers on stdin, as percentages
 tg=() torch=()
 for seed in $seeds; do
   tg+=("$("$mnist" --data "$data" --model "$model" --optimizer "$optimizer" --lr "$lr" \
-    --momentum 0.9 --lr-step "$lr_step" --lr-gamma "$lr_gamma" --batch 64 --epochs "$epochs" --threads "$threads" --seed "$seed" 2>/dev/null |
-    last_accuracy)")
+    --momentum 0.9 --lr-step "$lr_step" --lr-gamma "$lr_gamma" --batch 64 --epochs "$epochs" \
+    --threads "$threads" --seed "$seed" 2>/dev/null | last_accuracy)")
   torch+=("$(OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$root/bench/torch_ref.py" --data "$data" \
     --model "$model" --optimizer "$optimizer" --lr "$lr" --lr-step "$lr_step" \
     --lr-gamma "$lr_gamma" --batch 64 --epochs "$epochs" \

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tapegrad/autograd/dispatch.hpp"
 #include "tapegrad/autograd/node.hpp"
@@ -32,11 +33,6 @@ NonFinite first_non_finite(const Tensor& t) {
   });
 }
 
-std::string op_label(const Node& node) {
-  return node.forward_index() ? fmt::format("{} #{}", node.name(), node.forward_index())
-                              : node.name();
-}
-
 }  // namespace
 
 bool AnomalyMode::is_enabled() { return anomaly_enabled; }
@@ -61,7 +57,7 @@ std::string describe_inputs(const std::vector<Tensor>& inputs) {
     }
     std::string origin = "constant";
     if (const Node* producer = input.grad_fn().get()) {
-      origin = "from " + op_label(*producer);
+      origin = "from " + producer->label();
     } else if (input.requires_grad()) {
       origin = "leaf";
     }
@@ -75,16 +71,18 @@ void check_backward_finite(const Node& node, const Tensor& grad_output,
                            const std::vector<Tensor>& input_grads) {
   for (std::size_t i = 0; i < input_grads.size(); ++i) {
     const Tensor& grad = input_grads[i];
-    if (!grad.defined() || !is_floating(grad.dtype())) continue;
+    // A gradient for an input off the tape (a constant, a leaf gone) is dropped by the engine:
+    // whatever it holds cannot reach a parameter.
+    if (!grad.defined() || !node.edges()[i].active() || !is_floating(grad.dtype())) continue;
     const NonFinite bad = first_non_finite(grad);
     if (!bad.found) continue;
     const bool received_finite = !grad_output.defined() || !first_non_finite(grad_output).found;
     fail(
         "anomaly: the backward of {} returned {} in the gradient for input {} (shape {}), at "
         "element {}; the gradient it received was {}. Forward: {} had inputs {}",
-        op_label(node), std::isnan(bad.value) ? "NaN" : fmt::format("{}", bad.value), i,
+        node.label(), std::isnan(bad.value) ? "NaN" : fmt::format("{}", bad.value), i,
         to_string(grad.shape()), index_to_string(grad.shape(), bad.position),
-        received_finite ? "finite" : "not finite either", op_label(node),
+        received_finite ? "finite" : "not finite either", node.label(),
         node.forward_inputs().empty() ? "(not recorded in anomaly mode)" : node.forward_inputs());
   }
 }

@@ -8,9 +8,15 @@
 //   }
 //
 // While it is on (per thread, like grad mode), record() numbers every op it records and notes
-// which ops made its inputs; the engine checks each gradient a backward closure returns and
-// throws at the first one that is not finite, naming the op, its number in the forward pass,
-// the input and the element. It costs a pass over every gradient, so it is for debugging.
+// which ops made its inputs; a backward() called while it is on checks each gradient a closure
+// returns for an input on the tape, and throws at the first one that is not finite, naming the
+// op, its number, the input, the element and where the op's inputs came from. Ops that a
+// create_graph backward records are numbered too, after those of the forward pass. When it
+// throws, the nodes that already ran have been released and leaves may hold partial
+// gradients, as after any exception in backward: zero them before training on.
+//
+// Its cost is a description string per recorded op and a pass over every gradient, so it is
+// for debugging; when it is off, record() and backward() pay one flag test.
 
 #include <cstdint>
 #include <string>

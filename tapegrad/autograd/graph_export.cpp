@@ -47,10 +47,7 @@ class DotWriter {
       const Node* node = stack.back();
       stack.pop_back();
       if (!written_ops_.emplace(node).second) continue;
-      const std::string label = node->forward_index()
-                                    ? fmt::format("{} #{}", node->name(), node->forward_index())
-                                    : node->name();
-      out_ += fmt::format("  {} [shape=box, label={}{}];\n", op_id(node), quoted(label),
+      out_ += fmt::format("  {} [shape=box, label={}{}];\n", op_id(node), quoted(node->label()),
                           node->released() ? ", style=dashed" : "");
       const auto& edges = node->edges();
       for (std::size_t i = 0; i < edges.size(); ++i) {

@@ -8,7 +8,8 @@
 // leaf that requires grad is an ellipse with its name (when given), shape and dtype; an arrow
 // runs from each input to the op that consumed it, labelled with the input's shape. Ops whose
 // saved tensors a backward already freed are dashed. Inputs that do not require grad are not
-// on the tape and do not appear.
+// on the tape and do not appear, nor does a leaf that nothing holds any more (the tape keeps
+// only a weak reference to leaves).
 
 #include <string>
 #include <utility>

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "tapegrad/autograd/tensor_impl.hpp"
 
 namespace tg {
@@ -63,6 +65,10 @@ std::vector<Tensor> Node::apply(const Tensor& grad_output) const {
     }
   }
   return grads;
+}
+
+std::string Node::label() const {
+  return forward_index_ ? fmt::format("{} #{}", name_, forward_index_) : name_;
 }
 
 std::int64_t Node::live_count() noexcept { return live_nodes.load(std::memory_order_relaxed); }

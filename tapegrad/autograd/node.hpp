@@ -55,6 +55,8 @@ class Node {
   // of its inputs, noted when it was recorded; 0 and empty when anomaly mode was off.
   std::uint64_t forward_index() const noexcept { return forward_index_; }
   const std::string& forward_inputs() const noexcept { return forward_inputs_; }
+  // "log #5" when numbered, else "log": how messages and graph export name the node.
+  std::string label() const;
   void set_forward_info(std::uint64_t index, std::string inputs) {
     forward_index_ = index;
     forward_inputs_ = std::move(inputs);
