@@ -36,44 +36,41 @@ struct Blocking {
   static constexpr std::size_t nc = 256 * nr;   // columns of a packed B block
 };
 
-// Element (row, col) of op(X), X stored row-major with leading dimension ld.
-template <class T>
-T at(const T* x, std::size_t ld, Trans trans, std::size_t row, std::size_t col) {
-  return trans == Trans::yes ? x[col * ld + row] : x[row * ld + col];
+// Packs a matrix into W-wide slivers, the layout the micro-kernel streams: sliver s holds,
+// for each p in [0, depth), the W values x[(s*W + i) * stride_w + p * stride_p], i < W; values
+// past `width` are 0. When a sliver's values are contiguous (stride_w == 1) it is one copy.
+template <std::size_t W, class T>
+void pack_slivers(const T* x, std::size_t width, std::size_t depth, std::size_t stride_w,
+                  std::size_t stride_p, T* out) {
+  for (std::size_t s = 0; s < width; s += W) {
+    const std::size_t count = std::min(W, width - s);
+    for (std::size_t p = 0; p < depth; ++p) {
+      const T* from = x + s * stride_w + p * stride_p;
+      if (stride_w == 1 && count == W) {
+        std::copy_n(from, W, out);
+      } else {
+        for (std::size_t i = 0; i < count; ++i) out[i] = from[i * stride_w];
+        for (std::size_t i = count; i < W; ++i) out[i] = T(0);
+      }
+      out += W;
+    }
+  }
 }
 
-// Packs rows [0, m) x depth [0, k) of op(A) (already offset to the block) into MR-row
-// slivers: sliver s holds, for each p, the MR values op(A)[s*MR + r, p]; rows past m are 0.
+// Rows [0, m) x depth [0, k) of op(A) (already offset to the block), in MR-row slivers.
 template <class T>
 void pack_a(Trans trans, std::size_t m, std::size_t k, const T* a, std::size_t lda, T* out) {
-  constexpr std::size_t mr = Blocking<T>::mr;
-  for (std::size_t s = 0; s < m; s += mr) {
-    const std::size_t rows = std::min(mr, m - s);
-    for (std::size_t p = 0; p < k; ++p) {
-      for (std::size_t r = 0; r < rows; ++r) out[r] = at(a, lda, trans, s + r, p);
-      for (std::size_t r = rows; r < mr; ++r) out[r] = T(0);
-      out += mr;
-    }
-  }
+  // op(A)[i, p] is a[i * lda + p], or a[p * lda + i] when transposed.
+  const bool t = trans == Trans::yes;
+  pack_slivers<Blocking<T>::mr>(a, m, k, t ? 1 : lda, t ? lda : 1, out);
 }
 
-// Packs depth [0, k) x columns [0, n) of op(B) into NR-column slivers: sliver s holds, for
-// each p, the NR values op(B)[p, s*NR + c]; columns past n are 0.
+// Depth [0, k) x columns [0, n) of op(B), in NR-column slivers.
 template <class T>
 void pack_b(Trans trans, std::size_t k, std::size_t n, const T* b, std::size_t ldb, T* out) {
-  constexpr std::size_t nr = Blocking<T>::nr;
-  for (std::size_t s = 0; s < n; s += nr) {
-    const std::size_t cols = std::min(nr, n - s);
-    for (std::size_t p = 0; p < k; ++p) {
-      if (trans == Trans::no && cols == nr) {
-        std::copy_n(b + p * ldb + s, nr, out);
-      } else {
-        for (std::size_t c = 0; c < cols; ++c) out[c] = at(b, ldb, trans, p, s + c);
-        for (std::size_t c = cols; c < nr; ++c) out[c] = T(0);
-      }
-      out += nr;
-    }
-  }
+  // op(B)[p, j] is b[p * ldb + j], or b[j * ldb + p] when transposed.
+  const bool t = trans == Trans::yes;
+  pack_slivers<Blocking<T>::nr>(b, n, k, t ? ldb : 1, t ? 1 : ldb, out);
 }
 
 // C[0:rows, 0:cols] += alpha * (packed A sliver) x (packed B sliver), over depth k.
