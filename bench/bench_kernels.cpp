@@ -5,7 +5,7 @@
 
 #include <tapegrad.hpp>
 
-#include "tapegrad/ops/kernels/gemm.hpp"
+#include "../ops/kernels/gemm.hpp"
 
 namespace {
 

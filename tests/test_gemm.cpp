@@ -4,8 +4,8 @@
 
 #include <tapegrad.hpp>
 
+#include "../ops/kernels/gemm.hpp"
 #include "support/random.hpp"
-#include "tapegrad/ops/kernels/gemm.hpp"
 
 namespace k = tg::kernels;
 

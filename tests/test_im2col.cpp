@@ -6,7 +6,7 @@
 
 #include <tapegrad.hpp>
 
-#include "tapegrad/ops/kernels/im2col.hpp"
+#include "../ops/kernels/im2col.hpp"
 
 namespace {
 

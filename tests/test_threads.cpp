@@ -5,7 +5,7 @@
 
 #include <tapegrad.hpp>
 
-#include "tapegrad/ops/kernels/parallel.hpp"
+#include "../ops/kernels/parallel.hpp"
 
 TEST_CASE("set_num_threads governs the parallel seam", "[threads]") {
   tg::set_num_threads(1);

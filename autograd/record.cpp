@@ -1,0 +1,70 @@
+#include "record.hpp"
+
+#include <utility>
+
+#include "anomaly.hpp"
+#include "grad_mode.hpp"
+#include "tensor_impl.hpp"
+
+namespace tg {
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (const Tensor& input : inputs) {
+    if (input.defined() && input.requires_grad()) return true;
+  }
+  return false;
+}
+
+Tensor record(std::string name, const Tensor& output, const std::vector<Tensor>& inputs,
+              BackwardFn backward) {
+  if (!output.defined()) fail("record: op '{}' has an undefined output", name);
+  if (!needs_grad(inputs)) return output;
+  if (!is_floating(output.dtype())) {
+    fail("record: op '{}' has an {} output; only f32/f64 outputs can carry gradients", name,
+         tg::name(output.dtype()));
+  }
+  if (!backward) fail("record: op '{}' has no backward function", name);
+
+  std::vector<Edge> edges(inputs.size());
+  std::vector<InputMeta> metas(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& input = inputs[i];
+    if (!input.defined()) continue;
+    metas[i] = InputMeta{input.shape(), input.dtype()};
+    if (!input.requires_grad()) continue;
+    if (input.grad_fn()) {
+      edges[i].node = input.grad_fn();
+    } else {
+      edges[i].leaf = input.impl_ptr();
+    }
+  }
+
+  auto node = std::make_shared<Node>(std::move(name), std::move(edges), std::move(metas),
+                                     std::move(backward));
+  if (AnomalyMode::is_enabled()) {
+    node->set_forward_info(detail::next_forward_index(), detail::describe_inputs(inputs));
+  }
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = output.impl()->data;
+  impl->requires_grad = true;
+  impl->grad_fn = std::move(node);
+  return Tensor(std::move(impl));
+}
+
+namespace detail {
+
+bool same_array(const Tensor& a, const Tensor& b) {
+  return a.defined() && b.defined() && a.impl()->data == b.impl()->data;
+}
+
+Tensor attach_to_node(const Tensor& values, std::shared_ptr<Node> node) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = values.impl()->data;
+  impl->requires_grad = true;
+  impl->grad_fn = std::move(node);
+  return Tensor(std::move(impl));
+}
+
+}  // namespace detail
+}  // namespace tg

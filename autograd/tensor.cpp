@@ -1,0 +1,210 @@
+#include "tensor.hpp"
+
+#include <utility>
+
+#include <fmt/format.h>
+#include <xtensor/xbuilder.hpp>
+
+#include "dispatch.hpp"
+#include "engine.hpp"
+#include "node.hpp"
+#include "random.hpp"
+#include "record.hpp"
+#include "tensor_impl.hpp"
+
+namespace tg {
+namespace {
+
+const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl, const char* member) {
+  if (!impl) fail("Tensor::{}: the tensor is undefined", member);
+  return *impl;
+}
+
+template <class T>
+Tensor from_array(xt::xarray<T>&& values, bool requires_grad) {
+  checked_numel(values.shape(), "tensor");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = std::make_shared<ArrayVariant>(std::move(values));
+  Tensor result(std::move(impl));
+  if (requires_grad) result.set_requires_grad(true);
+  return result;
+}
+
+template <class Fill>
+Tensor make_filled(const Shape& shape, const TensorOptions& options, const char* op, Fill&& fill) {
+  checked_numel(shape, op);
+  return dispatch_any(options.dtype, [&]<class T>() {
+    auto values = xt::xarray<T>::from_shape(shape);
+    fill(values);
+    return from_array(std::move(values), options.requires_grad);
+  });
+}
+
+}  // namespace
+
+Tensor::Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+DType Tensor::dtype() const { return static_cast<DType>(checked(impl_, "dtype").data->index()); }
+
+const Shape& Tensor::shape() const {
+  return std::visit([](const auto& array) -> const Shape& { return array.shape(); },
+                    *checked(impl_, "shape").data);
+}
+
+std::size_t Tensor::dim() const { return shape().size(); }
+
+std::size_t Tensor::numel() const {
+  return std::visit([](const auto& array) { return array.size(); }, *checked(impl_, "numel").data);
+}
+
+bool Tensor::requires_grad() const { return checked(impl_, "requires_grad").requires_grad; }
+
+Tensor& Tensor::set_requires_grad(bool requires_grad) {
+  checked(impl_, "set_requires_grad");
+  if (impl_->grad_fn) {
+    fail(
+        "set_requires_grad: only a leaf tensor can be switched; this one was made by '{}' "
+        "(use detach() to start a new leaf)",
+        impl_->grad_fn->name());
+  }
+  if (requires_grad && !is_floating(dtype())) {
+    fail("set_requires_grad: only f32/f64 tensors can require grad, this one is {} {}",
+         name(dtype()), to_string(shape()));
+  }
+  impl_->requires_grad = requires_grad;
+  return *this;
+}
+
+bool Tensor::is_leaf() const { return !checked(impl_, "is_leaf").grad_fn; }
+
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked(impl_, "grad_fn").grad_fn; }
+
+Tensor Tensor::grad() const { return checked(impl_, "grad").grad; }
+
+void Tensor::zero_grad() { checked(impl_, "zero_grad"), impl_->grad = Tensor{}; }
+
+void Tensor::set_grad(Tensor grad) {
+  checked(impl_, "set_grad");
+  if (grad.defined() && (grad.shape() != shape() || grad.dtype() != dtype())) {
+    fail("set_grad: gradient {} {} does not match the tensor {} {}", to_string(grad.shape()),
+         name(grad.dtype()), to_string(shape()), name(dtype()));
+  }
+  impl_->grad = std::move(grad);
+}
+
+void Tensor::backward(const BackwardOptions& options) const { tg::backward({*this}, {}, options); }
+
+void Tensor::backward(const Tensor& grad, const BackwardOptions& options) const {
+  tg::backward({*this}, {grad}, options);
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = checked(impl_, "detach").data;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::clone() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = std::make_shared<ArrayVariant>(*checked(impl_, "clone").data);
+  return Tensor(std::move(impl));
+}
+
+// d to(x)/dx = identity: the gradient goes back converted to the input's dtype.
+Tensor Tensor::to(DType target) const {
+  const DType source = dtype();
+  if (source == target) return *this;
+  Tensor result = dispatch_any(source, [&]<class S>() {
+    return dispatch_any(target,
+                        [&]<class D>() { return tensor(xt::xarray<D>(xt::cast<D>(value<S>()))); });
+  });
+  if (!is_floating(source) || !is_floating(target)) return result;
+  return record("to", result, {*this},
+                [source](const Tensor& grad) { return std::vector<Tensor>{grad.to(source)}; });
+}
+
+template <class T>
+T Tensor::item() const {
+  if (numel() != 1) {
+    fail("item: the tensor has {} elements (shape {}); item() needs exactly one", numel(),
+         to_string(shape()));
+  }
+  return dispatch_any(dtype(), [&]<class S>() { return static_cast<T>(*value<S>().data()); });
+}
+
+template <class T>
+xt::xarray<T>& Tensor::value() const& {
+  auto* array = std::get_if<xt::xarray<T>>(checked(impl_, "value").data.get());
+  if (!array) {
+    fail("Tensor::value<{}>: the tensor is {} {}", name(dtype_of<T>()), name(dtype()),
+         to_string(shape()));
+  }
+  return *array;
+}
+
+template float Tensor::item<float>() const;
+template double Tensor::item<double>() const;
+template std::int64_t Tensor::item<std::int64_t>() const;
+template int Tensor::item<int>() const;
+template xt::xarray<float>& Tensor::value<float>() const&;
+template xt::xarray<double>& Tensor::value<double>() const&;
+template xt::xarray<std::int64_t>& Tensor::value<std::int64_t>() const&;
+
+Tensor tensor(xt::xarray<float> values, bool requires_grad) {
+  return from_array(std::move(values), requires_grad);
+}
+Tensor tensor(xt::xarray<double> values, bool requires_grad) {
+  return from_array(std::move(values), requires_grad);
+}
+Tensor tensor(xt::xarray<std::int64_t> values, bool requires_grad) {
+  return from_array(std::move(values), requires_grad);
+}
+
+Tensor zeros(const Shape& shape, const TensorOptions& options) { return full(shape, 0.0, options); }
+
+Tensor ones(const Shape& shape, const TensorOptions& options) { return full(shape, 1.0, options); }
+
+Tensor full(const Shape& shape, double value, const TensorOptions& options) {
+  return make_filled(shape, options, "full", [value](auto& values) {
+    using T = typename std::decay_t<decltype(values)>::value_type;
+    values.fill(static_cast<T>(value));
+  });
+}
+
+std::size_t checked_numel(const Shape& shape, std::string_view op) {
+  // The bound applies to the non-zero dims too: loops over the other dims of an empty array
+  // still run, and [0, 2^60] would make them run forever.
+  constexpr std::size_t limit = std::size_t{1} << 48;
+  std::size_t count = 1;
+  bool empty = false;
+  for (std::size_t d : shape) {
+    empty = empty || d == 0;
+    if (d != 0 && (__builtin_mul_overflow(count, d, &count) || count > limit)) {
+      fail("{}: shape {} has more than 2^48 elements", op, to_string(shape));
+    }
+  }
+  return empty ? 0 : count;
+}
+
+Tensor zeros_like(const Tensor& like) { return zeros(like.shape(), {.dtype = like.dtype()}); }
+Tensor ones_like(const Tensor& like) { return ones(like.shape(), {.dtype = like.dtype()}); }
+
+Tensor randn(const Shape& shape, const TensorOptions& options) {
+  if (!is_floating(options.dtype))
+    fail("randn: dtype must be f32 or f64, got {}", name(options.dtype));
+  return make_filled(shape, options, "randn", [](auto& values) {
+    using T = typename std::decay_t<decltype(values)>::value_type;
+    for (auto& v : values) v = static_cast<T>(global_generator().normal());
+  });
+}
+
+Tensor rand(const Shape& shape, const TensorOptions& options) {
+  if (!is_floating(options.dtype))
+    fail("rand: dtype must be f32 or f64, got {}", name(options.dtype));
+  return make_filled(shape, options, "rand", [](auto& values) {
+    using T = typename std::decay_t<decltype(values)>::value_type;
+    for (auto& v : values) v = static_cast<T>(global_generator().uniform());
+  });
+}
+
+}  // namespace tg

@@ -1,0 +1,140 @@
+#pragma once
+// tg::Tensor: an xtensor array of runtime dtype (f32, f64 or i64) plus its autograd metadata.
+//
+// A Tensor is a handle: copies share the same array and the same place on the tape (as
+// torch::Tensor). A tensor that requires grad and came out of an op points to the Node that
+// made it; the graph is owned by such tensors and dies with the last of them.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <xtensor/xarray.hpp>
+
+#include "dtype.hpp"
+#include "error.hpp"
+
+namespace tg {
+
+using Shape = xt::xarray<float>::shape_type;
+
+class Node;
+struct TensorImpl;
+
+struct TensorOptions {
+  DType dtype = DType::f32;
+  bool requires_grad = false;
+};
+
+struct BackwardOptions {
+  // Keep the graph (and what its closures saved) so that backward can run through it again.
+  bool retain_graph = false;
+  // Record the backward pass itself, so that the gradients can be differentiated again.
+  bool create_graph = false;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined: stands for "no tensor" (a missing bias, no gradient)
+  explicit Tensor(std::shared_ptr<TensorImpl> impl);
+
+  bool defined() const noexcept { return impl_ != nullptr; }
+  DType dtype() const;
+  const Shape& shape() const;
+  std::size_t dim() const;
+  std::size_t numel() const;
+
+  // Only a leaf (a tensor that no op made) can be switched; only f32/f64 can require grad.
+  bool requires_grad() const;
+  Tensor& set_requires_grad(bool requires_grad);
+  bool is_leaf() const;
+  // The op that produced this tensor on the tape, or null for a leaf.
+  const std::shared_ptr<Node>& grad_fn() const;
+
+  // The accumulated gradient of a leaf (undefined until a backward reaches it).
+  Tensor grad() const;
+  void zero_grad();  // drops the gradient (as PyTorch's set_to_none)
+  void set_grad(Tensor grad);
+
+  // Reverse sweep from this tensor. Without a gradient, the tensor must hold one element.
+  void backward(const BackwardOptions& options = {}) const;
+  void backward(const Tensor& grad, const BackwardOptions& options = {}) const;
+
+  // The same array without the tape: shares storage, never requires grad.
+  Tensor detach() const;
+  // A deep copy of the array, without the tape.
+  Tensor clone() const;
+  // Differentiable conversion between dtypes (f32 <-> f64); a no-op when the dtype matches.
+  Tensor to(DType dtype) const;
+
+  // The single element, converted to T.
+  template <class T = double>
+  T item() const;
+
+  // The xtensor array. Throws tg::Error if T is not the tensor's element type. The handle is
+  // shallow (as torch::Tensor), so a const Tensor still gives access to its array.
+  template <class T>
+  xt::xarray<T>& value() const&;
+  // On a temporary the array is returned by value: `const auto& v = f(x).value<float>();`
+  // would otherwise hold a reference into an array freed at the end of the statement. The copy
+  // is const, so that a write meant for the tensor (`w.grad().value<float>().fill(0)`) does not
+  // compile instead of silently changing a copy: name the tensor first.
+  template <class T>
+  const xt::xarray<T> value() && {
+    return static_cast<const Tensor&>(*this).value<T>();
+  }
+
+  // Identity on the tape (same TensorImpl), not equality of values.
+  bool is_same(const Tensor& other) const noexcept { return impl_ == other.impl_; }
+  TensorImpl* impl() const noexcept { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const noexcept { return impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// Factories. The dtype of tg::tensor follows the element type of the array.
+Tensor tensor(xt::xarray<float> values, bool requires_grad = false);
+Tensor tensor(xt::xarray<double> values, bool requires_grad = false);
+Tensor tensor(xt::xarray<std::int64_t> values, bool requires_grad = false);
+
+// Any other xtensor expression (xt::ones<double>({2, 3}), a + b, ...) is evaluated first.
+template <class E>
+Tensor tensor(const xt::xexpression<E>& values, bool requires_grad = false) {
+  using T = typename E::value_type;
+  static_assert(is_element_type_v<T>, "tg::tensor: element type must be float, double or int64");
+  return tensor(xt::xarray<T>(values.derived_cast()), requires_grad);
+}
+
+Tensor zeros(const Shape& shape, const TensorOptions& options = {});
+Tensor ones(const Shape& shape, const TensorOptions& options = {});
+Tensor full(const Shape& shape, double value, const TensorOptions& options = {});
+Tensor zeros_like(const Tensor& like);
+Tensor ones_like(const Tensor& like);
+// Standard normal / uniform [0, 1) values from the global generator (tg::manual_seed).
+Tensor randn(const Shape& shape, const TensorOptions& options = {});
+Tensor rand(const Shape& shape, const TensorOptions& options = {});
+
+// The number of elements of `shape`; throws tg::Error naming `op` if the product overflows or
+// exceeds 2^48 (a size no array here can have), before anything is allocated from it.
+std::size_t checked_numel(const Shape& shape, std::string_view op);
+
+// "[64,3,28,28]": the form error messages use.
+std::string to_string(const Shape& shape);
+// "[1,2]": the multi-index of the row-major position `flat` in `shape`, as messages show it.
+std::string index_to_string(const Shape& shape, std::size_t flat);
+// dtype, shape, autograd state and values (abbreviated when large).
+std::string to_string(const Tensor& tensor);
+
+}  // namespace tg
+
+template <>
+struct fmt::formatter<tg::Tensor> : fmt::formatter<std::string_view> {
+  template <class FormatContext>
+  auto format(const tg::Tensor& tensor, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(tg::to_string(tensor), ctx);
+  }
+};

@@ -1,0 +1,73 @@
+#pragma once
+// The layers models are built from. Conv2d and Linear initialise as PyTorch does (weights and
+// biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from the global generator: tg::manual_seed).
+//
+// `weight` and `bias` are the registered parameters themselves (as in libtorch). Change their
+// values in place (weight.value<float>() = ..., tg::load); assigning another tensor to the
+// member would leave the registered one, which optimizers and checkpoints use, behind.
+
+#include <cstdint>
+
+#include "../../ops/options.hpp"
+#include "module.hpp"
+
+namespace tg::nn {
+
+class Conv2d : public Module {
+ public:
+  Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel,
+         Conv2dOptions options = {}, bool bias = true);
+  Tensor forward(const Tensor& input) override;
+
+  Tensor weight;  // [out_channels, in_channels, kH, kW]
+  Tensor bias;    // [out_channels], or undefined
+  Conv2dOptions options;
+};
+
+class Linear : public Module {
+ public:
+  Linear(std::int64_t in_features, std::int64_t out_features, bool bias = true);
+  Tensor forward(const Tensor& input) override;
+
+  Tensor weight;  // [out_features, in_features]
+  Tensor bias;    // [out_features], or undefined
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(MaxPool2dOptions pool_options) : options(pool_options) {}
+  Tensor forward(const Tensor& input) override;
+  MaxPool2dOptions options;
+};
+
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(AvgPool2dOptions pool_options) : options(pool_options) {}
+  Tensor forward(const Tensor& input) override;
+  AvgPool2dOptions options;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& input) override;
+};
+
+// Merges dims start_dim..end_dim; by default everything but the batch dim.
+class Flatten : public Module {
+ public:
+  explicit Flatten(std::int64_t start = 1, std::int64_t end = -1)
+      : start_dim(start), end_dim(end) {}
+  Tensor forward(const Tensor& input) override;
+  std::int64_t start_dim;
+  std::int64_t end_dim;
+};
+
+// Active in training mode only (see Module::train / eval).
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5);
+  Tensor forward(const Tensor& input) override;
+  double p;
+};
+
+}  // namespace tg::nn

@@ -1,0 +1,106 @@
+#include "adam.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "../../autograd/dispatch.hpp"
+
+namespace tg::optim {
+
+Adam::Adam(std::vector<Tensor> parameters, AdamOptions options)
+    : Adam(std::move(parameters), options, false, "Adam") {}
+
+Adam::Adam(std::vector<Tensor> parameters, AdamOptions options, bool decoupled, const char* name)
+    : Optimizer(std::move(parameters), options.lr, name),
+      options_(options),
+      decoupled_weight_decay_(decoupled),
+      steps_(parameters_.size(), 0),
+      exp_avg_(parameters_.size()),
+      exp_avg_sq_(parameters_.size()) {
+  if (!(options.beta1 >= 0.0 && options.beta1 < 1.0) ||
+      !(options.beta2 >= 0.0 && options.beta2 < 1.0)) {
+    fail("{}: betas must be in [0, 1), got ({}, {})", name, options.beta1, options.beta2);
+  }
+  if (!(options.eps >= 0.0)) fail("{}: eps must be >= 0, got {}", name, options.eps);
+  if (!(options.weight_decay >= 0.0)) {
+    fail("{}: weight_decay must be >= 0, got {}", name, options.weight_decay);
+  }
+}
+
+AdamW::AdamW(std::vector<Tensor> parameters, AdamOptions options)
+    : Adam(std::move(parameters), options, true, "AdamW") {}
+
+void Adam::step() {
+  const auto [_, beta1, beta2, eps, weight_decay] = options_;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    Tensor& p = parameters_[i];
+    const Tensor grad = p.grad();
+    if (!grad.defined()) continue;
+    if (!exp_avg_[i].defined()) {
+      exp_avg_[i] = zeros_like(p);
+      exp_avg_sq_[i] = zeros_like(p);
+    }
+    const auto t = static_cast<double>(++steps_[i]);
+    const double step_size = lr_ / (1.0 - std::pow(beta1, t));
+    const double sqrt_correction2 = std::sqrt(1.0 - std::pow(beta2, t));
+    dispatch_floating(p.dtype(), name_, [&]<class T>() {
+      T* w = p.value<T>().data();
+      const T* g = grad.value<T>().data();
+      T* m = exp_avg_[i].value<T>().data();
+      T* v = exp_avg_sq_[i].value<T>().data();
+      const auto b1 = static_cast<T>(beta1);
+      const auto b2 = static_cast<T>(beta2);
+      const auto decay = static_cast<T>(weight_decay);
+      const auto shrink = static_cast<T>(1.0 - lr_ * weight_decay);
+      for (std::size_t j = 0, n = p.numel(); j < n; ++j) {
+        T gj = g[j];
+        if (decoupled_weight_decay_) {
+          w[j] *= shrink;
+        } else {
+          gj += decay * w[j];
+        }
+        m[j] = b1 * m[j] + (T(1) - b1) * gj;
+        v[j] = b2 * v[j] + (T(1) - b2) * gj * gj;
+        const T denom = std::sqrt(v[j]) / static_cast<T>(sqrt_correction2) + static_cast<T>(eps);
+        w[j] -= static_cast<T>(step_size) * m[j] / denom;
+      }
+    });
+  }
+}
+
+void Adam::save_buffers(NamedTensors& out) const {
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (!exp_avg_[i].defined()) continue;
+    const std::string prefix = std::to_string(i) + ".";
+    out.emplace_back(prefix + "step",
+                     full({}, static_cast<double>(steps_[i]), {.dtype = DType::i64}));
+    out.emplace_back(prefix + "exp_avg", exp_avg_[i].clone());
+    out.emplace_back(prefix + "exp_avg_sq", exp_avg_sq_[i].clone());
+  }
+}
+
+std::function<void()> Adam::prepare_buffers(std::map<std::string, Tensor>& state) {
+  const std::size_t n = parameters_.size();
+  std::vector<std::int64_t> steps(n, 0);
+  std::vector<Tensor> exp_avg(n), exp_avg_sq(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto step = state.find(std::to_string(i) + ".step");
+    if (step == state.end()) continue;  // a parameter that never had a gradient
+    if (step->second.dtype() != DType::i64 || step->second.numel() != 1 ||
+        step->second.item<std::int64_t>() < 1) {
+      fail("{}: optimizer state '{}' must be one i64 count >= 1", name_, step->first);
+    }
+    steps[i] = step->second.item<std::int64_t>();
+    state.erase(step);
+    exp_avg[i] = take_buffer(state, i, "exp_avg", true);
+    exp_avg_sq[i] = take_buffer(state, i, "exp_avg_sq", true);
+  }
+  return [this, steps = std::move(steps), exp_avg = std::move(exp_avg),
+          exp_avg_sq = std::move(exp_avg_sq)]() mutable {
+    steps_ = std::move(steps);
+    exp_avg_ = std::move(exp_avg);
+    exp_avg_sq_ = std::move(exp_avg_sq);
+  };
+}
+
+}  // namespace tg::optim

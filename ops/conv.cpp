@@ -1,0 +1,242 @@
+#include "conv.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "../autograd/dispatch.hpp"
+#include "../autograd/record.hpp"
+#include "checks.hpp"
+#include "kernels/conv.hpp"
+#include "reduction.hpp"
+
+namespace tg {
+namespace {
+
+using kernels::ConvGeometry;
+
+std::string pair(const Size2& s) { return fmt::format("({}, {})", s.h, s.w); }
+
+// Checks the options and how the input [N,C_in,H,W] and weight [C_out,C_in,kH,kW] shapes fit
+// together, and returns the geometry of one image. `context` lists the shapes for the message.
+ConvGeometry geometry(std::string_view op, const Shape& input, const Shape& weight,
+                      const Conv2dOptions& o, const std::string& context) {
+  if (o.stride.h < 1 || o.stride.w < 1) {
+    fail("{}: stride must be >= 1, got {} {}", op, pair(o.stride), context);
+  }
+  if (o.dilation.h < 1 || o.dilation.w < 1) {
+    fail("{}: dilation must be >= 1, got {} {}", op, pair(o.dilation), context);
+  }
+  if (o.padding.h < 0 || o.padding.w < 0) {
+    fail("{}: padding must be >= 0, got {} {}", op, pair(o.padding), context);
+  }
+  if (input[1] != weight[1]) {
+    fail("{}: input has {} channels but weight expects {} {}", op, input[1], weight[1], context);
+  }
+  if (weight[2] == 0 || weight[3] == 0) {
+    fail("{}: the kernel must be at least 1x1, got {}x{} {}", op, weight[2], weight[3], context);
+  }
+  // Options are bounded, and the arithmetic below runs in 128 bits, so no size can wrap.
+  constexpr std::int64_t option_limit = std::int64_t{1} << 30;
+  for (const auto& [what, value] : {std::pair{"stride", o.stride}, std::pair{"padding", o.padding},
+                                    std::pair{"dilation", o.dilation}}) {
+    if (value.h > option_limit || value.w > option_limit) {
+      fail("{}: {} must be at most 2^30, got {} {}", op, what, pair(value), context);
+    }
+  }
+  __extension__ typedef __int128 Wide;  // GCC/Clang: 128-bit intermediate sizes
+  const auto k_h = static_cast<std::int64_t>(weight[2]);
+  const auto k_w = static_cast<std::int64_t>(weight[3]);
+  const Wide span_h = Wide{o.dilation.h} * (k_h - 1) + 1;
+  const Wide span_w = Wide{o.dilation.w} * (k_w - 1) + 1;
+  const Wide padded_h = Wide{static_cast<std::int64_t>(input[2])} + 2 * Wide{o.padding.h};
+  const Wide padded_w = Wide{static_cast<std::int64_t>(input[3])} + 2 * Wide{o.padding.w};
+  if (span_h > padded_h || span_w > padded_w) {
+    fail(
+        "{}: the kernel {}x{} with dilation {} spans {}x{}, larger than the padded input {}x{} "
+        "(padding {}): the output would be empty {}",
+        op, k_h, k_w, pair(o.dilation), static_cast<std::int64_t>(span_h),
+        static_cast<std::int64_t>(span_w), static_cast<std::int64_t>(padded_h),
+        static_cast<std::int64_t>(padded_w), pair(o.padding), context);
+  }
+  const auto out_h = static_cast<std::int64_t>((padded_h - span_h) / o.stride.h + 1);
+  const auto out_w = static_cast<std::int64_t>((padded_w - span_w) / o.stride.w + 1);
+  // The output and the column matrix of one image must have a size that fits.
+  checked_numel(
+      {input[0], weight[0], static_cast<std::size_t>(out_h), static_cast<std::size_t>(out_w)}, op);
+  checked_numel({input[1], weight[2], weight[3], static_cast<std::size_t>(out_h),
+                 static_cast<std::size_t>(out_w)},
+                op);
+  return ConvGeometry{.channels = input[1],
+                      .height = input[2],
+                      .width = input[3],
+                      .kernel_h = weight[2],
+                      .kernel_w = weight[3],
+                      .stride_h = static_cast<std::size_t>(o.stride.h),
+                      .stride_w = static_cast<std::size_t>(o.stride.w),
+                      .pad_h = static_cast<std::size_t>(o.padding.h),
+                      .pad_w = static_cast<std::size_t>(o.padding.w),
+                      .dilation_h = static_cast<std::size_t>(o.dilation.h),
+                      .dilation_w = static_cast<std::size_t>(o.dilation.w),
+                      .out_h = static_cast<std::size_t>(out_h),
+                      .out_w = static_cast<std::size_t>(out_w)};
+}
+
+// The backward ops take delta as an argument: it must have the shape conv2d gives.
+void check_grad_output(std::string_view op, const Tensor& grad_output, std::size_t batch,
+                       std::size_t out_channels, const ConvGeometry& g,
+                       const std::string& context) {
+  const Shape expected{batch, out_channels, g.out_h, g.out_w};
+  if (grad_output.shape() != expected) {
+    fail("{}: grad_output must be {} for these shapes and options, got {} {}", op,
+         to_string(expected), to_string(grad_output.shape()), context);
+  }
+}
+
+void check_shape_rank(std::string_view op, const Shape& shape, std::string_view what,
+                      std::string_view layout) {
+  if (shape.size() != 4) fail("{}: {} must be 4-D {}, got {}", op, what, layout, to_string(shape));
+}
+
+template <class T>
+const T* data(const Tensor& t) {
+  return t.value<T>().data();
+}
+
+template <class T>
+xt::xarray<T> uninitialized(const Shape& shape) {
+  return xt::xarray<T>::from_shape(shape);
+}
+
+Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias,
+               const ConvGeometry& g) {
+  const std::size_t batch = input.shape()[0];
+  const std::size_t out_channels = weight.shape()[0];
+  return dispatch_floating(input.dtype(), "conv2d", [&]<class T>() {
+    auto out = uninitialized<T>({batch, out_channels, g.out_h, g.out_w});
+    kernels::conv2d_forward<T>(g, batch, out_channels, data<T>(input), data<T>(weight),
+                               bias.defined() ? data<T>(bias) : nullptr, out.data());
+    return tensor(std::move(out));
+  });
+}
+
+Tensor input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
+                  const ConvGeometry& g) {
+  return dispatch_floating(weight.dtype(), "conv2d_input_grad", [&]<class T>() {
+    auto out = uninitialized<T>(input_shape);
+    kernels::conv2d_backward_input<T>(g, input_shape[0], weight.shape()[0], data<T>(grad_output),
+                                      data<T>(weight), out.data());
+    return tensor(std::move(out));
+  });
+}
+
+Tensor weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& weight_shape,
+                   const ConvGeometry& g) {
+  return dispatch_floating(input.dtype(), "conv2d_weight_grad", [&]<class T>() {
+    auto out = uninitialized<T>(weight_shape);
+    kernels::conv2d_backward_weight<T>(g, input.shape()[0], weight_shape[0], data<T>(grad_output),
+                                       data<T>(input), out.data());
+    return tensor(std::move(out));
+  });
+}
+
+// Closures keep only the tensors the wanted gradients need (an input that needs no gradient
+// costs neither memory nor a GEMM).
+Tensor if_needed(bool needed, const Tensor& t) { return needed ? t : Tensor{}; }
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  constexpr std::string_view op = "conv2d";
+  detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
+  detail::check_floating_rank(op, weight, "weight", 4, "[C_out,C_in,kH,kW]");
+  detail::check_same_dtype(op, input, "input", weight, "weight");
+  const std::string context =
+      fmt::format("(input {}, weight {})", to_string(input.shape()), to_string(weight.shape()));
+  if (bias.defined()) {
+    detail::check_floating(op, bias, "bias");
+    detail::check_same_dtype(op, bias, "bias", weight, "weight");
+    if (bias.shape() != Shape{weight.shape()[0]}) {
+      fail("{}: bias must be [C_out] = [{}], got {} {}", op, weight.shape()[0],
+           to_string(bias.shape()), context);
+    }
+  }
+  const ConvGeometry g = geometry(op, input.shape(), weight.shape(), options, context);
+  Tensor output = forward(input, weight, bias, g);
+  if (!needs_grad({input, weight, bias})) return output;
+
+  const bool need_input = input.requires_grad();
+  const bool need_weight = weight.requires_grad();
+  const bool need_bias = bias.defined() && bias.requires_grad();
+  return record(std::string(op), output, {input, weight, bias},
+                [x = if_needed(need_weight, input), w = if_needed(need_input, weight),
+                 input_shape = input.shape(), weight_shape = weight.shape(), need_input,
+                 need_weight, need_bias, options](const Tensor& grad) {
+                  return std::vector<Tensor>{
+                      need_input ? conv2d_input_grad(grad, w, input_shape, options) : Tensor{},
+                      need_weight ? conv2d_weight_grad(grad, x, weight_shape, options) : Tensor{},
+                      need_bias ? sum(grad, {0, 2, 3}) : Tensor{}};
+                });
+}
+
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
+                         const Conv2dOptions& options) {
+  constexpr std::string_view op = "conv2d_input_grad";
+  detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C_out,H_out,W_out]");
+  detail::check_floating_rank(op, weight, "weight", 4, "[C_out,C_in,kH,kW]");
+  detail::check_same_dtype(op, grad_output, "grad_output", weight, "weight");
+  check_shape_rank(op, input_shape, "input_shape", "[N,C_in,H,W]");
+  checked_numel(input_shape, op);
+  const std::string context =
+      fmt::format("(grad_output {}, weight {}, input_shape {})", to_string(grad_output.shape()),
+                  to_string(weight.shape()), to_string(input_shape));
+  const ConvGeometry g = geometry(op, input_shape, weight.shape(), options, context);
+  check_grad_output(op, grad_output, input_shape[0], weight.shape()[0], g, context);
+  Tensor output = input_grad(grad_output, weight, input_shape, g);
+  if (!needs_grad({grad_output, weight})) return output;
+
+  const bool need_grad_output = grad_output.requires_grad();
+  const bool need_weight = weight.requires_grad();
+  return record(
+      std::string(op), output, {grad_output, weight},
+      [delta = if_needed(need_weight, grad_output), w = if_needed(need_grad_output, weight),
+       weight_shape = weight.shape(), need_grad_output, need_weight, options](const Tensor& grad) {
+        return std::vector<Tensor>{
+            need_grad_output ? conv2d(grad, w, Tensor{}, options) : Tensor{},
+            need_weight ? conv2d_weight_grad(delta, grad, weight_shape, options) : Tensor{}};
+      });
+}
+
+Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& weight_shape,
+                          const Conv2dOptions& options) {
+  constexpr std::string_view op = "conv2d_weight_grad";
+  detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C_out,H_out,W_out]");
+  detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
+  detail::check_same_dtype(op, grad_output, "grad_output", input, "input");
+  check_shape_rank(op, weight_shape, "weight_shape", "[C_out,C_in,kH,kW]");
+  checked_numel(weight_shape, op);
+  const std::string context =
+      fmt::format("(grad_output {}, input {}, weight_shape {})", to_string(grad_output.shape()),
+                  to_string(input.shape()), to_string(weight_shape));
+  const ConvGeometry g = geometry(op, input.shape(), weight_shape, options, context);
+  check_grad_output(op, grad_output, input.shape()[0], weight_shape[0], g, context);
+  Tensor output = weight_grad(grad_output, input, weight_shape, g);
+  if (!needs_grad({grad_output, input})) return output;
+
+  const bool need_grad_output = grad_output.requires_grad();
+  const bool need_input = input.requires_grad();
+  return record(
+      std::string(op), output, {grad_output, input},
+      [delta = if_needed(need_input, grad_output), x = if_needed(need_grad_output, input),
+       input_shape = input.shape(), need_grad_output, need_input, options](const Tensor& grad) {
+        return std::vector<Tensor>{
+            need_grad_output ? conv2d(x, grad, Tensor{}, options) : Tensor{},
+            need_input ? conv2d_input_grad(delta, grad, input_shape, options) : Tensor{}};
+      });
+}
+
+}  // namespace tg

@@ -1,0 +1,36 @@
+#pragma once
+// 2-D convolution (cross-correlation, as every DL framework), NCHW, weight [C_out,C_in,kH,kW]:
+//   net_o[n,o,y,x] = b[o] + sum_{c,m,k} w[o,c,m,k] * in[n,c, y*s - p + m*d, x*s - p + k*d]
+// The seed's backward (eq. 11-15), with delta = dE/dnet_o:
+//   dE/din: full correlation of delta, zero-padded by k-1, with the kernel rotated 180 degrees
+//           (for stride s, delta first dilated by s; for padding p, p cropped off each border).
+//           Computed as W^T delta followed by col2im: the same sums, in GEMM form.
+//   dE/dw[o,c,m,k] = sum_{n,y,x} delta[n,o,y,x] * in[n,c, y*s - p + m*d, x*s - p + k*d]
+//           (the seed's eq. 13-14 with its misprint corrected: the layer input, not out_o).
+//   dE/db[o] = sum_{n,y,x} delta[n,o,y,x]                                     (eq. 15)
+//
+// conv2d_input_grad and conv2d_weight_grad are those two gradients as differentiable ops. All
+// three are bilinear and are each other's adjoints, so their gradients are written in terms of
+// one another (higher-order gradients come for free):
+//   conv2d(x, w):               dx = input_grad(g, w),      dw = weight_grad(g, x)
+//   conv2d_input_grad(g, w):    dg = conv2d(gg, w),         dw = weight_grad(g, gg)
+//   conv2d_weight_grad(g, x):   dg = conv2d(x, gw),         dx = input_grad(g, gw)
+
+#include "../autograd/tensor.hpp"
+#include "options.hpp"
+
+namespace tg {
+
+// bias may be an undefined Tensor{}.
+[[nodiscard]] Tensor conv2d(const Tensor& input, const Tensor& weight,
+                            const Tensor& bias = Tensor{}, const Conv2dOptions& options = {});
+
+// dE/dinput of conv2d for an input of `input_shape` [N,C_in,H,W], given delta [N,C_out,Ho,Wo].
+[[nodiscard]] Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight,
+                                       const Shape& input_shape, const Conv2dOptions& options = {});
+// dE/dweight of conv2d for a weight of `weight_shape` [C_out,C_in,kH,kW].
+[[nodiscard]] Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input,
+                                        const Shape& weight_shape,
+                                        const Conv2dOptions& options = {});
+
+}  // namespace tg

@@ -1,0 +1,102 @@
+#include "activation.hpp"
+
+#include <cmath>
+
+#include <xsimd/xsimd.hpp>
+
+#include "parallel.hpp"
+
+namespace tg::kernels {
+namespace {
+
+// Elements per task: large enough that scheduling costs little next to a memory-bound loop.
+constexpr std::size_t elementwise_grain = std::size_t{1} << 15;
+// Transcendental functions cost tens of cycles per element, so smaller tasks pay off.
+constexpr std::size_t transcendental_grain = std::size_t{1} << 12;
+
+// Runs f(begin, end) over [0, n), in parallel when n is large.
+template <class F>
+void for_chunks(std::size_t n, std::size_t grain, const F& f) {
+  if (n <= grain) {
+    f(std::size_t{0}, n);
+    return;
+  }
+  parallel_for(n, grain, [&](std::size_t begin, std::size_t end) { f(begin, end); });
+}
+
+}  // namespace
+
+template <class T>
+void relu(const T* x, T* out, std::size_t n) {
+  for_chunks(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
+    // "x < 0 ? 0 : x" rather than "x > 0 ? x : 0": a NaN passes through, as in PyTorch.
+    for (std::size_t i = begin; i < end; ++i) out[i] = x[i] < T(0) ? T(0) : x[i];
+  });
+}
+
+template <class T>
+void relu_backward(const T* g, const T* x, T* out, std::size_t n) {
+  for_chunks(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = x[i] > T(0) ? g[i] : T(0);
+  });
+}
+
+// GCC does not vectorise a conditional multiply (it could trap), so the leaky kernels
+// select between x and s x explicitly on xsimd batches.
+template <class T>
+void leaky_relu(const T* x, T slope, T* out, std::size_t n) {
+  for_chunks(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
+    using Batch = xsimd::batch<T>;
+    const Batch s(slope);
+    const Batch zero(T(0));
+    std::size_t i = begin;
+    for (; i + Batch::size <= end; i += Batch::size) {
+      const Batch v = Batch::load_unaligned(x + i);
+      xsimd::select(v > zero, v, v * s).store_unaligned(out + i);
+    }
+    for (; i < end; ++i) out[i] = x[i] > T(0) ? x[i] : x[i] * slope;
+  });
+}
+
+template <class T>
+void leaky_relu_backward(const T* g, const T* x, T slope, T* out, std::size_t n) {
+  for_chunks(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
+    using Batch = xsimd::batch<T>;
+    const Batch s(slope);
+    const Batch zero(T(0));
+    std::size_t i = begin;
+    for (; i + Batch::size <= end; i += Batch::size) {
+      const Batch v = Batch::load_unaligned(g + i);
+      xsimd::select(Batch::load_unaligned(x + i) > zero, v, v * s).store_unaligned(out + i);
+    }
+    for (; i < end; ++i) out[i] = x[i] > T(0) ? g[i] : g[i] * slope;
+  });
+}
+
+template <class T>
+void sigmoid(const T* x, T* out, std::size_t n) {
+  // For very negative x, e^-x overflows to inf and the quotient is the correct 0.
+  for_chunks(n, transcendental_grain, [=](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = T(1) / (T(1) + std::exp(-x[i]));
+  });
+}
+
+template <class T>
+void tanh(const T* x, T* out, std::size_t n) {
+  for_chunks(n, transcendental_grain, [=](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = std::tanh(x[i]);
+  });
+}
+
+#define TG_INSTANTIATE(T)                                                       \
+  template void relu<T>(const T*, T*, std::size_t);                             \
+  template void relu_backward<T>(const T*, const T*, T*, std::size_t);          \
+  template void leaky_relu<T>(const T*, T, T*, std::size_t);                    \
+  template void leaky_relu_backward<T>(const T*, const T*, T, T*, std::size_t); \
+  template void sigmoid<T>(const T*, T*, std::size_t);                          \
+  template void tanh<T>(const T*, T*, std::size_t);
+TG_INSTANTIATE(float)
+TG_INSTANTIATE(double)
+#undef TG_INSTANTIATE
+
+}  // namespace tg::kernels

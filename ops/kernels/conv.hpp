@@ -1,0 +1,29 @@
+#pragma once
+// 2-D convolution of a batch by im2col + GEMM. `g` describes one input image [C_in,H,W], the
+// kernel and the output plane; the batch holds `batch` such images, NCHW and contiguous.
+// weight is [C_out, C_in*kH*kW] (the [C_out,C_in,kH,kW] array, flattened), grad_output and
+// output [batch, C_out, out_h, out_w]. Every function overwrites its whole output.
+
+#include <cstddef>
+
+#include "im2col.hpp"
+
+namespace tg::kernels {
+
+// output[n] = weight x im2col(input[n]) + bias (bias may be null).
+template <class T>
+void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                    const T* input, const T* weight, const T* bias, T* output);
+
+// grad_input[n] = col2im(weight^T x grad_output[n]).
+template <class T>
+void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                           const T* grad_output, const T* weight, T* grad_input);
+
+// grad_weight = sum_n grad_output[n] x im2col(input[n])^T, summed over fixed chunks of the
+// batch in chunk order: the same bits for any thread count.
+template <class T>
+void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                            const T* grad_output, const T* input, T* grad_weight);
+
+}  // namespace tg::kernels

@@ -1,0 +1,216 @@
+#include "gemm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "parallel.hpp"
+
+// A BLIS-style GEMM: op(A) and op(B) are copied ("packed") block by block into buffers laid
+// out exactly as a register-blocked micro-kernel reads them, so the micro-kernel streams
+// through contiguous memory whatever the transposes and strides were. The micro-kernel keeps
+// an MR x NR tile of C in vector registers for a whole depth block.
+//
+// Loop nest (BLIS's names): jc over NC columns of C, pc over KC of depth (B block packed:
+// KC x NC, fits the L2/L3), ic over MC rows (A block packed: MC x KC, fits the L2), then
+// jr/ir over NR/MR tiles calling the micro-kernel (a KC x NR sliver of B stays in L1).
+// Each element of C is summed in the same order (pc blocks in turn, k in order inside) however
+// the rows are divided between threads, so gemm_parallel gives the bits of gemm.
+
+namespace tg::kernels {
+namespace {
+
+template <class T>
+using Vec = xsimd::batch<T>;
+
+template <class T>
+struct Blocking {
+  static constexpr std::size_t lanes = Vec<T>::size;
+  static constexpr std::size_t mr = 6;          // rows of a register tile
+  static constexpr std::size_t nr = 2 * lanes;  // columns: two vectors (12 accumulators)
+  static constexpr std::size_t kc = 256;        // depth of a packed block
+  static constexpr std::size_t mc = 16 * mr;    // rows of a packed A block
+  static constexpr std::size_t nc = 256 * nr;   // columns of a packed B block
+};
+
+// Packs a matrix into W-wide slivers, the layout the micro-kernel streams: sliver s holds,
+// for each p in [0, depth), the W values x[(s*W + i) * stride_w + p * stride_p], i < W; values
+// past `width` are 0. When a sliver's values are contiguous (stride_w == 1) it is one copy.
+template <std::size_t W, class T>
+void pack_slivers(const T* x, std::size_t width, std::size_t depth, std::size_t stride_w,
+                  std::size_t stride_p, T* out) {
+  for (std::size_t s = 0; s < width; s += W) {
+    const std::size_t count = std::min(W, width - s);
+    for (std::size_t p = 0; p < depth; ++p) {
+      const T* from = x + s * stride_w + p * stride_p;
+      if (stride_w == 1 && count == W) {
+        std::copy_n(from, W, out);
+      } else {
+        for (std::size_t i = 0; i < count; ++i) out[i] = from[i * stride_w];
+        for (std::size_t i = count; i < W; ++i) out[i] = T(0);
+      }
+      out += W;
+    }
+  }
+}
+
+// Rows [0, m) x depth [0, k) of op(A) (already offset to the block), in MR-row slivers.
+template <class T>
+void pack_a(Trans trans, std::size_t m, std::size_t k, const T* a, std::size_t lda, T* out) {
+  // op(A)[i, p] is a[i * lda + p], or a[p * lda + i] when transposed.
+  const bool t = trans == Trans::yes;
+  pack_slivers<Blocking<T>::mr>(a, m, k, t ? 1 : lda, t ? lda : 1, out);
+}
+
+// Depth [0, k) x columns [0, n) of op(B), in NR-column slivers.
+template <class T>
+void pack_b(Trans trans, std::size_t k, std::size_t n, const T* b, std::size_t ldb, T* out) {
+  // op(B)[p, j] is b[p * ldb + j], or b[j * ldb + p] when transposed.
+  const bool t = trans == Trans::yes;
+  pack_slivers<Blocking<T>::nr>(b, n, k, t ? ldb : 1, t ? 1 : ldb, out);
+}
+
+// C[0:rows, 0:cols] += alpha * (packed A sliver) x (packed B sliver), over depth k.
+template <class T>
+void micro_kernel(std::size_t k, T alpha, const T* __restrict a, const T* __restrict b,
+                  T* __restrict c, std::size_t ldc, std::size_t rows, std::size_t cols) {
+  constexpr std::size_t mr = Blocking<T>::mr;
+  constexpr std::size_t lanes = Blocking<T>::lanes;
+  Vec<T> acc[mr][2];
+  for (auto& row : acc) row[0] = row[1] = Vec<T>(T(0));
+  for (std::size_t p = 0; p < k; ++p) {
+    const Vec<T> b0 = Vec<T>::load_aligned(b);
+    const Vec<T> b1 = Vec<T>::load_aligned(b + lanes);
+    for (std::size_t r = 0; r < mr; ++r) {
+      const Vec<T> ar(a[r]);
+      acc[r][0] = xsimd::fma(ar, b0, acc[r][0]);
+      acc[r][1] = xsimd::fma(ar, b1, acc[r][1]);
+    }
+    a += mr;
+    b += 2 * lanes;
+  }
+  const Vec<T> scale(alpha);
+  if (rows == mr && cols == 2 * lanes) {
+    for (std::size_t r = 0; r < mr; ++r) {
+      T* row = c + r * ldc;
+      xsimd::fma(acc[r][0], scale, Vec<T>::load_unaligned(row)).store_unaligned(row);
+      xsimd::fma(acc[r][1], scale, Vec<T>::load_unaligned(row + lanes))
+          .store_unaligned(row + lanes);
+    }
+    return;
+  }
+  // An edge tile: through a buffer, so only the elements of C that exist are touched, with
+  // the same fused multiply-add as a full tile.
+  alignas(64) T tile[mr][2 * lanes];
+  for (std::size_t r = 0; r < mr; ++r) {
+    acc[r][0].store_aligned(tile[r]);
+    acc[r][1].store_aligned(tile[r] + lanes);
+  }
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t j = 0; j < cols; ++j)
+      c[r * ldc + j] = std::fma(tile[r][j], alpha, c[r * ldc + j]);
+  }
+}
+
+// Packing buffers of the calling thread, aligned for the micro-kernel's vector loads. gemm
+// never waits on other tasks, so one pair per thread is never shared.
+template <class T>
+T* packing_buffer(std::size_t which, std::size_t size) {
+  struct Buffer {
+    std::unique_ptr<T[], decltype(&xsimd::aligned_free)> data{nullptr, &xsimd::aligned_free};
+    std::size_t size = 0;
+  };
+  thread_local Buffer buffers[2];
+  Buffer& buffer = buffers[which];
+  if (buffer.size < size) {
+    buffer.data.reset(static_cast<T*>(xsimd::aligned_malloc(size * sizeof(T), 64)));
+    buffer.size = size;
+  }
+  return buffer.data.get();
+}
+
+template <class T>
+void scale_c(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
+  if (beta == T(1)) return;
+  for (std::size_t i = 0; i < m; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0)) {
+      std::fill(row, row + n, T(0));  // not 0 * C: C may hold NaN
+    } else {
+      for (std::size_t j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  using B = Blocking<T>;
+  scale_c(m, n, beta, c, ldc);
+  if (m == 0 || n == 0 || k == 0 || alpha == T(0)) return;
+
+  auto round_up = [](std::size_t x, std::size_t to) { return (x + to - 1) / to * to; };
+  T* packed_b = packing_buffer<T>(0, B::kc * round_up(std::min(n, B::nc), B::nr));
+  T* packed_a = packing_buffer<T>(1, B::kc * round_up(std::min(m, B::mc), B::mr));
+  // Offsets of block (row, depth) in op(A) and (depth, col) in op(B), whatever the transposes.
+  auto a_block = [&](std::size_t i, std::size_t p) {
+    return trans_a == Trans::yes ? a + p * lda + i : a + i * lda + p;
+  };
+  auto b_block = [&](std::size_t p, std::size_t j) {
+    return trans_b == Trans::yes ? b + j * ldb + p : b + p * ldb + j;
+  };
+
+  for (std::size_t jc = 0; jc < n; jc += B::nc) {
+    const std::size_t nb = std::min(B::nc, n - jc);
+    for (std::size_t pc = 0; pc < k; pc += B::kc) {
+      const std::size_t kb = std::min(B::kc, k - pc);
+      pack_b(trans_b, kb, nb, b_block(pc, jc), ldb, packed_b);
+      for (std::size_t ic = 0; ic < m; ic += B::mc) {
+        const std::size_t mb = std::min(B::mc, m - ic);
+        pack_a(trans_a, mb, kb, a_block(ic, pc), lda, packed_a);
+        for (std::size_t jr = 0; jr < nb; jr += B::nr) {
+          for (std::size_t ir = 0; ir < mb; ir += B::mr) {
+            micro_kernel(kb, alpha, packed_a + ir * kb, packed_b + jr * kb,
+                         c + (ic + ir) * ldc + jc + jr, ldc, std::min(B::mr, mb - ir),
+                         std::min(B::nr, nb - jr));
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void gemm_parallel(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
+                   T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
+                   std::size_t ldc) {
+  // About 1 MFLOP per task, in whole register tiles of rows.
+  constexpr std::size_t mr = Blocking<T>::mr;
+  const std::size_t flops_per_row = std::max<std::size_t>(1, n * k);
+  const std::size_t rows_per_task =
+      std::max<std::size_t>(1, (std::size_t{1} << 20) / flops_per_row / mr) * mr;
+  parallel_for(m, rows_per_task, [&](std::size_t begin, std::size_t end) {
+    const T* a_rows = trans_a == Trans::yes ? a + begin : a + begin * lda;
+    gemm(trans_a, trans_b, end - begin, n, k, alpha, a_rows, lda, b, ldb, beta, c + begin * ldc,
+         ldc);
+  });
+}
+
+template void gemm<float>(Trans, Trans, std::size_t, std::size_t, std::size_t, float, const float*,
+                          std::size_t, const float*, std::size_t, float, float*, std::size_t);
+template void gemm<double>(Trans, Trans, std::size_t, std::size_t, std::size_t, double,
+                           const double*, std::size_t, const double*, std::size_t, double, double*,
+                           std::size_t);
+template void gemm_parallel<float>(Trans, Trans, std::size_t, std::size_t, std::size_t, float,
+                                   const float*, std::size_t, const float*, std::size_t, float,
+                                   float*, std::size_t);
+template void gemm_parallel<double>(Trans, Trans, std::size_t, std::size_t, std::size_t, double,
+                                    const double*, std::size_t, const double*, std::size_t, double,
+                                    double*, std::size_t);
+
+}  // namespace tg::kernels

@@ -1,0 +1,111 @@
+#include "im2col.hpp"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace tg::kernels {
+namespace {
+
+// The outputs o in [begin, end) of a kernel tap whose input position o*stride + offset lies
+// inside [0, size); the taps outside it read padding. Computed once per tap so that the inner
+// loops carry no bounds checks.
+struct Range {
+  std::size_t begin;
+  std::size_t end;
+};
+
+Range valid_outputs(std::ptrdiff_t offset, std::size_t size, std::size_t stride, std::size_t out) {
+  const auto s = static_cast<std::ptrdiff_t>(stride);
+  const auto n = static_cast<std::ptrdiff_t>(out);
+  auto ceil_div = [s](std::ptrdiff_t a) { return a <= 0 ? std::ptrdiff_t{0} : (a + s - 1) / s; };
+  const std::ptrdiff_t begin = std::min(n, ceil_div(-offset));
+  const std::ptrdiff_t end = std::min(n, ceil_div(static_cast<std::ptrdiff_t>(size) - offset));
+  return {static_cast<std::size_t>(begin), static_cast<std::size_t>(std::max(begin, end))};
+}
+
+std::ptrdiff_t tap_offset(std::size_t tap, std::size_t dilation, std::size_t pad) {
+  return static_cast<std::ptrdiff_t>(tap * dilation) - static_cast<std::ptrdiff_t>(pad);
+}
+
+// Calls row_fn(c, row, ys, xs, y_offset, x_offset) for every row of the column matrix, in
+// order: channel c, kernel tap (m, k), with its valid output ranges and input offsets.
+template <class F>
+void for_each_tap(const ConvGeometry& g, F&& row_fn) {
+  std::size_t row = 0;
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    for (std::size_t m = 0; m < g.kernel_h; ++m) {
+      const std::ptrdiff_t y_offset = tap_offset(m, g.dilation_h, g.pad_h);
+      const Range ys = valid_outputs(y_offset, g.height, g.stride_h, g.out_h);
+      for (std::size_t k = 0; k < g.kernel_w; ++k, ++row) {
+        const std::ptrdiff_t x_offset = tap_offset(k, g.dilation_w, g.pad_w);
+        const Range xs = valid_outputs(x_offset, g.width, g.stride_w, g.out_w);
+        row_fn(c, row, ys, xs, y_offset, x_offset);
+      }
+    }
+  }
+}
+
+// Index in the channel plane of the input read by output (y, xs.begin), a valid position.
+std::size_t first_input(const ConvGeometry& g, std::size_t y, std::ptrdiff_t y_offset, Range xs,
+                        std::ptrdiff_t x_offset) {
+  const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(y * g.stride_h) + y_offset;
+  const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(xs.begin * g.stride_w) + x_offset;
+  return static_cast<std::size_t>(iy) * g.width + static_cast<std::size_t>(ix);
+}
+
+}  // namespace
+
+template <class T>
+void im2col(const ConvGeometry& g, const T* image, T* cols) {
+  const std::size_t plane = g.height * g.width;
+  for_each_tap(g, [&](std::size_t c, std::size_t row, Range ys, Range xs, std::ptrdiff_t y_offset,
+                      std::ptrdiff_t x_offset) {
+    T* dst = cols + row * g.col_cols();
+    const T* src_plane = image + c * plane;
+    std::fill(dst, dst + ys.begin * g.out_w, T(0));
+    for (std::size_t y = ys.begin; y < ys.end; ++y) {
+      T* out = dst + y * g.out_w;
+      std::fill(out, out + xs.begin, T(0));
+      std::fill(out + xs.end, out + g.out_w, T(0));
+      if (xs.begin == xs.end) continue;
+      const T* src = src_plane + first_input(g, y, y_offset, xs, x_offset);
+      const std::size_t n = xs.end - xs.begin;
+      if (g.stride_w == 1) {
+        std::copy(src, src + n, out + xs.begin);
+      } else {
+        for (std::size_t i = 0; i < n; ++i) out[xs.begin + i] = src[i * g.stride_w];
+      }
+    }
+    std::fill(dst + ys.end * g.out_w, dst + g.col_cols(), T(0));
+  });
+}
+
+template <class T>
+void col2im(const ConvGeometry& g, const T* cols, T* image) {
+  std::fill(image, image + g.image_size(), T(0));
+  const std::size_t plane = g.height * g.width;
+  // Rows are added in a fixed order, so each input position gets the same sum every run.
+  for_each_tap(g, [&](std::size_t c, std::size_t row, Range ys, Range xs, std::ptrdiff_t y_offset,
+                      std::ptrdiff_t x_offset) {
+    const T* src_row = cols + row * g.col_cols();
+    T* dst_plane = image + c * plane;
+    for (std::size_t y = ys.begin; y < ys.end; ++y) {
+      if (xs.begin == xs.end) break;
+      const T* in = src_row + y * g.out_w + xs.begin;
+      T* dst = dst_plane + first_input(g, y, y_offset, xs, x_offset);
+      const std::size_t n = xs.end - xs.begin;
+      if (g.stride_w == 1) {
+        for (std::size_t i = 0; i < n; ++i) dst[i] += in[i];
+      } else {
+        for (std::size_t i = 0; i < n; ++i) dst[i * g.stride_w] += in[i];
+      }
+    }
+  });
+}
+
+template void im2col<float>(const ConvGeometry&, const float*, float*);
+template void im2col<double>(const ConvGeometry&, const double*, double*);
+template void col2im<float>(const ConvGeometry&, const float*, float*);
+template void col2im<double>(const ConvGeometry&, const double*, double*);
+
+}  // namespace tg::kernels

@@ -1,0 +1,301 @@
+#include "pool.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "../autograd/dispatch.hpp"
+#include "../autograd/record.hpp"
+#include "checks.hpp"
+#include "kernels/pool.hpp"
+
+namespace tg {
+namespace {
+
+using kernels::Pool2dGeometry;
+
+// The argmax lives as an int32 array shared by every closure of one max_pool2d: max_pool2d's
+// backward, the scatter it records, the gather that scatter's backward records, and so on to
+// any order. The kernels read it directly, it takes half the memory of i64 (it is held for the
+// whole forward-backward span of every pooling layer), and it is never converted while
+// training. The i64 Tensor form exists only at the public max_pool2d_scatter / _gather
+// boundary, which checks its range and converts it once per call.
+using Argmax = std::shared_ptr<const std::vector<std::int32_t>>;
+
+constexpr auto int32_max = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
+
+std::string dims(const Size2& s) { return fmt::format("{}x{}", s.h, s.w); }
+
+struct Window {
+  Size2 kernel;
+  Size2 stride;
+  Size2 padding;
+};
+
+Window window_of(const MaxPool2dOptions& o) {
+  return {o.kernel, o.stride.value_or(o.kernel), o.padding};
+}
+Window window_of(const AvgPool2dOptions& o) {
+  return {o.kernel, o.stride.value_or(o.kernel), o.padding};
+}
+
+// The H x W plane of a 4-D shape must be non-empty (else a window could hold no input
+// position) and indexable by the int32 argmax.
+void check_plane(std::string_view op, std::string_view what, const Shape& shape) {
+  const std::size_t h = shape[2];
+  const std::size_t w = shape[3];
+  if (h == 0 || w == 0) {
+    fail("{}: {} {} has an empty HxW plane; expected H >= 1 and W >= 1", op, what,
+         to_string(shape));
+  }
+  if (h > int32_max / w) {
+    fail("{}: {} {} has planes of {}x{} elements, more than the int32 argmax can index", op, what,
+         to_string(shape), h, w);
+  }
+}
+
+// Validates the window against a 4-D input shape (PyTorch's rules, no ceil_mode) and returns
+// the kernels' geometry.
+Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, const Window& win) {
+  const auto& [kernel, stride, padding] = win;
+  auto context = [&] {
+    return fmt::format("input {}, kernel {}, stride {}, padding {}", to_string(input_shape),
+                       dims(kernel), dims(stride), dims(padding));
+  };
+  if (kernel.h < 1 || kernel.w < 1) {
+    fail("{}: kernel must be >= 1 in both dims, got {} ({})", op, dims(kernel), context());
+  }
+  if (stride.h < 1 || stride.w < 1) {
+    fail("{}: stride must be >= 1 in both dims, got {} ({})", op, dims(stride), context());
+  }
+  if (padding.h < 0 || padding.w < 0) {
+    fail("{}: padding must be >= 0 in both dims, got {} ({})", op, dims(padding), context());
+  }
+  if (padding.h > kernel.h / 2 || padding.w > kernel.w / 2) {
+    fail("{}: padding {} must be at most half the kernel {} ({})", op, dims(padding), dims(kernel),
+         context());
+  }
+  check_plane(op, "input", input_shape);
+  checked_numel(input_shape, op);
+  const auto in_h = static_cast<std::int64_t>(input_shape[2]);
+  const auto in_w = static_cast<std::int64_t>(input_shape[3]);
+  // kernel - 2 * padding cannot overflow (padding <= kernel / 2), unlike in + 2 * padding.
+  const std::int64_t reach_h = kernel.h - 2 * padding.h;
+  const std::int64_t reach_w = kernel.w - 2 * padding.w;
+  if (reach_h > in_h || reach_w > in_w) {
+    fail(
+        "{}: kernel {} does not fit in the {}x{} input plane padded by {}, so the output would "
+        "be empty ({})",
+        op, dims(kernel), in_h, in_w, dims(padding), context());
+  }
+  Pool2dGeometry g;
+  g.planes = input_shape[0] * input_shape[1];
+  g.in_h = input_shape[2];
+  g.in_w = input_shape[3];
+  g.out_h = static_cast<std::size_t>((in_h - reach_h) / stride.h + 1);
+  g.out_w = static_cast<std::size_t>((in_w - reach_w) / stride.w + 1);
+  g.kernel_h = static_cast<std::size_t>(kernel.h);
+  g.kernel_w = static_cast<std::size_t>(kernel.w);
+  g.stride_h = static_cast<std::size_t>(stride.h);
+  g.stride_w = static_cast<std::size_t>(stride.w);
+  g.pad_h = static_cast<std::size_t>(padding.h);
+  g.pad_w = static_cast<std::size_t>(padding.w);
+  return g;
+}
+
+Shape output_shape(const Shape& input_shape, const Pool2dGeometry& g) {
+  return {input_shape[0], input_shape[1], g.out_h, g.out_w};
+}
+
+void check_shape_4d(std::string_view op, std::string_view what, const Shape& shape) {
+  if (shape.size() != 4) fail("{}: {} must be 4-D [N,C,H,W], got {}", op, what, to_string(shape));
+}
+
+// An i64 argmax of 4 dims whose N and C match `other`.
+void check_argmax(std::string_view op, const Tensor& argmax, const Shape& other,
+                  std::string_view other_what) {
+  detail::check_defined(op, argmax, "argmax");
+  if (argmax.dtype() != DType::i64 || argmax.dim() != 4) {
+    fail("{}: argmax must be i64 [N,C,Ho,Wo], got {} {}", op, name(argmax.dtype()),
+         to_string(argmax.shape()));
+  }
+  if (argmax.shape()[0] != other[0] || argmax.shape()[1] != other[1]) {
+    fail("{}: argmax {} and {} {} differ in N or C", op, to_string(argmax.shape()), other_what,
+         to_string(other));
+  }
+}
+
+// The int32 copy of a checked argmax, after checking that every index lies in the H x W plane
+// it points into.
+Argmax to_int32(std::string_view op, const Tensor& argmax, std::size_t in_h, std::size_t in_w) {
+  const auto& values = argmax.value<std::int64_t>();
+  const auto plane = static_cast<std::int64_t>(in_h * in_w);
+  auto out = std::make_shared<std::vector<std::int32_t>>(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::int64_t v = values.data()[i];
+    if (v < 0 || v >= plane) {
+      fail(
+          "{}: argmax {} holds {} at flat element {}, outside the {}x{} input plane (expected 0 "
+          "to {})",
+          op, to_string(argmax.shape()), v, i, in_h, in_w, plane - 1);
+    }
+    (*out)[i] = static_cast<std::int32_t>(v);
+  }
+  return out;
+}
+
+// The differentiable backward maps, on trusted geometry. Each one's backward is the other's
+// adjoint, so create_graph differentiates them to any order.
+Tensor scatter(const Tensor& grad_output, const Argmax& argmax, const Pool2dGeometry& g,
+               const Shape& input_shape);
+
+Tensor gather(const Tensor& grad_input, const Argmax& argmax, const Pool2dGeometry& g,
+              const Shape& out_shape) {
+  Tensor out = dispatch_floating(grad_input.dtype(), "max_pool2d_gather", [&]<class T>() {
+    auto values = xt::xarray<T>::from_shape(out_shape);
+    kernels::max_pool2d_gather(g, grad_input.value<T>().data(), argmax->data(), values.data());
+    return tensor(std::move(values));
+  });
+  return record("max_pool2d_gather", out, {grad_input},
+                [argmax, g, input_shape = grad_input.shape()](const Tensor& grad) {
+                  return std::vector<Tensor>{scatter(grad, argmax, g, input_shape)};
+                });
+}
+
+Tensor scatter(const Tensor& grad_output, const Argmax& argmax, const Pool2dGeometry& g,
+               const Shape& input_shape) {
+  Tensor out = dispatch_floating(grad_output.dtype(), "max_pool2d_scatter", [&]<class T>() {
+    auto values = xt::xarray<T>::from_shape(input_shape);
+    kernels::max_pool2d_scatter(g, grad_output.value<T>().data(), argmax->data(), values.data());
+    return tensor(std::move(values));
+  });
+  return record("max_pool2d_scatter", out, {grad_output},
+                [argmax, g, out_shape = grad_output.shape()](const Tensor& grad) {
+                  return std::vector<Tensor>{gather(grad, argmax, g, out_shape)};
+                });
+}
+
+Tensor avg_backward(const Tensor& grad_output, const Pool2dGeometry& g, bool count_include_pad,
+                    const Shape& input_shape);
+
+Tensor avg_forward(const Tensor& input, const Pool2dGeometry& g, bool count_include_pad,
+                   const Shape& out_shape) {
+  Tensor out = dispatch_floating(input.dtype(), "avg_pool2d", [&]<class T>() {
+    auto values = xt::xarray<T>::from_shape(out_shape);
+    kernels::avg_pool2d_forward(g, count_include_pad, input.value<T>().data(), values.data());
+    return tensor(std::move(values));
+  });
+  return record("avg_pool2d", out, {input},
+                [g, count_include_pad, input_shape = input.shape()](const Tensor& grad) {
+                  return std::vector<Tensor>{avg_backward(grad, g, count_include_pad, input_shape)};
+                });
+}
+
+Tensor avg_backward(const Tensor& grad_output, const Pool2dGeometry& g, bool count_include_pad,
+                    const Shape& input_shape) {
+  Tensor out = dispatch_floating(grad_output.dtype(), "avg_pool2d_backward", [&]<class T>() {
+    auto values = xt::xarray<T>::from_shape(input_shape);
+    kernels::avg_pool2d_backward(g, count_include_pad, grad_output.value<T>().data(),
+                                 values.data());
+    return tensor(std::move(values));
+  });
+  return record("avg_pool2d_backward", out, {grad_output},
+                [g, count_include_pad, out_shape = grad_output.shape()](const Tensor& grad) {
+                  return std::vector<Tensor>{avg_forward(grad, g, count_include_pad, out_shape)};
+                });
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options) {
+  detail::check_floating_rank("max_pool2d", input, "input", 4, "[N,C,H,W]");
+  const Pool2dGeometry g = pool_geometry("max_pool2d", input.shape(), window_of(options));
+  const Shape out_shape = output_shape(input.shape(), g);
+  const bool recording = needs_grad({input});
+  std::shared_ptr<std::vector<std::int32_t>> argmax;
+  if (recording) argmax = std::make_shared<std::vector<std::int32_t>>(g.planes * g.out_h * g.out_w);
+  Tensor out = dispatch_floating(input.dtype(), "max_pool2d", [&]<class T>() {
+    auto values = xt::xarray<T>::from_shape(out_shape);
+    kernels::max_pool2d_forward(g, input.value<T>().data(), values.data(),
+                                argmax ? argmax->data() : nullptr);
+    return tensor(std::move(values));
+  });
+  if (!recording) return out;
+  return record(
+      "max_pool2d", out, {input},
+      [argmax = Argmax(std::move(argmax)), g, input_shape = input.shape()](const Tensor& grad) {
+        return std::vector<Tensor>{scatter(grad, argmax, g, input_shape)};
+      });
+}
+
+Tensor avg_pool2d(const Tensor& input, const AvgPool2dOptions& options) {
+  detail::check_floating_rank("avg_pool2d", input, "input", 4, "[N,C,H,W]");
+  const Pool2dGeometry g = pool_geometry("avg_pool2d", input.shape(), window_of(options));
+  return avg_forward(input, g, options.count_include_pad, output_shape(input.shape(), g));
+}
+
+Tensor max_pool2d_scatter(const Tensor& grad_output, const Tensor& argmax,
+                          const Shape& input_shape) {
+  constexpr std::string_view op = "max_pool2d_scatter";
+  detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C,Ho,Wo]");
+  check_shape_4d(op, "input_shape", input_shape);
+  if (input_shape[0] != grad_output.shape()[0] || input_shape[1] != grad_output.shape()[1]) {
+    fail("{}: input_shape {} and grad_output {} differ in N or C", op, to_string(input_shape),
+         to_string(grad_output.shape()));
+  }
+  check_plane(op, "input_shape", input_shape);
+  check_argmax(op, argmax, grad_output.shape(), "grad_output");
+  if (argmax.shape() != grad_output.shape()) {
+    fail("{}: argmax {} and grad_output {} must have the same shape", op, to_string(argmax.shape()),
+         to_string(grad_output.shape()));
+  }
+  Argmax indices = to_int32(op, argmax, input_shape[2], input_shape[3]);
+  Pool2dGeometry g;
+  g.planes = input_shape[0] * input_shape[1];
+  g.in_h = input_shape[2];
+  g.in_w = input_shape[3];
+  g.out_h = grad_output.shape()[2];
+  g.out_w = grad_output.shape()[3];
+  return scatter(grad_output, indices, g, input_shape);
+}
+
+Tensor max_pool2d_gather(const Tensor& grad_input, const Tensor& argmax) {
+  constexpr std::string_view op = "max_pool2d_gather";
+  detail::check_floating_rank(op, grad_input, "grad_input", 4, "[N,C,H,W]");
+  check_plane(op, "grad_input", grad_input.shape());
+  const Shape& in = grad_input.shape();
+  check_argmax(op, argmax, in, "grad_input");
+  Argmax indices = to_int32(op, argmax, in[2], in[3]);
+  Pool2dGeometry g;
+  g.planes = in[0] * in[1];
+  g.in_h = in[2];
+  g.in_w = in[3];
+  g.out_h = argmax.shape()[2];
+  g.out_w = argmax.shape()[3];
+  return gather(grad_input, indices, g, argmax.shape());
+}
+
+Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
+                           const AvgPool2dOptions& options) {
+  constexpr std::string_view op = "avg_pool2d_backward";
+  detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C,Ho,Wo]");
+  check_shape_4d(op, "input_shape", input_shape);
+  const Pool2dGeometry g = pool_geometry(op, input_shape, window_of(options));
+  const Shape out_shape = output_shape(input_shape, g);
+  if (grad_output.shape() != out_shape) {
+    fail(
+        "{}: grad_output {} does not match the output {} that avg_pool2d gives for input {} "
+        "(kernel {}, stride {}, padding {})",
+        op, to_string(grad_output.shape()), to_string(out_shape), to_string(input_shape),
+        dims(options.kernel), dims(options.stride.value_or(options.kernel)), dims(options.padding));
+  }
+  return avg_backward(grad_output, g, options.count_include_pad, input_shape);
+}
+
+}  // namespace tg

@@ -1,0 +1,106 @@
+#include "shape.hpp"
+
+#include <numeric>
+#include <optional>
+
+#include <fmt/ranges.h>
+#include <xtensor/xmanipulation.hpp>
+
+#include "../autograd/dispatch.hpp"
+#include "../autograd/record.hpp"
+#include "checks.hpp"
+
+namespace tg {
+namespace {
+
+std::vector<std::int64_t> as_dims(const Shape& shape) {
+  return std::vector<std::int64_t>(shape.begin(), shape.end());
+}
+
+// The concrete shape for `requested` (one entry may be -1) holding `numel` elements.
+Shape resolve_shape(const Tensor& x, const std::vector<std::int64_t>& requested) {
+  Shape shape(requested.size());
+  std::size_t known = 1;
+  std::optional<std::size_t> inferred;
+  for (std::size_t i = 0; i < requested.size(); ++i) {
+    if (requested[i] == -1 && !inferred) {
+      inferred = i;
+    } else if (requested[i] < 0) {
+      fail(
+          "reshape: invalid target shape [{}] for input {} (only one -1, no other negative "
+          "sizes)",
+          fmt::join(requested, ","), to_string(x.shape()));
+    } else {
+      shape[i] = static_cast<std::size_t>(requested[i]);
+      if (__builtin_mul_overflow(known, shape[i], &known)) {
+        fail("reshape: target shape [{}] has more elements than can be counted",
+             fmt::join(requested, ","));
+      }
+    }
+  }
+  if (inferred) {
+    if (known == 0 || x.numel() % known != 0) {
+      fail("reshape: cannot infer the -1 in [{}] for input {} of {} elements",
+           fmt::join(requested, ","), to_string(x.shape()), x.numel());
+    }
+    shape[*inferred] = x.numel() / known;
+  } else if (known != x.numel()) {
+    fail("reshape: target shape [{}] has {} elements but input {} has {}",
+         fmt::join(requested, ","), known, to_string(x.shape()), x.numel());
+  }
+  return shape;
+}
+
+}  // namespace
+
+Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
+  detail::check_defined("reshape", x, "input");
+  const Shape target = resolve_shape(x, shape);
+  if (target == x.shape()) return x;
+  Tensor out = dispatch_any(x.dtype(), [&]<class T>() {
+    xt::xarray<T> copy = x.value<T>();
+    copy.reshape(target);
+    return tensor(std::move(copy));
+  });
+  return record("reshape", out, {x}, [input_shape = as_dims(x.shape())](const Tensor& grad) {
+    return std::vector<Tensor>{reshape(grad, input_shape)};
+  });
+}
+
+Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
+  detail::check_defined("flatten", x, "input");
+  if (x.dim() == 0) return reshape(x, {1});
+  const std::size_t start = detail::normalize_dim("flatten", start_dim, x.dim());
+  const std::size_t end = detail::normalize_dim("flatten", end_dim, x.dim());
+  if (start > end) {
+    fail("flatten: start_dim {} comes after end_dim {} for input {}", start_dim, end_dim,
+         to_string(x.shape()));
+  }
+  std::vector<std::int64_t> target;
+  for (std::size_t d = 0; d < start; ++d) target.push_back(static_cast<std::int64_t>(x.shape()[d]));
+  const std::size_t merged = std::accumulate(x.shape().begin() + start, x.shape().begin() + end + 1,
+                                             std::size_t{1}, std::multiplies<>());
+  target.push_back(static_cast<std::int64_t>(merged));
+  for (std::size_t d = end + 1; d < x.dim(); ++d) {
+    target.push_back(static_cast<std::int64_t>(x.shape()[d]));
+  }
+  return reshape(x, target);
+}
+
+Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
+  detail::check_defined("transpose", x, "input");
+  const std::size_t a = detail::normalize_dim("transpose", dim0, x.dim());
+  const std::size_t b = detail::normalize_dim("transpose", dim1, x.dim());
+  if (a == b) return x;
+  std::vector<std::size_t> permutation(x.dim());
+  std::iota(permutation.begin(), permutation.end(), std::size_t{0});
+  std::swap(permutation[a], permutation[b]);
+  Tensor out = dispatch_any(x.dtype(), [&]<class T>() {
+    return tensor(xt::xarray<T>(xt::transpose(x.value<T>(), permutation)));
+  });
+  return record("transpose", out, {x}, [dim0, dim1](const Tensor& grad) {
+    return std::vector<Tensor>{transpose(grad, dim0, dim1)};
+  });
+}
+
+}  // namespace tg
