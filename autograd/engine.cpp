@@ -49,118 +49,150 @@ struct Targets {
   std::vector<Tensor> grads;
 };
 
-// One reverse sweep. With `targets` null, gradients accumulate into the leaves' grad();
-// otherwise they are only collected into targets->grads.
-void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
-         bool retain_graph, bool create_graph, Targets* targets, const char* caller) {
-  if (outputs.empty()) fail("{}: no outputs to differentiate", caller);
-  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size()) {
-    fail("{}: {} grad_outputs for {} outputs", caller, grad_outputs.size(), outputs.size());
+// One reverse sweep over the tape. Without targets, gradients accumulate into the leaves'
+// grad() (Tensor::backward); with them, they are only collected into targets->grads (tg::grad).
+class ReverseSweep {
+ public:
+  ReverseSweep(bool retain_graph, bool create_graph, Targets* targets, const char* caller)
+      : retain_graph_(retain_graph),
+        create_graph_(create_graph),
+        targets_(targets),
+        caller_(caller) {}
+
+  void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs) {
+    GradModeGuard grad_mode(create_graph_);  // create_graph: the sweep records itself
+    const std::vector<Node*> roots = seed(outputs, grad_outputs);
+    const std::vector<Node*> order = postorder(roots);
+    if (targets_) prune(order);
+    sweep(order);
   }
 
-  GradModeGuard grad_mode(create_graph);
-  auto deliver_to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, const Tensor& grad) {
-    if (!leaf) return;  // the leaf is gone: nobody can read its gradient
-    if (targets) {
-      auto it = targets->leaves.find(leaf.get());
-      if (it != targets->leaves.end()) add_into(targets->grads[it->second], grad);
-      return;
+ private:
+  // Checks the outputs and their gradients, and hands each gradient to the node that made the
+  // output (the roots of the sweep), or to the output itself if it is a leaf.
+  std::vector<Node*> seed(const std::vector<Tensor>& outputs,
+                          const std::vector<Tensor>& grad_outputs) {
+    if (outputs.empty()) fail("{}: no outputs to differentiate", caller_);
+    if (!grad_outputs.empty() && grad_outputs.size() != outputs.size()) {
+      fail("{}: {} grad_outputs for {} outputs", caller_, grad_outputs.size(), outputs.size());
     }
-    if (leaf->grad.defined()) {
-      leaf->grad = detail::accumulate(leaf->grad, create_graph ? grad : grad.detach());
-    } else {
-      // Its own copy: a backward that passes its gradient through hands the same array to
-      // several inputs (and the caller's grad_output), and an in-place change to one leaf's
-      // grad must not reach the others. Under create_graph the copy is recorded.
-      leaf->grad = create_graph ? detail::recorded_clone(grad) : grad.clone();
+    std::vector<Node*> roots;
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      const Tensor& output = outputs[i];
+      const Tensor grad =
+          seed_gradient(output, grad_outputs.empty() ? Tensor{} : grad_outputs[i], i);
+      if (Node* node = output.grad_fn().get()) {
+        add_into(pending_[node], grad);
+        roots.push_back(node);
+      } else {
+        deliver_to_leaf(output.impl_ptr(), grad);
+      }
     }
-  };
+    return roots;
+  }
 
-  std::unordered_map<Node*, Tensor> pending;  // gradient summed so far for each node's output
-  std::vector<Node*> roots;
-  for (std::size_t i = 0; i < outputs.size(); ++i) {
-    const Tensor& output = outputs[i];
-    if (!output.defined()) fail("{}: output {} is undefined", caller, i);
+  Tensor seed_gradient(const Tensor& output, Tensor grad, std::size_t i) const {
+    if (!output.defined()) fail("{}: output {} is undefined", caller_, i);
     if (!output.requires_grad()) {
       fail(
           "{}: output {} does not require grad and has no grad_fn (was it computed under "
           "NoGradGuard, or from tensors that do not require grad?)",
-          caller, i);
+          caller_, i);
     }
-    Tensor grad = grad_outputs.empty() ? Tensor{} : grad_outputs[i];
     if (!grad.defined()) {
       if (output.numel() != 1) {
         fail(
             "{}: a gradient can be implied only for an output of one element, but output {} "
             "has shape {}; pass its gradient",
-            caller, i, to_string(output.shape()));
+            caller_, i, to_string(output.shape()));
       }
-      grad = ones_like(output);
-    } else if (grad.shape() != output.shape() || grad.dtype() != output.dtype()) {
-      fail("{}: gradient of shape {} {} given for output {} of shape {} {}", caller,
+      return ones_like(output);
+    }
+    if (grad.shape() != output.shape() || grad.dtype() != output.dtype()) {
+      fail("{}: gradient of shape {} {} given for output {} of shape {} {}", caller_,
            to_string(grad.shape()), name(grad.dtype()), i, to_string(output.shape()),
            name(output.dtype()));
     }
-    if (Node* node = output.grad_fn().get()) {
-      add_into(pending[node], grad);
-      roots.push_back(node);
-    } else {
-      deliver_to_leaf(output.impl_ptr(), grad);
-    }
+    return grad;
   }
 
-  std::vector<Node*> order = postorder(roots);
-
   // With targets, only nodes from which a target can be reached need to run.
-  std::unordered_set<const Node*> leads_to_target;
-  if (targets) {
+  void prune(const std::vector<Node*>& order) {
     for (const Node* node : order) {  // children come first
       for (const Edge& edge : node->edges()) {
-        if ((targets->leaves.count(edge.leaf.lock().get())) ||
+        if (targets_->leaves.count(edge.leaf.lock().get()) ||
             (edge.node &&
-             (targets->nodes.count(edge.node.get()) || leads_to_target.count(edge.node.get())))) {
-          leads_to_target.insert(node);
+             (targets_->nodes.count(edge.node.get()) || leads_to_target_.count(edge.node.get())))) {
+          leads_to_target_.insert(node);
           break;
         }
       }
     }
   }
 
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* node = *it;
-    auto slot = pending.find(node);
-    if (slot == pending.end()) continue;  // no gradient reached it
-    Tensor grad = std::move(slot->second);
-    pending.erase(slot);
-    if (targets) {
-      auto target = targets->nodes.find(node);
-      if (target != targets->nodes.end()) add_into(targets->grads[target->second], grad);
-      if (!leads_to_target.count(node)) continue;
-    }
+  // Runs every node that received a gradient, consumers before producers, and passes what its
+  // closure returns along its edges.
+  void sweep(const std::vector<Node*>& order) {
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      Node* node = *it;
+      auto slot = pending_.find(node);
+      if (slot == pending_.end()) continue;  // no gradient reached it
+      Tensor grad = std::move(slot->second);
+      pending_.erase(slot);
+      if (targets_) {
+        auto target = targets_->nodes.find(node);
+        if (target != targets_->nodes.end()) add_into(targets_->grads[target->second], grad);
+        if (!leads_to_target_.count(node)) continue;
+      }
 
-    std::vector<Tensor> input_grads = node->apply(grad);
-    if (AnomalyMode::is_enabled()) detail::check_backward_finite(*node, grad, input_grads);
-    grad = Tensor{};
-    if (!retain_graph) node->release();
+      std::vector<Tensor> input_grads = node->apply(grad);
+      if (AnomalyMode::is_enabled()) detail::check_backward_finite(*node, grad, input_grads);
+      grad = Tensor{};
+      if (!retain_graph_) node->release();
 
-    const auto& edges = node->edges();
-    for (std::size_t i = 0; i < edges.size(); ++i) {
-      if (!input_grads[i].defined()) continue;
-      if (edges[i].node) {
-        add_into(pending[edges[i].node.get()], input_grads[i]);
-      } else {
-        deliver_to_leaf(edges[i].leaf.lock(), input_grads[i]);
+      const auto& edges = node->edges();
+      for (std::size_t i = 0; i < edges.size(); ++i) {
+        if (!input_grads[i].defined()) continue;
+        if (edges[i].node) {
+          add_into(pending_[edges[i].node.get()], input_grads[i]);
+        } else {
+          deliver_to_leaf(edges[i].leaf.lock(), input_grads[i]);
+        }
       }
     }
   }
-}
+
+  void deliver_to_leaf(const std::shared_ptr<TensorImpl>& leaf, const Tensor& grad) {
+    if (!leaf) return;  // the leaf is gone: nobody can read its gradient
+    if (targets_) {
+      auto it = targets_->leaves.find(leaf.get());
+      if (it != targets_->leaves.end()) add_into(targets_->grads[it->second], grad);
+      return;
+    }
+    if (leaf->grad.defined()) {
+      leaf->grad = detail::accumulate(leaf->grad, create_graph_ ? grad : grad.detach());
+    } else {
+      // Its own copy: a backward that passes its gradient through hands the same array to
+      // several inputs (and the caller's grad_output), and an in-place change to one leaf's
+      // grad must not reach the others. Under create_graph the copy is recorded.
+      leaf->grad = create_graph_ ? detail::recorded_clone(grad) : grad.clone();
+    }
+  }
+
+  const bool retain_graph_;
+  const bool create_graph_;
+  Targets* const targets_;
+  const char* const caller_;
+  std::unordered_map<Node*, Tensor> pending_;  // gradient summed so far for each node's output
+  std::unordered_set<const Node*> leads_to_target_;
+};
 
 }  // namespace
 
-void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
-              const BackwardOptions& options) {
-  run(outputs, grad_outputs, options.retain_graph || options.create_graph, options.create_graph,
-      nullptr, "backward");
+void backward(const std::vector<Tensor>& outputs, const BackwardOptions& options) {
+  ReverseSweep(options.retain_graph || options.create_graph, options.create_graph, nullptr,
+               "backward")
+      .run(outputs, options.grad_outputs);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -176,8 +208,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     first_of[i] = input.grad_fn() ? targets.nodes.emplace(input.grad_fn().get(), i).first->second
                                   : targets.leaves.emplace(input.impl(), i).first->second;
   }
-  run(outputs, options.grad_outputs, options.retain_graph || options.create_graph,
-      options.create_graph, &targets, "grad");
+  ReverseSweep(options.retain_graph || options.create_graph, options.create_graph, &targets, "grad")
+      .run(outputs, options.grad_outputs);
 
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     Tensor& result = targets.grads[i];

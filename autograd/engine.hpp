@@ -13,12 +13,14 @@
 
 namespace tg {
 
+// The options of tg::grad: BackwardOptions' fields, and allow_unused.
 struct GradOptions {
   // One gradient per output; an undefined entry (or an empty list) means ones for an output
   // of one element.
   std::vector<Tensor> grad_outputs;
-  // Defaults to create_graph, as in PyTorch.
+  // Keep the graph so that backward can run through it again (always kept under create_graph).
   bool retain_graph = false;
+  // Record the backward pass itself, so that the gradients can be differentiated again.
   bool create_graph = false;
   // If false, an input that the outputs do not depend on is an error; if true its gradient is
   // an undefined Tensor.
@@ -31,8 +33,8 @@ struct GradOptions {
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const GradOptions& options = {});
 
-// Accumulates into grad() of every leaf that the outputs depend on (what Tensor::backward does).
-void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs = {},
-              const BackwardOptions& options = {});
+// Accumulates into grad() of every leaf that the outputs depend on (what Tensor::backward does),
+// as torch.autograd.backward: tg::backward({loss_a, loss_b}, {.retain_graph = true}).
+void backward(const std::vector<Tensor>& outputs, const BackwardOptions& options = {});
 
 }  // namespace tg

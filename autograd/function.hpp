@@ -20,9 +20,7 @@
 // backward returns one gradient per such input. Other arguments (ints, options) are passed to
 // forward unchanged; keep what backward needs of them in ctx.saved_data.
 
-#include <cxxabi.h>
 #include <any>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,9 +38,9 @@ namespace tg {
 class Context {
  public:
   void save_for_backward(std::vector<Tensor> tensors) { saved_ = std::move(tensors); }
-  // What forward saved. While a create_graph backward runs, a saved output of forward comes
-  // back attached to this op's node, so that second derivatives flow through it (as
-  // libtorch's saved outputs do); otherwise it is the plain array.
+  // What forward saved. A saved output of forward is, during backward, the output record()
+  // hands to a backward (autograd/record.hpp): under create_graph it is attached to this op's
+  // node, so that second derivatives flow through it, as libtorch's saved outputs do.
   const std::vector<Tensor>& saved() const { return saved_; }
   // Anything else backward needs (sizes, options): ctx.saved_data["dim"] = 1.
   std::map<std::string, std::any> saved_data;
@@ -51,32 +49,26 @@ class Context {
   template <class Derived>
   friend struct Function;
 
-  // Swaps the saved outputs for their attached handles for the length of one backward call
-  // (so that no reference from the context to the node outlives it: that would be a cycle).
-  class AttachedOutputs {
+  // Puts the output record() handed to this backward call into the saved slots that hold
+  // forward's output, and the plain arrays back afterwards (a handle attached to the node must
+  // not outlive the call inside the node's own closure: that would be a cycle).
+  class OutputsInSlots {
    public:
-    AttachedOutputs(Context& ctx, const std::shared_ptr<Node>& node) : ctx_(ctx) {
-      if (!node || !GradMode::is_enabled()) return;
-      for (std::size_t i : ctx_.output_slots_) {
-        plain_.push_back(ctx_.saved_[i]);
-        ctx_.saved_[i] = detail::attach_to_node(ctx_.saved_[i], node);
-      }
+    OutputsInSlots(Context& ctx, const Tensor& output) : ctx_(ctx) {
+      for (std::size_t i : ctx_.output_slots_) ctx_.saved_[i] = output;
     }
-    ~AttachedOutputs() {
-      for (std::size_t k = 0; k < plain_.size(); ++k)
-        ctx_.saved_[ctx_.output_slots_[k]] = plain_[k];
+    ~OutputsInSlots() {
+      for (std::size_t i : ctx_.output_slots_) ctx_.saved_[i] = ctx_.saved_[i].detach();
     }
-    AttachedOutputs(const AttachedOutputs&) = delete;
-    AttachedOutputs& operator=(const AttachedOutputs&) = delete;
+    OutputsInSlots(const OutputsInSlots&) = delete;
+    OutputsInSlots& operator=(const OutputsInSlots&) = delete;
 
    private:
     Context& ctx_;
-    std::vector<Tensor> plain_;
   };
 
   std::vector<Tensor> saved_;
   std::vector<std::size_t> output_slots_;  // which saved tensors are forward's output
-  std::weak_ptr<Node> node_;
 };
 
 namespace detail {
@@ -93,13 +85,8 @@ void collect_tensors(std::vector<Tensor>& out, const First& first, const Rest&..
   collect_tensors(out, rest...);
 }
 
-inline std::string demangled_name(const char* mangled) {
-  int status = 0;
-  char* readable = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::string result = status == 0 && readable ? readable : mangled;
-  std::free(readable);
-  return result;
-}
+// The readable name of a type (the class name of a Function, for messages and graph dumps).
+std::string demangled_name(const std::type_info& type);
 
 }  // namespace detail
 
@@ -115,14 +102,13 @@ struct Function {
       NoGradGuard no_grad;
       output = Derived::forward(*ctx, std::forward<Args>(args)...);
     }
-    // The node's name is the class name, as it appears in error messages and graph dumps.
-    static const std::string name = detail::demangled_name(typeid(Derived).name());
-    Tensor recorded = record(name, output, inputs, [ctx](const Tensor& grad_output) {
-      Context::AttachedOutputs attached(*ctx, ctx->node_.lock());
-      return Derived::backward(*ctx, std::vector<Tensor>{grad_output});
-    });
+    static const std::string name = detail::demangled_name(typeid(Derived));
+    Tensor recorded =
+        record(name, output, inputs, [ctx](const Tensor& grad_output, const Tensor& out) {
+          Context::OutputsInSlots outputs(*ctx, out);
+          return Derived::backward(*ctx, std::vector<Tensor>{grad_output});
+        });
     if (recorded.grad_fn()) {
-      ctx->node_ = recorded.grad_fn();
       for (std::size_t i = 0; i < ctx->saved_.size(); ++i) {
         if (detail::same_array(ctx->saved_[i], output)) ctx->output_slots_.push_back(i);
       }

@@ -1,5 +1,6 @@
 #include "record.hpp"
 
+#include <memory>
 #include <utility>
 
 #include "anomaly.hpp"
@@ -7,14 +8,28 @@
 #include "tensor_impl.hpp"
 
 namespace tg {
+namespace {
+
+// A new handle to `values`' array, produced by `node`.
+Tensor attached(const Tensor& values, std::shared_ptr<Node> node) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = values.impl()->data;
+  impl->requires_grad = true;
+  impl->grad_fn = std::move(node);
+  return Tensor(std::move(impl));
+}
+
+}  // namespace
 
 bool needs_grad(const std::vector<Tensor>& inputs) {
   if (!GradMode::is_enabled()) return false;
   for (const Tensor& input : inputs) {
-    if (input.defined() && input.requires_grad()) return true;
+    if (needs_input_grad(input)) return true;
   }
   return false;
 }
+
+bool needs_input_grad(const Tensor& input) { return input.defined() && input.requires_grad(); }
 
 Tensor record(std::string name, const Tensor& output, const std::vector<Tensor>& inputs,
               BackwardFn backward) {
@@ -45,25 +60,32 @@ Tensor record(std::string name, const Tensor& output, const std::vector<Tensor>&
   if (AnomalyMode::is_enabled()) {
     node->set_forward_info(detail::next_forward_index(), detail::describe_inputs(inputs));
   }
-  auto impl = std::make_shared<TensorImpl>();
-  impl->data = output.impl()->data;
-  impl->requires_grad = true;
-  impl->grad_fn = std::move(node);
-  return Tensor(std::move(impl));
+  return attached(output, std::move(node));
+}
+
+Tensor record(std::string name, const Tensor& output, const std::vector<Tensor>& inputs,
+              BackwardWithOutputFn backward) {
+  if (!output.defined() || !needs_grad(inputs)) {
+    return record(std::move(name), output, inputs, BackwardFn{});  // unchanged, or the error
+  }
+  if (!backward) fail("record: op '{}' has no backward function", name);
+  // The closure holds the output's array and a weak reference to its own node (set once the
+  // node exists): a strong one would be a cycle.
+  auto node_of_output = std::make_shared<std::weak_ptr<Node>>();
+  Tensor recorded = record(
+      std::move(name), output, inputs,
+      [values = output.detach(), node_of_output, backward = std::move(backward)](const Tensor& g) {
+        std::shared_ptr<Node> node = node_of_output->lock();
+        return backward(g, GradMode::is_enabled() && node ? attached(values, node) : values);
+      });
+  *node_of_output = recorded.grad_fn();
+  return recorded;
 }
 
 namespace detail {
 
 bool same_array(const Tensor& a, const Tensor& b) {
   return a.defined() && b.defined() && a.impl()->data == b.impl()->data;
-}
-
-Tensor attach_to_node(const Tensor& values, std::shared_ptr<Node> node) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->data = values.impl()->data;
-  impl->requires_grad = true;
-  impl->grad_fn = std::move(node);
-  return Tensor(std::move(impl));
 }
 
 }  // namespace detail

@@ -92,10 +92,15 @@ void Tensor::set_grad(Tensor grad) {
   impl_->grad = std::move(grad);
 }
 
-void Tensor::backward(const BackwardOptions& options) const { tg::backward({*this}, {}, options); }
+void Tensor::backward(const BackwardOptions& options) const { tg::backward({*this}, options); }
 
 void Tensor::backward(const Tensor& grad, const BackwardOptions& options) const {
-  tg::backward({*this}, {grad}, options);
+  if (!options.grad_outputs.empty()) {
+    fail("backward: the gradient was passed twice (as an argument and in grad_outputs)");
+  }
+  BackwardOptions with_grad = options;
+  with_grad.grad_outputs = {grad};
+  tg::backward({*this}, with_grad);
 }
 
 Tensor Tensor::detach() const {

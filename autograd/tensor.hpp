@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <xtensor/xarray.hpp>
@@ -22,6 +23,7 @@ namespace tg {
 using Shape = xt::xarray<float>::shape_type;
 
 class Node;
+class Tensor;
 struct TensorImpl;
 
 struct TensorOptions {
@@ -29,8 +31,13 @@ struct TensorOptions {
   bool requires_grad = false;
 };
 
+// The options of backward, spelled as tg::grad's (GradOptions, autograd/engine.hpp).
 struct BackwardOptions {
-  // Keep the graph (and what its closures saved) so that backward can run through it again.
+  // One gradient per output; an undefined entry (or an empty list) means ones for an output
+  // of one element. Tensor::backward(grad) passes its argument here.
+  std::vector<Tensor> grad_outputs;
+  // Keep the graph (and what its closures saved) so that backward can run through it again
+  // (always kept under create_graph).
   bool retain_graph = false;
   // Record the backward pass itself, so that the gradients can be differentiated again.
   bool create_graph = false;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -77,6 +78,153 @@ void sync_directory(const std::filesystem::path& directory) {
   if (dir.get() >= 0) ::fsync(dir.get());
 }
 
+// The JSON header and where the data after it starts.
+struct Header {
+  nlohmann::json json;
+  std::uint64_t data_start = 0;
+  std::uint64_t data_size = 0;
+  std::uint64_t file_size = 0;
+};
+
+// A tensor's entry in the header; its bytes are [begin, end) of the data section.
+struct Entry {
+  std::string name;
+  DType dtype = DType::f32;
+  Shape shape;
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+};
+
+Header read_header(std::ifstream& in, const std::string& where, std::uint64_t file_size) {
+  std::uint64_t header_size = 0;
+  if (file_size < 8 || !in.read(reinterpret_cast<char*>(&header_size), 8)) {
+    fail("read_safetensors: {}: {} bytes, too short for the 8-byte header length at offset 0",
+         where, file_size);
+  }
+  if (header_size > max_header_bytes || header_size > file_size - 8) {
+    fail("read_safetensors: {}: header length {} at offset 0 exceeds the file ({} bytes)", where,
+         header_size, file_size);
+  }
+  std::string text(header_size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(header_size));
+  Header header;
+  header.data_start = 8 + header_size;
+  header.data_size = file_size - header.data_start;
+  header.file_size = file_size;
+  try {
+    header.json = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("read_safetensors: {}: corrupt JSON header at byte offset {}: {}", where, 8 + e.byte - 1,
+         e.what());
+  }
+  if (!header.json.is_object()) {
+    fail("read_safetensors: {}: the header at offset 8 is not a JSON object", where);
+  }
+  return header;
+}
+
+std::map<std::string, std::string> parse_metadata(const std::string& where,
+                                                  const nlohmann::json& field) {
+  if (!field.is_object()) fail("read_safetensors: {}: __metadata__ is not an object", where);
+  std::map<std::string, std::string> metadata;
+  for (const auto& [key, value] : field.items()) {
+    if (!value.is_string()) fail("read_safetensors: {}: metadata '{}' is not a string", where, key);
+    metadata[key] = value.get<std::string>();
+  }
+  return metadata;
+}
+
+DType parse_dtype(const std::string& text) {
+  if (text == "F32") return DType::f32;
+  if (text == "F64") return DType::f64;
+  if (text == "I64") return DType::i64;
+  throw std::invalid_argument("dtype is not F32, F64 or I64");
+}
+
+Entry parse_entry(const std::string& where, const std::string& name, const nlohmann::json& field) {
+  auto bad = [&](const char* why) {
+    fail("read_safetensors: {}: tensor '{}' in the header: {}", where, name, why);
+  };
+  if (!field.is_object() || !field.contains("dtype") || !field.contains("shape") ||
+      !field.contains("data_offsets")) {
+    bad("expected an object with dtype, shape and data_offsets");
+  }
+  Entry entry;
+  entry.name = name;
+  if (!field["dtype"].is_string()) bad("dtype is not a string");
+  try {
+    entry.dtype = parse_dtype(field["dtype"].get<std::string>());
+  } catch (const std::invalid_argument& e) {
+    bad(e.what());
+  }
+  if (!field["shape"].is_array()) bad("shape is not an array");
+  for (const auto& d : field["shape"]) {
+    if (!d.is_number_unsigned()) bad("shape holds a value that is not a non-negative integer");
+    entry.shape.push_back(d.get<std::size_t>());
+  }
+  std::uint64_t count = 0;
+  try {
+    count = checked_numel(entry.shape, "shape");
+  } catch (const Error&) {
+    bad("shape has more than 2^48 elements");
+  }
+  const auto& offsets = field["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned()) {
+    bad("data_offsets is not [begin, end]");
+  }
+  entry.begin = offsets[0].get<std::uint64_t>();
+  entry.end = offsets[1].get<std::uint64_t>();
+  if (entry.end < entry.begin || entry.end - entry.begin != count * element_size(entry.dtype)) {
+    bad("data_offsets do not span shape x dtype bytes");
+  }
+  return entry;
+}
+
+// The data section must be exactly the tensors, back to back, within the file. Checked before
+// anything is allocated or read.
+void check_layout(const std::string& where, std::vector<Entry> entries, const Header& header) {
+  for (const Entry& entry : entries) {
+    if (entry.end > header.data_size) {
+      fail(
+          "read_safetensors: {}: tensor '{}' ends at byte offset {}, past the end of the file ({} "
+          "bytes)",
+          where, entry.name, header.data_start + entry.end, header.file_size);
+    }
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  std::uint64_t expected = 0;
+  for (const Entry& entry : entries) {
+    if (entry.begin != expected) {
+      fail(
+          "read_safetensors: {}: tensor '{}' starts at data offset {} but the previous one ends "
+          "at {} (overlap or hole)",
+          where, entry.name, entry.begin, expected);
+    }
+    expected = entry.end;
+  }
+  if (expected != header.data_size) {
+    fail("read_safetensors: {}: {} bytes of data after the last tensor, at byte offset {}", where,
+         header.data_size - expected, header.data_start + expected);
+  }
+}
+
+Tensor read_entry(std::ifstream& in, const std::string& where, const Entry& entry,
+                  std::uint64_t data_start) {
+  Tensor t = zeros(entry.shape, {.dtype = entry.dtype});
+  in.seekg(static_cast<std::streamoff>(data_start + entry.begin));
+  dispatch_any(entry.dtype, [&]<class T>() {
+    in.read(reinterpret_cast<char*>(t.value<T>().data()),
+            static_cast<std::streamsize>(entry.end - entry.begin));
+  });
+  if (!in) {
+    fail("read_safetensors: {}: reading tensor '{}' at byte offset {} failed", where, entry.name,
+         data_start + entry.begin);
+  }
+  return t;
+}
+
 }  // namespace
 
 void write_safetensors(const std::filesystem::path& path,
@@ -135,123 +283,20 @@ SafeTensors read_safetensors(const std::filesystem::path& path) {
   in.seekg(0, std::ios::end);
   const auto file_size = static_cast<std::uint64_t>(in.tellg());
   in.seekg(0);
-  std::uint64_t header_size = 0;
-  if (file_size < 8 || !in.read(reinterpret_cast<char*>(&header_size), 8)) {
-    fail("read_safetensors: {}: {} bytes, too short for the 8-byte header length at offset 0",
-         where, file_size);
-  }
-  if (header_size > max_header_bytes || header_size > file_size - 8) {
-    fail("read_safetensors: {}: header length {} at offset 0 exceeds the file ({} bytes)", where,
-         header_size, file_size);
-  }
-  std::string text(header_size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(header_size));
-  const std::uint64_t data_start = 8 + header_size;
-  const std::uint64_t data_size = file_size - data_start;
-
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("read_safetensors: {}: corrupt JSON header at byte offset {}: {}", where, 8 + e.byte - 1,
-         e.what());
-  }
-  if (!header.is_object())
-    fail("read_safetensors: {}: the header at offset 8 is not a JSON object", where);
+  const Header header = read_header(in, where, file_size);
 
   SafeTensors result;
-  struct Span {
-    std::uint64_t begin, end;
-    std::string name;
-  };
-  std::vector<Span> spans;
-  for (const auto& [name, entry] : header.items()) {
+  std::vector<Entry> entries;
+  for (const auto& [name, field] : header.json.items()) {
     if (name == "__metadata__") {
-      if (!entry.is_object()) fail("read_safetensors: {}: __metadata__ is not an object", where);
-      for (const auto& [key, value] : entry.items()) {
-        if (!value.is_string())
-          fail("read_safetensors: {}: metadata '{}' is not a string", where, key);
-        result.metadata[key] = value.get<std::string>();
-      }
-      continue;
-    }
-    auto bad = [&](const char* why) {
-      fail("read_safetensors: {}: tensor '{}' in the header: {}", where, name, why);
-    };
-    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
-        !entry.contains("data_offsets")) {
-      bad("expected an object with dtype, shape and data_offsets");
-    }
-    const auto& dtype_field = entry["dtype"];
-    if (!dtype_field.is_string()) bad("dtype is not a string");
-    const std::string dtype_name = dtype_field.get<std::string>();
-    DType dtype;
-    if (dtype_name == "F32") {
-      dtype = DType::f32;
-    } else if (dtype_name == "F64") {
-      dtype = DType::f64;
-    } else if (dtype_name == "I64") {
-      dtype = DType::i64;
+      result.metadata = parse_metadata(where, field);
     } else {
-      bad("dtype is not F32, F64 or I64");
+      entries.push_back(parse_entry(where, name, field));
     }
-    Shape shape;
-    if (!entry["shape"].is_array()) bad("shape is not an array");
-    for (const auto& d : entry["shape"]) {
-      if (!d.is_number_unsigned()) bad("shape holds a value that is not a non-negative integer");
-      shape.push_back(d.get<std::size_t>());
-    }
-    std::uint64_t count = 0;
-    try {
-      count = checked_numel(shape, "shape");
-    } catch (const Error&) {
-      bad("shape has more than 2^48 elements");
-    }
-    const auto& offsets = entry["data_offsets"];
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned()) {
-      bad("data_offsets is not [begin, end]");
-    }
-    const auto begin = offsets[0].get<std::uint64_t>();
-    const auto end = offsets[1].get<std::uint64_t>();
-    if (end < begin || end - begin != count * element_size(dtype)) {
-      bad("data_offsets do not span shape x dtype bytes");
-    }
-    if (end > data_size) {
-      fail(
-          "read_safetensors: {}: tensor '{}' ends at byte offset {}, past the end of the file ({} "
-          "bytes)",
-          where, name, data_start + end, file_size);
-    }
-    spans.push_back({begin, end, name});
-
-    Tensor t = zeros(shape, {.dtype = dtype});
-    in.seekg(static_cast<std::streamoff>(data_start + begin));
-    dispatch_any(dtype, [&]<class T>() {
-      in.read(reinterpret_cast<char*>(t.value<T>().data()),
-              static_cast<std::streamsize>(end - begin));
-    });
-    if (!in)
-      fail("read_safetensors: {}: reading tensor '{}' at byte offset {} failed", where, name,
-           data_start + begin);
-    result.tensors.emplace(name, std::move(t));
   }
-  // The data section must be exactly the tensors, back to back.
-  std::sort(spans.begin(), spans.end(),
-            [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  std::uint64_t expected = 0;
-  for (const Span& span : spans) {
-    if (span.begin != expected) {
-      fail(
-          "read_safetensors: {}: tensor '{}' starts at data offset {} but the previous one ends "
-          "at {} (overlap or hole)",
-          where, span.name, span.begin, expected);
-    }
-    expected = span.end;
-  }
-  if (expected != data_size) {
-    fail("read_safetensors: {}: {} bytes of data after the last tensor, at byte offset {}", where,
-         data_size - expected, data_start + expected);
+  check_layout(where, entries, header);
+  for (const Entry& entry : entries) {
+    result.tensors.emplace(entry.name, read_entry(in, where, entry, header.data_start));
   }
   return result;
 }

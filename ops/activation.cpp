@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "../autograd/dispatch.hpp"
-#include "../autograd/grad_mode.hpp"
 #include "../autograd/record.hpp"
 #include "arithmetic.hpp"
 #include "checks.hpp"
@@ -81,11 +80,8 @@ Tensor sigmoid(const Tensor& x) {
   Tensor out = dispatch_floating(x.dtype(), "sigmoid", [&]<class T>() {
     return map_unary<T>(x, [](const T* in, T* o, std::size_t n) { kernels::sigmoid(in, o, n); });
   });
-  // The saved output serves a plain backward; a recorded one (create_graph) recomputes
-  // sigmoid(x) on the tape so that the second derivative flows through it.
-  return record("sigmoid", out, {x}, [x, y = out](const Tensor& g) {
-    const Tensor s = GradMode::is_enabled() ? sigmoid(x) : y;
-    return std::vector<Tensor>{mul(g, mul(s, 1.0 - s))};
+  return record("sigmoid", out, {x}, [](const Tensor& g, const Tensor& y) {
+    return std::vector<Tensor>{mul(g, mul(y, 1.0 - y))};
   });
 }
 
@@ -94,9 +90,8 @@ Tensor tanh(const Tensor& x) {
   Tensor out = dispatch_floating(x.dtype(), "tanh", [&]<class T>() {
     return map_unary<T>(x, [](const T* in, T* o, std::size_t n) { kernels::tanh(in, o, n); });
   });
-  return record("tanh", out, {x}, [x, y = out](const Tensor& g) {
-    const Tensor t = GradMode::is_enabled() ? tanh(x) : y;
-    return std::vector<Tensor>{mul(g, 1.0 - mul(t, t))};
+  return record("tanh", out, {x}, [](const Tensor& g, const Tensor& y) {
+    return std::vector<Tensor>{mul(g, 1.0 - mul(y, y))};
   });
 }
 

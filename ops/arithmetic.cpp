@@ -3,7 +3,6 @@
 #include <xtensor/xmath.hpp>
 
 #include "../autograd/dispatch.hpp"
-#include "../autograd/grad_mode.hpp"
 #include "../autograd/record.hpp"
 #include "broadcast.hpp"
 #include "checks.hpp"
@@ -57,49 +56,50 @@ Tensor scalar_like(const Tensor& like, double value) {
   return full({}, value, {.dtype = dtype});
 }
 
-// Only the gradients of inputs that need one are computed.
-struct Needs {
-  bool a;
-  bool b;
-};
-
-Needs needs_of(const Tensor& a, const Tensor& b) { return {a.requires_grad(), b.requires_grad()}; }
-
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_values(BinaryOp::add, a, b);
   return record("add", out, {a, b},
-                [sa = a.shape(), sb = b.shape(), needs = needs_of(a, b)](const Tensor& g) {
-                  return std::vector<Tensor>{needs.a ? sum_to(g, sa) : Tensor{},
-                                             needs.b ? sum_to(g, sb) : Tensor{}};
+                [sa = a.shape(), sb = b.shape(), need_a = needs_input_grad(a),
+                 need_b = needs_input_grad(b)](const Tensor& g) {
+                  return std::vector<Tensor>{need_a ? sum_to(g, sa) : Tensor{},
+                                             need_b ? sum_to(g, sb) : Tensor{}};
                 });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_values(BinaryOp::sub, a, b);
   return record("sub", out, {a, b},
-                [sa = a.shape(), sb = b.shape(), needs = needs_of(a, b)](const Tensor& g) {
-                  return std::vector<Tensor>{needs.a ? sum_to(g, sa) : Tensor{},
-                                             needs.b ? sum_to(neg(g), sb) : Tensor{}};
+                [sa = a.shape(), sb = b.shape(), need_a = needs_input_grad(a),
+                 need_b = needs_input_grad(b)](const Tensor& g) {
+                  return std::vector<Tensor>{need_a ? sum_to(g, sa) : Tensor{},
+                                             need_b ? sum_to(neg(g), sb) : Tensor{}};
                 });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_values(BinaryOp::mul, a, b);
-  return record("mul", out, {a, b}, [a, b, needs = needs_of(a, b)](const Tensor& g) {
-    return std::vector<Tensor>{needs.a ? sum_to(mul(g, b), a.shape()) : Tensor{},
-                               needs.b ? sum_to(mul(g, a), b.shape()) : Tensor{}};
-  });
+  const bool need_a = needs_input_grad(a);
+  const bool need_b = needs_input_grad(b);
+  return record("mul", out, {a, b},
+                [a_kept = keep_if(need_b, a), b_kept = keep_if(need_a, b), need_a, need_b,
+                 sa = a.shape(), sb = b.shape()](const Tensor& g) {
+                  return std::vector<Tensor>{need_a ? sum_to(mul(g, b_kept), sa) : Tensor{},
+                                             need_b ? sum_to(mul(g, a_kept), sb) : Tensor{}};
+                });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary_values(BinaryOp::div, a, b);
-  return record("div", out, {a, b}, [a, b, needs = needs_of(a, b)](const Tensor& g) {
-    return std::vector<Tensor>{
-        needs.a ? sum_to(div(g, b), a.shape()) : Tensor{},
-        needs.b ? sum_to(neg(div(mul(g, a), mul(b, b))), b.shape()) : Tensor{}};
-  });
+  const bool need_a = needs_input_grad(a);
+  const bool need_b = needs_input_grad(b);
+  return record("div", out, {a, b},
+                [a_kept = keep_if(need_b, a), b, need_a, need_b, sa = a.shape()](const Tensor& g) {
+                  return std::vector<Tensor>{
+                      need_a ? sum_to(div(g, b), sa) : Tensor{},
+                      need_b ? sum_to(neg(div(mul(g, a_kept), mul(b, b))), b.shape()) : Tensor{}};
+                });
 }
 
 Tensor add(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
@@ -118,11 +118,8 @@ Tensor exp(const Tensor& x) {
   detail::check_floating("exp", x, "input");
   Tensor out = dispatch_floating(
       x.dtype(), "exp", [&]<class T>() { return tensor(xt::xarray<T>(xt::exp(x.value<T>()))); });
-  // The saved output serves a plain backward; a recorded one (create_graph) recomputes exp(x)
-  // on the tape so that the second derivative flows through it.
-  return record("exp", out, {x}, [x, y = out](const Tensor& g) {
-    return std::vector<Tensor>{mul(g, GradMode::is_enabled() ? exp(x) : y)};
-  });
+  return record("exp", out, {x},
+                [](const Tensor& g, const Tensor& y) { return std::vector<Tensor>{mul(g, y)}; });
 }
 
 Tensor log(const Tensor& x) {

@@ -18,20 +18,18 @@ namespace {
 
 using kernels::ConvGeometry;
 
-std::string pair(const Size2& s) { return fmt::format("({}, {})", s.h, s.w); }
-
 // Checks the options and how the input [N,C_in,H,W] and weight [C_out,C_in,kH,kW] shapes fit
 // together, and returns the geometry of one image. `context` lists the shapes for the message.
 ConvGeometry geometry(std::string_view op, const Shape& input, const Shape& weight,
                       const Conv2dOptions& o, const std::string& context) {
   if (o.stride.h < 1 || o.stride.w < 1) {
-    fail("{}: stride must be >= 1, got {} {}", op, pair(o.stride), context);
+    fail("{}: stride must be >= 1, got {} {}", op, to_string(o.stride), context);
   }
   if (o.dilation.h < 1 || o.dilation.w < 1) {
-    fail("{}: dilation must be >= 1, got {} {}", op, pair(o.dilation), context);
+    fail("{}: dilation must be >= 1, got {} {}", op, to_string(o.dilation), context);
   }
   if (o.padding.h < 0 || o.padding.w < 0) {
-    fail("{}: padding must be >= 0, got {} {}", op, pair(o.padding), context);
+    fail("{}: padding must be >= 0, got {} {}", op, to_string(o.padding), context);
   }
   if (input[1] != weight[1]) {
     fail("{}: input has {} channels but weight expects {} {}", op, input[1], weight[1], context);
@@ -44,7 +42,7 @@ ConvGeometry geometry(std::string_view op, const Shape& input, const Shape& weig
   for (const auto& [what, value] : {std::pair{"stride", o.stride}, std::pair{"padding", o.padding},
                                     std::pair{"dilation", o.dilation}}) {
     if (value.h > option_limit || value.w > option_limit) {
-      fail("{}: {} must be at most 2^30, got {} {}", op, what, pair(value), context);
+      fail("{}: {} must be at most 2^30, got {} {}", op, what, to_string(value), context);
     }
   }
   __extension__ typedef __int128 Wide;  // GCC/Clang: 128-bit intermediate sizes
@@ -58,9 +56,9 @@ ConvGeometry geometry(std::string_view op, const Shape& input, const Shape& weig
     fail(
         "{}: the kernel {}x{} with dilation {} spans {}x{}, larger than the padded input {}x{} "
         "(padding {}): the output would be empty {}",
-        op, k_h, k_w, pair(o.dilation), static_cast<std::int64_t>(span_h),
+        op, k_h, k_w, to_string(o.dilation), static_cast<std::int64_t>(span_h),
         static_cast<std::int64_t>(span_w), static_cast<std::int64_t>(padded_h),
-        static_cast<std::int64_t>(padded_w), pair(o.padding), context);
+        static_cast<std::int64_t>(padded_w), to_string(o.padding), context);
   }
   const auto out_h = static_cast<std::int64_t>((padded_h - span_h) / o.stride.h + 1);
   const auto out_w = static_cast<std::int64_t>((padded_w - span_w) / o.stride.w + 1);
@@ -94,11 +92,6 @@ void check_grad_output(std::string_view op, const Tensor& grad_output, std::size
     fail("{}: grad_output must be {} for these shapes and options, got {} {}", op,
          to_string(expected), to_string(grad_output.shape()), context);
   }
-}
-
-void check_shape_rank(std::string_view op, const Shape& shape, std::string_view what,
-                      std::string_view layout) {
-  if (shape.size() != 4) fail("{}: {} must be 4-D {}, got {}", op, what, layout, to_string(shape));
 }
 
 template <class T>
@@ -143,10 +136,6 @@ Tensor weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& 
   });
 }
 
-// Closures keep only the tensors the wanted gradients need (an input that needs no gradient
-// costs neither memory nor a GEMM).
-Tensor if_needed(bool needed, const Tensor& t) { return needed ? t : Tensor{}; }
-
 }  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
@@ -157,23 +146,15 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   detail::check_same_dtype(op, input, "input", weight, "weight");
   const std::string context =
       fmt::format("(input {}, weight {})", to_string(input.shape()), to_string(weight.shape()));
-  if (bias.defined()) {
-    detail::check_floating(op, bias, "bias");
-    detail::check_same_dtype(op, bias, "bias", weight, "weight");
-    if (bias.shape() != Shape{weight.shape()[0]}) {
-      fail("{}: bias must be [C_out] = [{}], got {} {}", op, weight.shape()[0],
-           to_string(bias.shape()), context);
-    }
-  }
+  detail::check_bias(op, bias, weight, "[C_out]", context);
   const ConvGeometry g = geometry(op, input.shape(), weight.shape(), options, context);
   Tensor output = forward(input, weight, bias, g);
-  if (!needs_grad({input, weight, bias})) return output;
 
-  const bool need_input = input.requires_grad();
-  const bool need_weight = weight.requires_grad();
-  const bool need_bias = bias.defined() && bias.requires_grad();
+  const bool need_input = needs_input_grad(input);
+  const bool need_weight = needs_input_grad(weight);
+  const bool need_bias = needs_input_grad(bias);
   return record(std::string(op), output, {input, weight, bias},
-                [x = if_needed(need_weight, input), w = if_needed(need_input, weight),
+                [x = keep_if(need_weight, input), w = keep_if(need_input, weight),
                  input_shape = input.shape(), weight_shape = weight.shape(), need_input,
                  need_weight, need_bias, options](const Tensor& grad) {
                   return std::vector<Tensor>{
@@ -189,7 +170,7 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
   detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C_out,H_out,W_out]");
   detail::check_floating_rank(op, weight, "weight", 4, "[C_out,C_in,kH,kW]");
   detail::check_same_dtype(op, grad_output, "grad_output", weight, "weight");
-  check_shape_rank(op, input_shape, "input_shape", "[N,C_in,H,W]");
+  detail::check_shape_rank(op, input_shape, "input_shape", 4, "[N,C_in,H,W]");
   checked_numel(input_shape, op);
   const std::string context =
       fmt::format("(grad_output {}, weight {}, input_shape {})", to_string(grad_output.shape()),
@@ -197,13 +178,12 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
   const ConvGeometry g = geometry(op, input_shape, weight.shape(), options, context);
   check_grad_output(op, grad_output, input_shape[0], weight.shape()[0], g, context);
   Tensor output = input_grad(grad_output, weight, input_shape, g);
-  if (!needs_grad({grad_output, weight})) return output;
 
-  const bool need_grad_output = grad_output.requires_grad();
-  const bool need_weight = weight.requires_grad();
+  const bool need_grad_output = needs_input_grad(grad_output);
+  const bool need_weight = needs_input_grad(weight);
   return record(
       std::string(op), output, {grad_output, weight},
-      [delta = if_needed(need_weight, grad_output), w = if_needed(need_grad_output, weight),
+      [delta = keep_if(need_weight, grad_output), w = keep_if(need_grad_output, weight),
        weight_shape = weight.shape(), need_grad_output, need_weight, options](const Tensor& grad) {
         return std::vector<Tensor>{
             need_grad_output ? conv2d(grad, w, Tensor{}, options) : Tensor{},
@@ -217,7 +197,7 @@ Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const 
   detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C_out,H_out,W_out]");
   detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
   detail::check_same_dtype(op, grad_output, "grad_output", input, "input");
-  check_shape_rank(op, weight_shape, "weight_shape", "[C_out,C_in,kH,kW]");
+  detail::check_shape_rank(op, weight_shape, "weight_shape", 4, "[C_out,C_in,kH,kW]");
   checked_numel(weight_shape, op);
   const std::string context =
       fmt::format("(grad_output {}, input {}, weight_shape {})", to_string(grad_output.shape()),
@@ -225,13 +205,12 @@ Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const 
   const ConvGeometry g = geometry(op, input.shape(), weight_shape, options, context);
   check_grad_output(op, grad_output, input.shape()[0], weight_shape[0], g, context);
   Tensor output = weight_grad(grad_output, input, weight_shape, g);
-  if (!needs_grad({grad_output, input})) return output;
 
-  const bool need_grad_output = grad_output.requires_grad();
-  const bool need_input = input.requires_grad();
+  const bool need_grad_output = needs_input_grad(grad_output);
+  const bool need_input = needs_input_grad(input);
   return record(
       std::string(op), output, {grad_output, input},
-      [delta = if_needed(need_input, grad_output), x = if_needed(need_grad_output, input),
+      [delta = keep_if(need_input, grad_output), x = keep_if(need_grad_output, input),
        input_shape = input.shape(), need_grad_output, need_input, options](const Tensor& grad) {
         return std::vector<Tensor>{
             need_grad_output ? conv2d(x, grad, Tensor{}, options) : Tensor{},

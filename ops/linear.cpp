@@ -4,6 +4,8 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
 #include "broadcast.hpp"
@@ -17,10 +19,6 @@ namespace tg {
 namespace {
 
 using kernels::Trans;
-
-std::vector<std::int64_t> as_dims(const Shape& shape) {
-  return std::vector<std::int64_t>(shape.begin(), shape.end());
-}
 
 Shape batch_of(const Shape& shape) { return Shape(shape.begin(), shape.end() - 2); }
 
@@ -81,29 +79,31 @@ Tensor product(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
     return tensor(std::move(c));
   });
 
-  return record(
-      "matmul", out, {a, b},
-      [a, b, ta, tb, need_a = a.requires_grad(), need_b = b.requires_grad()](const Tensor& g) {
-        Tensor da;
-        Tensor db;
-        // C = op(A) op(B): dop(A) = G op(B)^T and dop(B) = op(A)^T G, rearranged so
-        // that the stored A and B appear, each possibly transposed.
-        if (ta == Trans::no && tb == Trans::no) {
-          if (need_a) da = product(g, b, Trans::no, Trans::yes);
-          if (need_b) db = product(a, g, Trans::yes, Trans::no);
-        } else if (ta == Trans::no) {
-          if (need_a) da = product(g, b, Trans::no, Trans::no);
-          if (need_b) db = product(g, a, Trans::yes, Trans::no);
-        } else if (tb == Trans::no) {
-          if (need_a) da = product(b, g, Trans::no, Trans::yes);
-          if (need_b) db = product(a, g, Trans::no, Trans::no);
-        } else {
-          if (need_a) da = product(b, g, Trans::yes, Trans::yes);
-          if (need_b) db = product(g, a, Trans::yes, Trans::yes);
-        }
-        return std::vector<Tensor>{da.defined() ? sum_to(da, a.shape()) : da,
-                                   db.defined() ? sum_to(db, b.shape()) : db};
-      });
+  const bool need_a = needs_input_grad(a);
+  const bool need_b = needs_input_grad(b);
+  return record("matmul", out, {a, b},
+                [a_kept = keep_if(need_b, a), b_kept = keep_if(need_a, b), need_a, need_b,
+                 sa = a.shape(), sb = b.shape(), ta, tb](const Tensor& g) {
+                  Tensor da;
+                  Tensor db;
+                  // C = op(A) op(B): dop(A) = G op(B)^T and dop(B) = op(A)^T G, rearranged so
+                  // that the stored A and B appear, each possibly transposed.
+                  if (ta == Trans::no && tb == Trans::no) {
+                    if (need_a) da = product(g, b_kept, Trans::no, Trans::yes);
+                    if (need_b) db = product(a_kept, g, Trans::yes, Trans::no);
+                  } else if (ta == Trans::no) {
+                    if (need_a) da = product(g, b_kept, Trans::no, Trans::no);
+                    if (need_b) db = product(g, a_kept, Trans::yes, Trans::no);
+                  } else if (tb == Trans::no) {
+                    if (need_a) da = product(b_kept, g, Trans::no, Trans::yes);
+                    if (need_b) db = product(a_kept, g, Trans::no, Trans::no);
+                  } else {
+                    if (need_a) da = product(b_kept, g, Trans::yes, Trans::yes);
+                    if (need_b) db = product(g, a_kept, Trans::yes, Trans::yes);
+                  }
+                  return std::vector<Tensor>{need_a ? sum_to(da, sa) : Tensor{},
+                                             need_b ? sum_to(db, sb) : Tensor{}};
+                });
 }
 
 void check_batches(const Shape& sa, const Shape& sb) {
@@ -143,7 +143,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_batches(a2.shape(), b2.shape());
   Tensor out = product(a2, b2, Trans::no, Trans::no);
   if (a.dim() > 1 && b.dim() > 1) return out;
-  std::vector<std::int64_t> squeezed = as_dims(out.shape());
+  std::vector<std::int64_t> squeezed = detail::as_dims(out.shape());
   if (b.dim() == 1) squeezed.pop_back();
   if (a.dim() == 1) squeezed.erase(squeezed.end() - (b.dim() == 1 ? 1 : 2));
   return reshape(out, squeezed);
@@ -163,14 +163,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     fail("linear: input {} has {} features but weight {} expects {}", to_string(x.shape()),
          x.shape().back(), to_string(weight.shape()), in_features);
   }
-  if (bias.defined()) {
-    detail::check_floating("linear", bias, "bias");
-    detail::check_same_dtype("linear", x, "input", bias, "bias");
-    if (bias.dim() != 1 || bias.shape()[0] != out_features) {
-      fail("linear: bias must be 1-D [out] = [{}] for weight {}, got {}", out_features,
-           to_string(weight.shape()), to_string(bias.shape()));
-    }
-  }
+  detail::check_bias(
+      "linear", bias, weight, "[out]",
+      fmt::format("(input {}, weight {})", to_string(x.shape()), to_string(weight.shape())));
   std::size_t rows = 1;
   for (std::size_t d = 0; d + 1 < x.dim(); ++d) rows *= x.shape()[d];
   Shape out_shape = x.shape();
@@ -190,22 +185,22 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return tensor(std::move(y));
   });
 
-  const auto rows_i = static_cast<std::int64_t>(rows);
-  return record("linear", out, {x, weight, bias},
-                [x, weight, rows_i, need_x = x.requires_grad(), need_w = weight.requires_grad(),
-                 need_b = bias.defined() && bias.requires_grad()](const Tensor& g) {
-                  const auto out_i = static_cast<std::int64_t>(weight.shape()[0]);
-                  const auto in_i = static_cast<std::int64_t>(weight.shape()[1]);
-                  const Tensor g2 = reshape(g, {rows_i, out_i});
-                  Tensor dx;
-                  Tensor dw;
-                  Tensor db;
-                  if (need_x)
-                    dx = reshape(product(g2, weight, Trans::no, Trans::no), as_dims(x.shape()));
-                  if (need_w) dw = product(g2, reshape(x, {rows_i, in_i}), Trans::yes, Trans::no);
-                  if (need_b) db = sum(g2, {0});
-                  return std::vector<Tensor>{dx, dw, db};
-                });
+  const bool need_x = needs_input_grad(x);
+  const bool need_w = needs_input_grad(weight);
+  const bool need_b = needs_input_grad(bias);
+  return record(
+      "linear", out, {x, weight, bias},
+      [x_kept = keep_if(need_w, x), w_kept = keep_if(need_x, weight), need_x, need_w, need_b,
+       x_dims = detail::as_dims(x.shape()), rows = static_cast<std::int64_t>(rows),
+       out_features = static_cast<std::int64_t>(out_features),
+       in_features = static_cast<std::int64_t>(in_features)](const Tensor& g) {
+        const Tensor g2 = reshape(g, {rows, out_features});
+        return std::vector<Tensor>{
+            need_x ? reshape(product(g2, w_kept, Trans::no, Trans::no), x_dims) : Tensor{},
+            need_w ? product(g2, reshape(x_kept, {rows, in_features}), Trans::yes, Trans::no)
+                   : Tensor{},
+            need_b ? sum(g2, {0}) : Tensor{}};
+      });
 }
 
 }  // namespace tg

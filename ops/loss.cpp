@@ -52,11 +52,8 @@ double reduction_scale(Reduction reduction, std::size_t n) {
   return reduction == Reduction::mean ? 1.0 / static_cast<double>(n) : 1.0;
 }
 
-}  // namespace
-
-Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, Reduction reduction) {
-  detail::check_floating_rank("nll_loss", log_probs, "log_probs", 2, "[N,C]");
-  check_labels("nll_loss", log_probs.shape(), "log_probs", labels);
+// nll_loss on checked arguments (nll_loss and cross_entropy check them, each in its own name).
+Tensor pick_negated(const Tensor& log_probs, const Tensor& labels, Reduction reduction) {
   const std::size_t n = log_probs.shape()[0];
   const std::size_t c = log_probs.shape()[1];
   Tensor out = dispatch_floating(log_probs.dtype(), "nll_loss", [&]<class T>() {
@@ -78,6 +75,14 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, Reduction reducti
                 [labels, shape = log_probs.shape(), reduction](const Tensor& g) {
                   return std::vector<Tensor>{nll_loss_backward(g, labels, shape, reduction)};
                 });
+}
+
+}  // namespace
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, Reduction reduction) {
+  detail::check_floating_rank("nll_loss", log_probs, "log_probs", 2, "[N,C]");
+  check_labels("nll_loss", log_probs.shape(), "log_probs", labels);
+  return pick_negated(log_probs, labels, reduction);
 }
 
 Tensor nll_loss_backward(const Tensor& grad_output, const Tensor& labels, const Shape& input_shape,
@@ -109,14 +114,14 @@ Tensor nll_loss_backward(const Tensor& grad_output, const Tensor& labels, const 
   });
   // Linear in grad_output: sum(gg * out) = nll_loss(gg, labels) . grad_output.
   return record("nll_loss_backward", out, {grad_output}, [labels, reduction](const Tensor& gg) {
-    return std::vector<Tensor>{nll_loss(gg, labels, reduction)};
+    return std::vector<Tensor>{pick_negated(gg, labels, reduction)};
   });
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction) {
   detail::check_floating_rank("cross_entropy", logits, "logits", 2, "[N,C]");
   check_labels("cross_entropy", logits.shape(), "logits", labels);
-  return nll_loss(log_softmax(logits, 1), labels, reduction);
+  return pick_negated(log_softmax(logits, 1), labels, reduction);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {

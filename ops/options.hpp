@@ -1,19 +1,38 @@
 #pragma once
-// Option structs of the spatial ops. Each field takes an int or {h, w}:
+// Option structs of the spatial ops. Every field takes an int or {h, w}:
 //   tg::conv2d(x, w, b, {.stride = 2, .padding = {1, 2}});
-//   tg::max_pool2d(x, {.kernel = 2});          // stride defaults to the kernel size
+//   tg::max_pool2d(x, {.kernel = {3, 2}, .stride = {2, 1}});   // stride defaults to the kernel
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace tg {
 
 struct Size2 {
   std::int64_t h = 0;
   std::int64_t w = 0;
-  Size2(std::int64_t both) : h(both), w(both) {}  // NOLINT: implicit by design, "= 2"
-  Size2(std::int64_t height, std::int64_t width) : h(height), w(width) {}
-  bool operator==(const Size2&) const = default;
+  constexpr Size2(std::int64_t both) : h(both), w(both) {}  // NOLINT: implicit by design, "= 2"
+  constexpr Size2(std::int64_t height, std::int64_t width) : h(height), w(width) {}
+  constexpr bool operator==(const Size2&) const = default;
+};
+
+// "(2, 1)": the form error messages use.
+std::string to_string(const Size2& size);
+
+// A Size2 that may be left out (a pool's stride, which then takes the kernel's value). It is a
+// type of its own because std::optional<Size2> cannot be initialised from a braced {h, w}.
+class OptionalSize2 {
+ public:
+  constexpr OptionalSize2() = default;                                 // left out
+  constexpr OptionalSize2(std::int64_t both) : value_(Size2(both)) {}  // NOLINT: as Size2
+  constexpr OptionalSize2(std::int64_t height, std::int64_t width) : value_(Size2(height, width)) {}
+  constexpr OptionalSize2(Size2 size) : value_(size) {}  // NOLINT: as Size2
+  constexpr bool has_value() const { return value_.has_value(); }
+  constexpr Size2 value_or(Size2 fallback) const { return value_.value_or(fallback); }
+
+ private:
+  std::optional<Size2> value_;
 };
 
 struct Conv2dOptions {
@@ -24,13 +43,13 @@ struct Conv2dOptions {
 
 struct MaxPool2dOptions {
   Size2 kernel = 1;
-  std::optional<Size2> stride;  // defaults to kernel
-  Size2 padding = 0;            // implicit -inf padding, at most half the kernel
+  OptionalSize2 stride;  // defaults to kernel
+  Size2 padding = 0;     // implicit -inf padding, at most half the kernel
 };
 
 struct AvgPool2dOptions {
   Size2 kernel = 1;
-  std::optional<Size2> stride;    // defaults to kernel
+  OptionalSize2 stride;           // defaults to kernel
   Size2 padding = 0;              // zero padding, at most half the kernel
   bool count_include_pad = true;  // divide by the whole window, padding included (PyTorch)
 };

@@ -30,8 +30,6 @@ using Argmax = std::shared_ptr<const std::vector<std::int32_t>>;
 
 constexpr auto int32_max = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
 
-std::string dims(const Size2& s) { return fmt::format("{}x{}", s.h, s.w); }
-
 struct Window {
   Size2 kernel;
   Size2 stride;
@@ -66,20 +64,20 @@ Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, cons
   const auto& [kernel, stride, padding] = win;
   auto context = [&] {
     return fmt::format("input {}, kernel {}, stride {}, padding {}", to_string(input_shape),
-                       dims(kernel), dims(stride), dims(padding));
+                       to_string(kernel), to_string(stride), to_string(padding));
   };
   if (kernel.h < 1 || kernel.w < 1) {
-    fail("{}: kernel must be >= 1 in both dims, got {} ({})", op, dims(kernel), context());
+    fail("{}: kernel must be >= 1 in both dims, got {} ({})", op, to_string(kernel), context());
   }
   if (stride.h < 1 || stride.w < 1) {
-    fail("{}: stride must be >= 1 in both dims, got {} ({})", op, dims(stride), context());
+    fail("{}: stride must be >= 1 in both dims, got {} ({})", op, to_string(stride), context());
   }
   if (padding.h < 0 || padding.w < 0) {
-    fail("{}: padding must be >= 0 in both dims, got {} ({})", op, dims(padding), context());
+    fail("{}: padding must be >= 0 in both dims, got {} ({})", op, to_string(padding), context());
   }
   if (padding.h > kernel.h / 2 || padding.w > kernel.w / 2) {
-    fail("{}: padding {} must be at most half the kernel {} ({})", op, dims(padding), dims(kernel),
-         context());
+    fail("{}: padding {} must be at most half the kernel {} ({})", op, to_string(padding),
+         to_string(kernel), context());
   }
   check_plane(op, "input", input_shape);
   checked_numel(input_shape, op);
@@ -92,7 +90,7 @@ Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, cons
     fail(
         "{}: kernel {} does not fit in the {}x{} input plane padded by {}, so the output would "
         "be empty ({})",
-        op, dims(kernel), in_h, in_w, dims(padding), context());
+        op, to_string(kernel), in_h, in_w, to_string(padding), context());
   }
   Pool2dGeometry g;
   g.planes = input_shape[0] * input_shape[1];
@@ -111,10 +109,6 @@ Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, cons
 
 Shape output_shape(const Shape& input_shape, const Pool2dGeometry& g) {
   return {input_shape[0], input_shape[1], g.out_h, g.out_w};
-}
-
-void check_shape_4d(std::string_view op, std::string_view what, const Shape& shape) {
-  if (shape.size() != 4) fail("{}: {} must be 4-D [N,C,H,W], got {}", op, what, to_string(shape));
 }
 
 // An i64 argmax of 4 dims whose N and C match `other`.
@@ -244,7 +238,7 @@ Tensor max_pool2d_scatter(const Tensor& grad_output, const Tensor& argmax,
                           const Shape& input_shape) {
   constexpr std::string_view op = "max_pool2d_scatter";
   detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C,Ho,Wo]");
-  check_shape_4d(op, "input_shape", input_shape);
+  detail::check_shape_rank(op, input_shape, "input_shape", 4, "[N,C,H,W]");
   if (input_shape[0] != grad_output.shape()[0] || input_shape[1] != grad_output.shape()[1]) {
     fail("{}: input_shape {} and grad_output {} differ in N or C", op, to_string(input_shape),
          to_string(grad_output.shape()));
@@ -285,7 +279,7 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
                            const AvgPool2dOptions& options) {
   constexpr std::string_view op = "avg_pool2d_backward";
   detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C,Ho,Wo]");
-  check_shape_4d(op, "input_shape", input_shape);
+  detail::check_shape_rank(op, input_shape, "input_shape", 4, "[N,C,H,W]");
   const Pool2dGeometry g = pool_geometry(op, input_shape, window_of(options));
   const Shape out_shape = output_shape(input_shape, g);
   if (grad_output.shape() != out_shape) {
@@ -293,7 +287,8 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
         "{}: grad_output {} does not match the output {} that avg_pool2d gives for input {} "
         "(kernel {}, stride {}, padding {})",
         op, to_string(grad_output.shape()), to_string(out_shape), to_string(input_shape),
-        dims(options.kernel), dims(options.stride.value_or(options.kernel)), dims(options.padding));
+        to_string(options.kernel), to_string(options.stride.value_or(options.kernel)),
+        to_string(options.padding));
   }
   return avg_backward(grad_output, g, options.count_include_pad, input_shape);
 }

@@ -24,7 +24,7 @@ std::vector<std::size_t> reduced_dims(std::string_view op, const Tensor& x,
     for (std::size_t d = 0; d < x.dim(); ++d) result.push_back(d);
     return result;
   }
-  for (std::int64_t dim : dims) result.push_back(detail::normalize_dim(op, dim, x.dim()));
+  for (std::int64_t dim : dims) result.push_back(detail::normalize_dim(op, dim, x.shape()));
   std::sort(result.begin(), result.end());
   if (std::adjacent_find(result.begin(), result.end()) != result.end()) {
     fail("{}: a dim appears twice in the list for input {}", op, to_string(x.shape()));
@@ -79,7 +79,7 @@ Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim
 
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
   detail::check_floating("argmax", x, "input");
-  const std::size_t d = detail::normalize_dim("argmax", dim, x.dim());
+  const std::size_t d = detail::normalize_dim("argmax", dim, x.shape());
   const Shape& shape = x.shape();
   if (shape[d] == 0) fail("argmax: dim {} of input {} is empty", dim, to_string(shape));
   std::size_t outer = 1;

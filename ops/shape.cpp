@@ -13,10 +13,6 @@
 namespace tg {
 namespace {
 
-std::vector<std::int64_t> as_dims(const Shape& shape) {
-  return std::vector<std::int64_t>(shape.begin(), shape.end());
-}
-
 // The concrete shape for `requested` (one entry may be -1) holding `numel` elements.
 Shape resolve_shape(const Tensor& x, const std::vector<std::int64_t>& requested) {
   Shape shape(requested.size());
@@ -62,16 +58,17 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
     copy.reshape(target);
     return tensor(std::move(copy));
   });
-  return record("reshape", out, {x}, [input_shape = as_dims(x.shape())](const Tensor& grad) {
-    return std::vector<Tensor>{reshape(grad, input_shape)};
-  });
+  return record("reshape", out, {x},
+                [input_shape = detail::as_dims(x.shape())](const Tensor& grad) {
+                  return std::vector<Tensor>{reshape(grad, input_shape)};
+                });
 }
 
 Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
   detail::check_defined("flatten", x, "input");
   if (x.dim() == 0) return reshape(x, {1});
-  const std::size_t start = detail::normalize_dim("flatten", start_dim, x.dim());
-  const std::size_t end = detail::normalize_dim("flatten", end_dim, x.dim());
+  const std::size_t start = detail::normalize_dim("flatten", start_dim, x.shape());
+  const std::size_t end = detail::normalize_dim("flatten", end_dim, x.shape());
   if (start > end) {
     fail("flatten: start_dim {} comes after end_dim {} for input {}", start_dim, end_dim,
          to_string(x.shape()));
@@ -89,8 +86,8 @@ Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
 
 Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
   detail::check_defined("transpose", x, "input");
-  const std::size_t a = detail::normalize_dim("transpose", dim0, x.dim());
-  const std::size_t b = detail::normalize_dim("transpose", dim1, x.dim());
+  const std::size_t a = detail::normalize_dim("transpose", dim0, x.shape());
+  const std::size_t b = detail::normalize_dim("transpose", dim1, x.shape());
   if (a == b) return x;
   std::vector<std::size_t> permutation(x.dim());
   std::iota(permutation.begin(), permutation.end(), std::size_t{0});
@@ -103,4 +100,11 @@ Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
   });
 }
 
+namespace detail {
+
+std::vector<std::int64_t> as_dims(const Shape& shape) {
+  return std::vector<std::int64_t>(shape.begin(), shape.end());
+}
+
+}  // namespace detail
 }  // namespace tg

@@ -18,4 +18,9 @@ namespace tg {
                              std::int64_t end_dim = -1);
 [[nodiscard]] Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
 
+namespace detail {
+// A Shape as the dims reshape takes.
+std::vector<std::int64_t> as_dims(const Shape& shape);
+}  // namespace detail
+
 }  // namespace tg

@@ -193,13 +193,27 @@ TEST_CASE("a closure returning the wrong number or shape of gradients is reporte
   Tensor a = leaf({1.0, 2.0});
   Tensor wrong_count =
       tg::record("bad_count", a.detach(), {a}, [](const Tensor&) { return std::vector<Tensor>{}; });
-  CHECK_THROWS_WITH(tg::backward({wrong_count}, {tg::ones({2}, {.dtype = tg::f64})}),
-                    Catch::Contains("bad_count") && Catch::Contains("0 gradients for 1"));
+  CHECK_THROWS_WITH(
+      tg::backward({wrong_count}, {.grad_outputs = {tg::ones({2}, {.dtype = tg::f64})}}),
+      Catch::Contains("bad_count") && Catch::Contains("0 gradients for 1"));
   Tensor wrong_shape = tg::record("bad_shape", a.detach(), {a}, [](const Tensor&) {
     return std::vector<Tensor>{tg::ones({3}, {.dtype = tg::f64})};
   });
-  CHECK_THROWS_WITH(tg::backward({wrong_shape}, {tg::ones({2}, {.dtype = tg::f64})}),
-                    Catch::Contains("bad_shape") && Catch::Contains("[3]"));
+  CHECK_THROWS_WITH(
+      tg::backward({wrong_shape}, {.grad_outputs = {tg::ones({2}, {.dtype = tg::f64})}}),
+      Catch::Contains("bad_shape") && Catch::Contains("[3]"));
+}
+
+TEST_CASE("tg::backward takes its options as tg::grad does", "[engine]") {
+  Tensor x = leaf({1.0, 2.0});
+  const Tensor ones = tg::ones({2}, {.dtype = tg::f64});
+  // d/dx of 1 * x^2 + 3 * (x + x) = 2x + 6
+  tg::backward({product(x, x), plus(x, x)},
+               {.grad_outputs = {ones, tg::full({2}, 3.0, {.dtype = tg::f64})}});
+  CHECK(values(x.grad())(0) == 8.0);
+  CHECK(values(x.grad())(1) == 10.0);
+  CHECK_THROWS_WITH(product(x, x).backward(ones, {.grad_outputs = {ones}}),
+                    Catch::Contains("backward") && Catch::Contains("twice"));
 }
 
 TEST_CASE("tg::grad returns gradients without touching grad()", "[engine]") {

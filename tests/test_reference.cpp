@@ -27,10 +27,16 @@ namespace fs = std::filesystem;
 using tg::Tensor;
 
 // Fewer cases than this means a truncated or missing manifest: the test must not pass vacuously.
-constexpr std::size_t kMinCases = 50;
+constexpr std::size_t kMinCases = 270;
 constexpr std::size_t kMinCasesPerOp = 8;
+// Every differentiable op of ops/, but dropout (a random mask) and the backward maps such as
+// conv2d_input_grad (whose values the gradients here check, though not their own gradients).
 const std::set<std::string> kOps = {
-    "conv2d", "max_pool2d", "linear", "log_softmax", "cross_entropy", "add", "sub", "mul", "div"};
+    "conv2d",     "max_pool2d", "avg_pool2d", "linear",        "matmul",      "relu",
+    "leaky_relu", "sigmoid",    "tanh",       "softmax",       "log_softmax", "add",
+    "sub",        "mul",        "div",        "neg",           "exp",         "log",
+    "pow",        "sum",        "mean",       "reshape",       "flatten",     "transpose",
+    "expand",     "sum_to",     "nll_loss",   "cross_entropy", "mse_loss"};
 
 // torch and tapegrad sum in different orders: agreement to a few ulps, not bitwise.
 constexpr double kRtol = 1e-9;
@@ -50,6 +56,8 @@ struct Case {
   std::string line;
 
   std::string name() const { return op + " #" + std::to_string(index); }
+
+  bool has(const std::string& key) const { return options.count(key) == 1; }
 
   const std::string& option(const std::string& key) const {
     const auto it = options.find(key);
@@ -98,7 +106,31 @@ tg::Size2 size2(const Case& c, const std::string& key) {
 
 bool flag(const Case& c, const std::string& key) { return c.option(key) == "1"; }
 
+std::int64_t integer(const Case& c, const std::string& key) { return std::stoll(c.option(key)); }
+
+// Written by Python's repr(float): the shortest text that reads back as the same double.
+double number(const Case& c, const std::string& key) { return std::stod(c.option(key)); }
+
+tg::Shape shape(const Case& c, const std::string& key) {
+  tg::Shape result;
+  for (const std::int64_t size : ints(c.option(key))) {
+    if (size < 0) bad_fixtures(c.line + ": " + key + " has a negative size");
+    result.push_back(static_cast<std::size_t>(size));
+  }
+  return result;
+}
+
+tg::Reduction reduction(const Case& c) {
+  const std::string& name = c.option("reduction");
+  if (name == "mean") return tg::Reduction::mean;
+  if (name == "sum") return tg::Reduction::sum;
+  if (name == "none") return tg::Reduction::none;
+  bad_fixtures(c.line + ": unknown reduction \"" + name + "\"");
+}
+
 std::vector<std::size_t> dims(const tg::Shape& shape) { return {shape.begin(), shape.end()}; }
+
+std::vector<std::int64_t> sizes(const Tensor& t) { return {t.shape().begin(), t.shape().end()}; }
 
 // The arrays of one case.
 class Fixture {
@@ -148,6 +180,16 @@ void check_close(const Fixture& fixture, const std::string& name, const Tensor& 
   CHECK(close);
 }
 
+// The leaf `name`; the manifest names the shape it covers under `key`: make sure it is that.
+Tensor leaf(const Case& c, Fixture& f, const std::string& name, const std::string& key) {
+  Tensor t = f.leaf(name);
+  REQUIRE(sizes(t) == ints(c.option(key)));
+  return t;
+}
+
+// The one input of an elementwise, reduction or shape op, of the manifest's shape=.
+Tensor input(const Case& c, Fixture& f) { return leaf(c, f, "input", "shape"); }
+
 Tensor run_conv2d(const Case& c, Fixture& f) {
   Tensor x = f.leaf("input");
   Tensor w = f.leaf("weight");
@@ -166,6 +208,16 @@ Tensor run_max_pool2d(const Case& c, Fixture& f) {
       {.kernel = size2(c, "kernel"), .stride = size2(c, "stride"), .padding = size2(c, "padding")});
 }
 
+Tensor run_avg_pool2d(const Case& c, Fixture& f) {
+  Tensor x = f.leaf("input");
+  tg::AvgPool2dOptions options{.kernel = size2(c, "kernel"),
+                               .padding = size2(c, "padding"),
+                               .count_include_pad = flag(c, "count_include_pad")};
+  // Without stride= the case checks the default (the kernel size).
+  if (c.has("stride")) options.stride = size2(c, "stride");
+  return tg::avg_pool2d(x, options);
+}
+
 Tensor run_linear(const Case& c, Fixture& f) {
   Tensor x = f.leaf("input");
   Tensor w = f.leaf("weight");
@@ -176,39 +228,95 @@ Tensor run_linear(const Case& c, Fixture& f) {
 }
 
 Tensor run_log_softmax(const Case& c, Fixture& f) {
-  return tg::log_softmax(f.leaf("input"), std::stoll(c.option("dim")));
+  return tg::log_softmax(f.leaf("input"), integer(c, "dim"));
+}
+
+Tensor run_softmax(const Case& c, Fixture& f) {
+  return tg::softmax(f.leaf("input"), integer(c, "dim"));
+}
+
+Tensor run_leaky_relu(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  // Without negative_slope= the case checks the default (PyTorch's is 0.01).
+  return c.has("negative_slope") ? tg::leaky_relu(x, number(c, "negative_slope"))
+                                 : tg::leaky_relu(x);
+}
+
+Tensor run_reduction(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  const bool is_sum = c.op == "sum";
+  // Without dims= the case checks the overload that reduces every element.
+  if (!c.has("dims")) return is_sum ? tg::sum(x) : tg::mean(x);
+  const auto reduced = ints(c.option("dims"));
+  // An empty list means every dim to tapegrad; PyTorch 1.13 reads it so too, but deprecated.
+  if (reduced.empty()) bad_fixtures(c.line + ": dims= is empty");
+  const bool keepdim = flag(c, "keepdim");
+  return is_sum ? tg::sum(x, reduced, keepdim) : tg::mean(x, reduced, keepdim);
+}
+
+Tensor run_flatten(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  // Without start_dim= the case checks the defaults (0, -1).
+  if (!c.has("start_dim")) return tg::flatten(x);
+  return tg::flatten(x, integer(c, "start_dim"), integer(c, "end_dim"));
 }
 
 Tensor run_cross_entropy(const Case& c, Fixture& f) {
-  const std::string& reduction = c.option("reduction");
-  REQUIRE((reduction == "mean" || reduction == "sum"));
   Tensor logits = f.leaf("logits");
-  return tg::cross_entropy(logits, f.labels(),
-                           reduction == "mean" ? tg::Reduction::mean : tg::Reduction::sum);
+  return tg::cross_entropy(logits, f.labels(), reduction(c));
 }
 
-Tensor run_arithmetic(const Case& c, Fixture& f) {
-  Tensor a = f.leaf("a");
-  Tensor b = f.leaf("b");
-  // The manifest names the broadcast it covers: make sure the arrays are those shapes.
-  const auto shape_of = [](const Tensor& t) {
-    return std::vector<std::int64_t>(t.shape().begin(), t.shape().end());
-  };
-  REQUIRE(shape_of(a) == ints(c.option("a")));
-  REQUIRE(shape_of(b) == ints(c.option("b")));
+Tensor run_nll_loss(const Case& c, Fixture& f) {
+  Tensor log_probs = f.leaf("log_probs");
+  return tg::nll_loss(log_probs, f.labels(), reduction(c));
+}
+
+Tensor run_mse_loss(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  Tensor target = leaf(c, f, "target", "shape");
+  return tg::mse_loss(x, target, reduction(c));
+}
+
+// The manifest names the shapes (a broadcast, a matrix product) it covers under a= and b=.
+Tensor run_binary(const Case& c, Fixture& f) {
+  Tensor a = leaf(c, f, "a", "a");
+  Tensor b = leaf(c, f, "b", "b");
   if (c.op == "add") return tg::add(a, b);
   if (c.op == "sub") return tg::sub(a, b);
   if (c.op == "mul") return tg::mul(a, b);
-  return tg::div(a, b);
+  if (c.op == "div") return tg::div(a, b);
+  return tg::matmul(a, b);
 }
 
 Tensor run(const Case& c, Fixture& f) {
   if (c.op == "conv2d") return run_conv2d(c, f);
   if (c.op == "max_pool2d") return run_max_pool2d(c, f);
+  if (c.op == "avg_pool2d") return run_avg_pool2d(c, f);
   if (c.op == "linear") return run_linear(c, f);
+  if (c.op == "relu") return tg::relu(input(c, f));
+  if (c.op == "leaky_relu") return run_leaky_relu(c, f);
+  if (c.op == "sigmoid") return tg::sigmoid(input(c, f));
+  if (c.op == "tanh") return tg::tanh(input(c, f));
+  if (c.op == "softmax") return run_softmax(c, f);
   if (c.op == "log_softmax") return run_log_softmax(c, f);
+  if (c.op == "neg") return tg::neg(input(c, f));
+  if (c.op == "exp") return tg::exp(input(c, f));
+  if (c.op == "log") return tg::log(input(c, f));
+  if (c.op == "pow") return tg::pow(input(c, f), number(c, "exponent"));
+  if (c.op == "sum" || c.op == "mean") return run_reduction(c, f);
+  if (c.op == "reshape") return tg::reshape(input(c, f), ints(c.option("target")));
+  if (c.op == "flatten") return run_flatten(c, f);
+  if (c.op == "transpose") {
+    return tg::transpose(input(c, f), integer(c, "dim0"), integer(c, "dim1"));
+  }
+  if (c.op == "expand") return tg::expand(input(c, f), shape(c, "target"));
+  if (c.op == "sum_to") return tg::sum_to(input(c, f), shape(c, "target"));
   if (c.op == "cross_entropy") return run_cross_entropy(c, f);
-  if (c.op == "add" || c.op == "sub" || c.op == "mul" || c.op == "div") return run_arithmetic(c, f);
+  if (c.op == "nll_loss") return run_nll_loss(c, f);
+  if (c.op == "mse_loss") return run_mse_loss(c, f);
+  if (c.op == "add" || c.op == "sub" || c.op == "mul" || c.op == "div" || c.op == "matmul") {
+    return run_binary(c, f);
+  }
   bad_fixtures("unknown op in manifest: " + c.line);
 }
 

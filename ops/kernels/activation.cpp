@@ -14,21 +14,11 @@ constexpr std::size_t elementwise_grain = std::size_t{1} << 15;
 // Transcendental functions cost tens of cycles per element, so smaller tasks pay off.
 constexpr std::size_t transcendental_grain = std::size_t{1} << 12;
 
-// Runs f(begin, end) over [0, n), in parallel when n is large.
-template <class F>
-void for_chunks(std::size_t n, std::size_t grain, const F& f) {
-  if (n <= grain) {
-    f(std::size_t{0}, n);
-    return;
-  }
-  parallel_for(n, grain, [&](std::size_t begin, std::size_t end) { f(begin, end); });
-}
-
 }  // namespace
 
 template <class T>
 void relu(const T* x, T* out, std::size_t n) {
-  for_chunks(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
+  parallel_for(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
     // "x < 0 ? 0 : x" rather than "x > 0 ? x : 0": a NaN passes through, as in PyTorch.
     for (std::size_t i = begin; i < end; ++i) out[i] = x[i] < T(0) ? T(0) : x[i];
   });
@@ -36,7 +26,7 @@ void relu(const T* x, T* out, std::size_t n) {
 
 template <class T>
 void relu_backward(const T* g, const T* x, T* out, std::size_t n) {
-  for_chunks(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
+  parallel_for(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) out[i] = x[i] > T(0) ? g[i] : T(0);
   });
 }
@@ -45,7 +35,7 @@ void relu_backward(const T* g, const T* x, T* out, std::size_t n) {
 // select between x and s x explicitly on xsimd batches.
 template <class T>
 void leaky_relu(const T* x, T slope, T* out, std::size_t n) {
-  for_chunks(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
+  parallel_for(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
     using Batch = xsimd::batch<T>;
     const Batch s(slope);
     const Batch zero(T(0));
@@ -60,7 +50,7 @@ void leaky_relu(const T* x, T slope, T* out, std::size_t n) {
 
 template <class T>
 void leaky_relu_backward(const T* g, const T* x, T slope, T* out, std::size_t n) {
-  for_chunks(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
+  parallel_for(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
     using Batch = xsimd::batch<T>;
     const Batch s(slope);
     const Batch zero(T(0));
@@ -76,14 +66,14 @@ void leaky_relu_backward(const T* g, const T* x, T slope, T* out, std::size_t n)
 template <class T>
 void sigmoid(const T* x, T* out, std::size_t n) {
   // For very negative x, e^-x overflows to inf and the quotient is the correct 0.
-  for_chunks(n, transcendental_grain, [=](std::size_t begin, std::size_t end) {
+  parallel_for(n, transcendental_grain, [=](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) out[i] = T(1) / (T(1) + std::exp(-x[i]));
   });
 }
 
 template <class T>
 void tanh(const T* x, T* out, std::size_t n) {
-  for_chunks(n, transcendental_grain, [=](std::size_t begin, std::size_t end) {
+  parallel_for(n, transcendental_grain, [=](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) out[i] = std::tanh(x[i]);
   });
 }

@@ -22,10 +22,6 @@ std::size_t chunk_count(std::size_t n, std::size_t grain) {
   return (n + grain - 1) / grain;
 }
 
-std::size_t chunk_begin(std::size_t n, std::size_t grain, std::size_t index) {
-  return std::min(n, index * std::max<std::size_t>(grain, 1));
-}
-
 void parallel_chunks(std::size_t n, std::size_t grain,
                      const std::function<void(std::size_t, std::size_t, std::size_t)>& body) {
   grain = std::max<std::size_t>(grain, 1);

@@ -15,10 +15,9 @@ namespace tg::kernels {
 void parallel_for(std::size_t n, std::size_t grain,
                   const std::function<void(std::size_t begin, std::size_t end)>& body);
 
-// Number of chunks parallel_for(n, grain, ...) makes and the bounds of chunk `index`, for
-// callers that keep one partial result per chunk.
+// Number of chunks parallel_for(n, grain, ...) makes, for callers that keep one partial result
+// per chunk.
 std::size_t chunk_count(std::size_t n, std::size_t grain);
-std::size_t chunk_begin(std::size_t n, std::size_t grain, std::size_t index);
 
 // Calls body(chunk_index, begin, end) for every chunk of parallel_for(n, grain, ...).
 void parallel_chunks(

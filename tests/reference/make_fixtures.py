@@ -211,6 +211,248 @@ def arithmetic_cases(writer):
             run(writer, op, options, [("a", a), ("b", b)], fn)
 
 
+# ---- Ops added after the ones above (appended, so the random stream of the cases above, and so
+# their files, stay as they were).
+
+
+def random_shape(rank, high=4):
+    return [int(rng.integers(1, high + 1)) for _ in range(rank)]
+
+
+def with_zeros(array, fraction=0.3):
+    """Some entries set to exactly 0 (where relu/leaky_relu switch branch)."""
+    return np.where(rng.random(size=array.shape) < fraction, 0.0, array)
+
+
+def away_from_zero(shape, low=0.5, high=2.0):
+    """|x| in [low, high], random sign."""
+    return rng.choice([-1.0, 1.0], size=tuple(shape)) * rng.uniform(low, high, size=tuple(shape))
+
+
+# Ranks of the elementwise cases: a 0-D tensor and up to 4-D.
+ELEMENTWISE_RANKS = [0, 1, 2, 3, 4, 1, 2, 3]
+
+
+def activation_cases(writer):
+    for op, fn in [("relu", F.relu), ("sigmoid", torch.sigmoid), ("tanh", torch.tanh)]:
+        for i, rank in enumerate(ELEMENTWISE_RANKS):
+            shape = random_shape(rank)
+            # Saturated inputs for sigmoid/tanh (the stable forms), exact zeros for relu.
+            scale = 15.0 if i == len(ELEMENTWISE_RANKS) - 1 else 2.0
+            x = normal(shape, scale)
+            if i in (2, 6):
+                x = with_zeros(x)
+            run(writer, op, {"shape": shape}, [("input", x)], fn)
+
+
+def leaky_relu_cases(writer):
+    # None: the default negative_slope (0.01 in both libraries), not passed.
+    slopes = [None, 0.01, 0.2, 0.0, 1.0, 0.5, 3.0, -0.5]
+    for i, slope in enumerate(slopes):
+        shape = random_shape(ELEMENTWISE_RANKS[i])
+        x = normal(shape, 2.0)
+        if i in (1, 3, 6):
+            x = with_zeros(x)
+        options = {"shape": shape}
+        if slope is None:
+            run(writer, "leaky_relu", options, [("input", x)], F.leaky_relu)
+        else:
+            options["negative_slope"] = repr(float(slope))
+            run(writer, "leaky_relu", options, [("input", x)],
+                lambda t: F.leaky_relu(t, negative_slope=slope))
+
+
+def softmax_cases(writer, count=10):
+    for i in range(count):
+        rank = 1 + i % 4
+        shape = random_shape(rank, 5)
+        dim = int(rng.integers(-rank, rank))  # negative dims too
+        if i == 4:  # a softmax over a size-1 dim: 1 everywhere, gradient 0
+            shape[dim] = 1
+        scale = 40.0 if i == count - 1 else 3.0
+        run(writer, "softmax", {"dim": dim}, [("input", normal(shape, scale))],
+            lambda x: F.softmax(x, dim=dim))
+
+
+def avg_pool2d_cases(writer, count=12):
+    for i in range(count):
+        n, c = int(rng.integers(1, 3)), int(rng.integers(1, 4))
+        kernel = [int(rng.integers(1, 5)), int(rng.integers(1, 5))]
+        if kernel == [1, 1]:
+            kernel = [3, 2]
+        stride = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        default_stride = i < 2  # stride omitted: it defaults to the kernel
+        if default_stride:
+            stride = list(kernel)
+        padding = [int(rng.integers(0, kernel[d] // 2 + 1)) for d in range(2)]
+        if i in (2, 3):  # the largest padding allowed: the border windows are mostly padding
+            padding = [kernel[0] // 2, kernel[1] // 2]
+        count_include_pad = i % 2 == 0
+        spatial = [max(1, kernel[d] - 2 * padding[d]) + int(rng.integers(0, 5)) for d in range(2)]
+        options = {"kernel": kernel}
+        if not default_stride:
+            options["stride"] = stride
+        options.update({"padding": padding, "count_include_pad": count_include_pad})
+        run(writer, "avg_pool2d", options, [("input", normal([n, c, *spatial]))],
+            lambda x: F.avg_pool2d(x, kernel, stride=None if default_stride else stride,
+                                   padding=padding, count_include_pad=count_include_pad))
+
+
+def matmul_cases(writer):
+    def size():
+        return int(rng.integers(1, 5))
+
+    for layout in ["k,k", "k,kn", "mk,k", "mk,kn", "bmk,bkn", "bmk,kn", "mk,bkn", "k,bkn",
+                   "bmk,k", "21mk,3kn", "1bmk,c1kn", "11,11"]:
+        m, k, n, b, c = size(), size(), size(), 1 + size(), 1 + size()
+        sizes = {"m": m, "k": k, "n": n, "b": b, "c": c, "1": 1, "2": 2, "3": 3}
+        shape_a, shape_b = ([sizes[ch] for ch in part] for part in layout.split(","))
+        run(writer, "matmul", {"a": shape_a, "b": shape_b},
+            [("a", normal(shape_a)), ("b", normal(shape_b))], torch.matmul)
+
+
+def unary_cases(writer):
+    for op in ["neg", "exp", "log"]:
+        for i, rank in enumerate(ELEMENTWISE_RANKS):
+            shape = random_shape(rank)
+            if op == "log":  # positive inputs, small ones (steep gradient) in one case
+                low, high = (1e-3, 1e-1) if i == 3 else (0.1, 5.0)
+                x = rng.uniform(low, high, size=tuple(shape))
+            else:
+                x = normal(shape, 2.0)
+            run(writer, op, {"shape": shape}, [("input", x)], getattr(torch, op))
+
+
+def pow_cases(writer):
+    # (exponent, inputs, rank). Inputs: "any" normal with exact zeros (where d/dx x^0 is 0, not
+    # 0 * 0^-1), "positive" in [0.1, 3], "nonzero" |x| in [0.5, 2].
+    exponents = [(0.0, "any", 2), (1.0, "any", 1), (2.0, "any", 3), (0.5, "positive", 3),
+                 (-1.0, "nonzero", 4), (3.0, "any", 2), (1.5, "positive", 0), (-2.0, "nonzero", 1),
+                 (2.5, "positive", 2), (-0.5, "positive", 1)]
+    for exponent, domain, rank in exponents:
+        shape = random_shape(rank)
+        if domain == "positive":
+            x = rng.uniform(0.1, 3.0, size=tuple(shape))
+        elif domain == "nonzero":
+            x = away_from_zero(shape)
+        else:
+            x = with_zeros(normal(shape, 1.5))
+            x.flat[0] = 0.0
+        run(writer, "pow", {"shape": shape, "exponent": repr(exponent)}, [("input", x)],
+            lambda t: torch.pow(t, exponent))
+
+
+def reduction_cases(writer):
+    # (input rank, dims or None for all elements, keepdim). Dims may be negative and unsorted.
+    layouts = [(3, None, False), (0, None, False), (2, [1], False), (3, [-1], True),
+               (3, [0, -1], False), (4, [-3, -2], True), (3, [0, 1, 2], False),
+               (2, [0, 1], True), (1, [0], False), (3, [2, 0], True)]
+    for op, fn in [("sum", torch.sum), ("mean", torch.mean)]:
+        for rank, dims, keepdim in layouts:
+            shape = random_shape(rank)
+            options = {"shape": shape}
+            if dims is None:
+                forward = fn
+            else:
+                options.update({"dims": dims, "keepdim": keepdim})
+                forward = (lambda f, d, k: lambda x: f(x, dim=d, keepdim=k))(fn, dims, keepdim)
+            run(writer, op, options, [("input", normal(shape))], forward)
+
+
+def reshape_cases(writer):
+    a, b, c = (int(rng.integers(2, 5)) for _ in range(3))
+    pairs = [([a, b, c], [c, -1]), ([a * b], [a, b]), ([a, b], [-1]), ([], [1, 1]), ([1], []),
+             ([a, 1, b], [b, 1, a]), ([a, b, c], [a, b, c]), ([c, 1, a], [-1, 1, c]),
+             ([1, a, b, 1], [a, 1, -1])]
+    for shape, target in pairs:
+        run(writer, "reshape", {"shape": shape, "target": target},
+            [("input", normal(shape))], lambda x: x.reshape(target))
+
+
+def flatten_cases(writer):
+    a, b, c = (int(rng.integers(2, 4)) for _ in range(3))
+    # (shape, start_dim, end_dim); None: the defaults (0, -1), not passed.
+    layouts = [([a, b, c], None, None), ([a, b, c, 2], 1, 2), ([a, b, c], -2, -1),
+               ([], 0, -1), ([c], 0, 0), ([a, 1, b], 0, 1), ([1, a, 1, b], -3, 2),
+               ([a, b, c], 1, 1), ([b, c, a], 0, -2)]
+    for shape, start, end in layouts:
+        options = {"shape": shape}
+        if start is None:
+            forward = torch.flatten
+        else:
+            options.update({"start_dim": start, "end_dim": end})
+            forward = (lambda s, e: lambda x: torch.flatten(x, s, e))(start, end)
+        run(writer, "flatten", options, [("input", normal(shape))], forward)
+
+
+def transpose_cases(writer):
+    layouts = [(2, 0, 1), (3, 0, -1), (4, 1, -2), (3, -1, -3), (3, 2, 2), (1, 0, 0), (4, 3, 0),
+               (2, -1, -2)]
+    for rank, dim0, dim1 in layouts:
+        shape = random_shape(rank)
+        run(writer, "transpose", {"shape": shape, "dim0": dim0, "dim1": dim1},
+            [("input", normal(shape))], lambda x: torch.transpose(x, dim0, dim1))
+
+
+# (smaller, larger) shape pairs: expand goes up, sum_to comes back down.
+EXPAND_SHAPES = [([3, 1], [3, 4]), ([1], [2, 3]), ([], [2, 3]), ([2, 1, 3], [4, 2, 5, 3]),
+                 ([2, 3], [2, 3]), ([1, 1], [1, 1, 1]), ([4], [2, 1, 4]), ([1, 3, 1], [2, 3, 4]),
+                 ([], [])]
+
+
+def expand_cases(writer):
+    for small, large in EXPAND_SHAPES:
+        run(writer, "expand", {"shape": small, "target": large}, [("input", normal(small))],
+            lambda x: x.expand(tuple(large)))
+
+
+def sum_to_cases(writer):
+    for small, large in EXPAND_SHAPES:
+        run(writer, "sum_to", {"shape": large, "target": small}, [("input", normal(large))],
+            lambda x: x.sum_to_size(tuple(small)))
+
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def nll_loss_cases(writer, count=9):
+    for i in range(count):
+        n, classes = int(rng.integers(1, 7)), int(rng.integers(1, 6))
+        if i == 0:
+            n = 1
+        reduction = REDUCTIONS[i % 3]
+        labels = rng.integers(0, classes, size=n).astype(np.int64)
+        label_tensor = torch.from_numpy(labels)
+        run(writer, "nll_loss", {"reduction": reduction}, [("log_probs", normal([n, classes]))],
+            lambda x: F.nll_loss(x, label_tensor, reduction=reduction), labels=labels)
+
+
+def mse_loss_cases(writer, count=9):
+    for i in range(count):
+        shape = random_shape(ELEMENTWISE_RANKS[i % len(ELEMENTWISE_RANKS)])
+        reduction = REDUCTIONS[i % 3]
+        run(writer, "mse_loss", {"shape": shape, "reduction": reduction},
+            [("input", normal(shape)), ("target", normal(shape))],
+            lambda a, b: F.mse_loss(a, b, reduction=reduction))
+
+
+def cross_entropy_more_cases(writer, count=6):
+    """Reduction none (and one class, one sample), after the 10 mean/sum cases above."""
+    for i in range(count):
+        n, classes = int(rng.integers(1, 7)), int(rng.integers(1, 8))
+        reduction = ["none", "none", "none", "mean", "sum", "none"][i]
+        if i == 3:
+            classes = 1
+        if i == 4:
+            n = 1
+        labels = rng.integers(0, classes, size=n).astype(np.int64)
+        scale = 30.0 if i == count - 1 else 2.0
+        label_tensor = torch.from_numpy(labels)
+        run(writer, "cross_entropy", {"reduction": reduction},
+            [("logits", normal([n, classes], scale))],
+            lambda x: F.cross_entropy(x, label_tensor, reduction=reduction), labels=labels)
+
+
 def main():
     FIXTURES.mkdir(parents=True, exist_ok=True)
     for old in list(FIXTURES.glob("*.npy")) + list(FIXTURES.glob("manifest.*")):
@@ -223,6 +465,22 @@ def main():
     log_softmax_cases(writer)
     cross_entropy_cases(writer)
     arithmetic_cases(writer)
+    activation_cases(writer)
+    leaky_relu_cases(writer)
+    softmax_cases(writer)
+    avg_pool2d_cases(writer)
+    matmul_cases(writer)
+    unary_cases(writer)
+    pow_cases(writer)
+    reduction_cases(writer)
+    reshape_cases(writer)
+    flatten_cases(writer)
+    transpose_cases(writer)
+    expand_cases(writer)
+    sum_to_cases(writer)
+    nll_loss_cases(writer)
+    mse_loss_cases(writer)
+    cross_entropy_more_cases(writer)
     writer.finish()
     total = sum(p.stat().st_size for p in FIXTURES.iterdir())
     print(f"{len(writer.cases)} cases, {len(list(FIXTURES.iterdir()))} files, {total} bytes "
