@@ -2,7 +2,9 @@
 
 // GCC 12 reports a false -Wrestrict inside std::string::insert as inlined into xtensor's
 // printer (GCC bug 105329); the code is fine, and the warning would bury real ones.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 
 #include <sstream>
 

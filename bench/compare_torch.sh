@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Training throughput of tapegrad against PyTorch (Debian's python3-torch) on this machine, in
-# the same run: the same models, data, batch size, optimizer and thread count, alternating
-# the two frameworks so that both see the same machine load. Prints a Markdown table.
+# Training throughput of tapegrad against PyTorch (Debian's python3-torch on OpenBLAS) on this
+# machine, in the same run: the same models, data, batch size, optimizer and thread count,
+# alternating the two frameworks so that both see the same machine load. Prints how PyTorch runs
+# (refusing the reference BLAS), then a Markdown table.
 #   bench/compare_torch.sh [--epochs N] [--threads T] [--rounds R] [--data DIR]
 # Needs a Release build (build/examples/mnist/mnist) and the data (scripts/fetch_data.sh).
 set -euo pipefail
@@ -20,8 +21,17 @@ done
 mnist="$root/build/examples/mnist/mnist"
 python=/usr/bin/python3
 [ -x "$mnist" ] || { echo "no $mnist: build first (scripts/test.sh or scripts/mnist.sh)" >&2; exit 1; }
-"$python" -c "import torch" 2>/dev/null || { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+# PyTorch as users have it: python3-torch with OpenBLAS (its Recommends), not the reference BLAS.
+# shellcheck source=scripts/lib/packages.sh
+source "$root/scripts/lib/packages.sh"
+install_missing_packages python3-torch libopenblas0-pthread
+"$python" "$root/bench/torch_baseline.py"  # prints the baseline; fails on the reference BLAS
 torch_version=$("$python" -c "import torch; print(torch.__version__)")
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores," \
+  "$(grep -o -w -m1 avx512f /proc/cpuinfo || echo 'no AVX-512'); tapegrad $(git -C "$root" rev-parse --short HEAD)," \
+  "$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$root/build/CMakeCache.txt")" \
+  "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$root/build/CMakeCache.txt")"
+echo
 
 # Mean img_per_s of the epoch lines on stdin.
 mean_rate() { awk '$1 == "epoch" { s += $6; n++ } END { if (n) printf "%.0f", s / n; else print 0 }'; }

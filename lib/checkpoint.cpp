@@ -47,7 +47,8 @@ void check_parameters(const nn::Module& module, const SafeTensors& file, const s
            to_string(parameter.shape()));
     }
   }
-  for (const auto& [name, _] : file.tensors) {
+  for (const auto& entry : file.tensors) {
+    const std::string& name = entry.first;
     if (name.starts_with(optimizer_prefix)) continue;
     const bool known = std::any_of(parameters.begin(), parameters.end(),
                                    [&](const auto& p) { return p.first == name; });
@@ -59,7 +60,8 @@ void check_parameters(const nn::Module& module, const SafeTensors& file, const s
 void copy_parameters(nn::Module& module, const SafeTensors& file) {
   for (const auto& [name, parameter] : module.named_parameters()) {
     const Tensor& stored = file.tensors.at(name);
-    dispatch_any(parameter.dtype(), [&]<class T>() { parameter.value<T>() = stored.value<T>(); });
+    const Tensor& target = parameter;  // a binding cannot be captured with Clang 14
+    dispatch_any(target.dtype(), [&]<class T>() { target.value<T>() = stored.value<T>(); });
   }
 }
 

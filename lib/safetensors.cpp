@@ -78,12 +78,11 @@ void sync_directory(const std::filesystem::path& directory) {
   if (dir.get() >= 0) ::fsync(dir.get());
 }
 
-// The JSON header and where the data after it starts.
-struct Header {
-  nlohmann::json json;
+// Where the data section starts and how long it is, from the header length.
+struct Sections {
+  std::uint64_t file_size = 0;
   std::uint64_t data_start = 0;
   std::uint64_t data_size = 0;
-  std::uint64_t file_size = 0;
 };
 
 // A tensor's entry in the header; its bytes are [begin, end) of the data section.
@@ -95,7 +94,7 @@ struct Entry {
   std::uint64_t end = 0;
 };
 
-Header read_header(std::ifstream& in, const std::string& where, std::uint64_t file_size) {
+Sections read_header_length(std::ifstream& in, const std::string& where, std::uint64_t file_size) {
   std::uint64_t header_size = 0;
   if (file_size < 8 || !in.read(reinterpret_cast<char*>(&header_size), 8)) {
     fail("read_safetensors: {}: {} bytes, too short for the 8-byte header length at offset 0",
@@ -105,19 +104,20 @@ Header read_header(std::ifstream& in, const std::string& where, std::uint64_t fi
     fail("read_safetensors: {}: header length {} at offset 0 exceeds the file ({} bytes)", where,
          header_size, file_size);
   }
-  std::string text(header_size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(header_size));
-  Header header;
-  header.data_start = 8 + header_size;
-  header.data_size = file_size - header.data_start;
-  header.file_size = file_size;
+  return {file_size, 8 + header_size, file_size - 8 - header_size};
+}
+
+nlohmann::json read_header(std::ifstream& in, const std::string& where, const Sections& sections) {
+  std::string text(sections.data_start - 8, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  nlohmann::json header;
   try {
-    header.json = nlohmann::json::parse(text);
+    header = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     fail("read_safetensors: {}: corrupt JSON header at byte offset {}: {}", where, 8 + e.byte - 1,
          e.what());
   }
-  if (!header.json.is_object()) {
+  if (!header.is_object()) {
     fail("read_safetensors: {}: the header at offset 8 is not a JSON object", where);
   }
   return header;
@@ -183,13 +183,13 @@ Entry parse_entry(const std::string& where, const std::string& name, const nlohm
 
 // The data section must be exactly the tensors, back to back, within the file. Checked before
 // anything is allocated or read.
-void check_layout(const std::string& where, std::vector<Entry> entries, const Header& header) {
+void check_layout(const std::string& where, std::vector<Entry> entries, const Sections& sections) {
   for (const Entry& entry : entries) {
-    if (entry.end > header.data_size) {
+    if (entry.end > sections.data_size) {
       fail(
           "read_safetensors: {}: tensor '{}' ends at byte offset {}, past the end of the file ({} "
           "bytes)",
-          where, entry.name, header.data_start + entry.end, header.file_size);
+          where, entry.name, sections.data_start + entry.end, sections.file_size);
     }
   }
   std::sort(entries.begin(), entries.end(),
@@ -204,9 +204,9 @@ void check_layout(const std::string& where, std::vector<Entry> entries, const He
     }
     expected = entry.end;
   }
-  if (expected != header.data_size) {
+  if (expected != sections.data_size) {
     fail("read_safetensors: {}: {} bytes of data after the last tensor, at byte offset {}", where,
-         header.data_size - expected, header.data_start + expected);
+         sections.data_size - expected, sections.data_start + expected);
   }
 }
 
@@ -283,20 +283,21 @@ SafeTensors read_safetensors(const std::filesystem::path& path) {
   in.seekg(0, std::ios::end);
   const auto file_size = static_cast<std::uint64_t>(in.tellg());
   in.seekg(0);
-  const Header header = read_header(in, where, file_size);
+  const Sections sections = read_header_length(in, where, file_size);
+  const nlohmann::json header = read_header(in, where, sections);
 
   SafeTensors result;
   std::vector<Entry> entries;
-  for (const auto& [name, field] : header.json.items()) {
+  for (const auto& [name, field] : header.items()) {
     if (name == "__metadata__") {
       result.metadata = parse_metadata(where, field);
     } else {
       entries.push_back(parse_entry(where, name, field));
     }
   }
-  check_layout(where, entries, header);
+  check_layout(where, entries, sections);
   for (const Entry& entry : entries) {
-    result.tensors.emplace(entry.name, read_entry(in, where, entry, header.data_start));
+    result.tensors.emplace(entry.name, read_entry(in, where, entry, sections.data_start));
   }
   return result;
 }

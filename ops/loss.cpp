@@ -133,7 +133,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
          to_string(input.shape()), to_string(target.shape()));
   }
   const Tensor diff = sub(input, target);
-  const Tensor squared = mul(diff, diff);
+  Tensor squared = mul(diff, diff);
   switch (reduction) {
     case Reduction::mean:
       return mean(squared);

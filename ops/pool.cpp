@@ -61,7 +61,9 @@ void check_plane(std::string_view op, std::string_view what, const Shape& shape)
 // Validates the window against a 4-D input shape (PyTorch's rules, no ceil_mode) and returns
 // the kernels' geometry.
 Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, const Window& win) {
-  const auto& [kernel, stride, padding] = win;
+  const Size2& kernel = win.kernel;
+  const Size2& stride = win.stride;
+  const Size2& padding = win.padding;
   auto context = [&] {
     return fmt::format("input {}, kernel {}, stride {}, padding {}", to_string(input_shape),
                        to_string(kernel), to_string(stride), to_string(padding));

@@ -134,11 +134,8 @@ int run(const Settings& s) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Settings s;
-  CLI::App app{"Train a CNN on MNIST-format data with tapegrad"};
+// The command line of the user contract, into `s`.
+void add_options(CLI::App& app, Settings& s) {
   app.add_option("--data", s.data, "directory with the four MNIST IDX files (.gz or not)")
       ->capture_default_str();
   app.add_option("--model", s.model, "network")
@@ -175,8 +172,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--save", s.save, "write a checkpoint here after every epoch");
   app.add_option("--resume", s.resume, "continue from this checkpoint");
-  CLI11_PARSE(app, argc, argv);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
   try {
+    Settings s;
+    CLI::App app{"Train a CNN on MNIST-format data with tapegrad"};
+    add_options(app, s);
+    CLI11_PARSE(app, argc, argv);
     return run(s);
   } catch (const std::exception& e) {
     fmt::print(stderr, "{}\n", e.what());

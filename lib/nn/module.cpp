@@ -24,13 +24,13 @@ Tensor Module::register_parameter(std::string name, Tensor parameter) {
   return parameter;
 }
 
-void Module::add_child(std::string name, std::shared_ptr<Module> module) {
+void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_name(name, "module");
   if (!module) fail("Module::register_module: module '{}' is null", name);
   for (const auto& [existing, _] : children_) {
     if (existing == name) fail("Module::register_module: '{}' is registered twice", name);
   }
-  children_.emplace_back(std::move(name), std::move(module));
+  children_.emplace_back(name, std::move(module));
 }
 
 void Module::collect(const std::string& prefix,

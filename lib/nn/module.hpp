@@ -45,13 +45,13 @@ class Module {
   // the member the forward pass uses; both refer to the same tensor.
   Tensor register_parameter(std::string name, Tensor parameter);
   template <class M>
-  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
-    add_child(std::move(name), module);
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    add_child(name, module);
     return module;
   }
 
  private:
-  void add_child(std::string name, std::shared_ptr<Module> module);
+  void add_child(const std::string& name, std::shared_ptr<Module> module);
   void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
 
   std::vector<std::pair<std::string, Tensor>> parameters_;

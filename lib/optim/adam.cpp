@@ -31,7 +31,11 @@ AdamW::AdamW(std::vector<Tensor> parameters, AdamOptions options)
     : Adam(std::move(parameters), options, true, "AdamW") {}
 
 void Adam::step() {
-  const auto [_, beta1, beta2, eps, weight_decay] = options_;
+  // Plain variables, not a structured binding: Clang 14 cannot capture bindings in a lambda.
+  const double beta1 = options_.beta1;
+  const double beta2 = options_.beta2;
+  const double eps = options_.eps;
+  const double weight_decay = options_.weight_decay;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Tensor& p = parameters_[i];
     const Tensor grad = p.grad();

@@ -22,7 +22,11 @@ SGD::SGD(std::vector<Tensor> parameters, SGDOptions options)
 
 void SGD::step() {
   const double lr = lr_;
-  const auto [_, momentum, dampening, weight_decay, nesterov] = options_;
+  // Plain variables, not a structured binding: Clang 14 cannot capture bindings in a lambda.
+  const double momentum = options_.momentum;
+  const double dampening = options_.dampening;
+  const double weight_decay = options_.weight_decay;
+  const bool nesterov = options_.nesterov;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Tensor& p = parameters_[i];
     const Tensor grad = p.grad();

@@ -78,6 +78,7 @@ void tanh(const T* x, T* out, std::size_t n) {
   });
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
 #define TG_INSTANTIATE(T)                                                       \
   template void relu<T>(const T*, T*, std::size_t);                             \
   template void relu_backward<T>(const T*, const T*, T*, std::size_t);          \
@@ -87,6 +88,7 @@ void tanh(const T* x, T* out, std::size_t n) {
   template void tanh<T>(const T*, T*, std::size_t);
 TG_INSTANTIATE(float)
 TG_INSTANTIATE(double)
+// NOLINTEND(bugprone-macro-parentheses)
 #undef TG_INSTANTIATE
 
 }  // namespace tg::kernels

@@ -168,6 +168,7 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   }
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
 #define TG_INSTANTIATE_CONV(T)                                                                     \
   template void conv2d_forward<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,         \
                                   const T*, const T*, T*);                                         \
@@ -177,6 +178,7 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
                                           const T*, T*);
 TG_INSTANTIATE_CONV(float)
 TG_INSTANTIATE_CONV(double)
+// NOLINTEND(bugprone-macro-parentheses)
 #undef TG_INSTANTIATE_CONV
 
 }  // namespace tg::kernels

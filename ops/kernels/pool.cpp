@@ -199,6 +199,7 @@ void avg_pool2d_backward(const Pool2dGeometry& g, bool count_include_pad, const 
                });
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
 #define TG_INSTANTIATE_POOL(T)                                                                   \
   template void max_pool2d_forward<T>(const Pool2dGeometry&, const T*, T*, std::int32_t*);       \
   template void max_pool2d_scatter<T>(const Pool2dGeometry&, const T*, const std::int32_t*, T*); \
@@ -208,6 +209,7 @@ void avg_pool2d_backward(const Pool2dGeometry& g, bool count_include_pad, const 
 
 TG_INSTANTIATE_POOL(float)
 TG_INSTANTIATE_POOL(double)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #undef TG_INSTANTIATE_POOL
 
