@@ -29,7 +29,7 @@ install_missing_packages python3-torch libopenblas0-pthread
 torch_version=$("$python" -c "import torch; print(torch.__version__)")
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores," \
   "$(grep -o -w -m1 avx512f /proc/cpuinfo || echo 'no AVX-512'); tapegrad $(git -C "$root" rev-parse --short HEAD)," \
-  "$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$root/build/CMakeCache.txt")" \
+  "$("$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$root/build/CMakeCache.txt")" --version | head -n 1)" \
   "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$root/build/CMakeCache.txt")"
 echo
 
