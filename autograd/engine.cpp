@@ -53,8 +53,9 @@ struct Targets {
 // grad() (Tensor::backward); with them, they are only collected into targets->grads (tg::grad).
 class ReverseSweep {
  public:
+  // A create_graph sweep always keeps the graph (its recorded gradients lead back into it).
   ReverseSweep(bool retain_graph, bool create_graph, Targets* targets, const char* caller)
-      : retain_graph_(retain_graph),
+      : retain_graph_(retain_graph || create_graph),
         create_graph_(create_graph),
         targets_(targets),
         caller_(caller) {}
@@ -190,8 +191,7 @@ class ReverseSweep {
 }  // namespace
 
 void backward(const std::vector<Tensor>& outputs, const BackwardOptions& options) {
-  ReverseSweep(options.retain_graph || options.create_graph, options.create_graph, nullptr,
-               "backward")
+  ReverseSweep(options.retain_graph, options.create_graph, nullptr, "backward")
       .run(outputs, options.grad_outputs);
 }
 
@@ -208,7 +208,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     first_of[i] = input.grad_fn() ? targets.nodes.emplace(input.grad_fn().get(), i).first->second
                                   : targets.leaves.emplace(input.impl(), i).first->second;
   }
-  ReverseSweep(options.retain_graph || options.create_graph, options.create_graph, &targets, "grad")
+  ReverseSweep(options.retain_graph, options.create_graph, &targets, "grad")
       .run(outputs, options.grad_outputs);
 
   for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -20,6 +20,7 @@
 // backward returns one gradient per such input. Other arguments (ints, options) are passed to
 // forward unchanged; keep what backward needs of them in ctx.saved_data.
 
+#include <algorithm>
 #include <any>
 #include <map>
 #include <memory>
@@ -49,22 +50,30 @@ class Context {
   template <class Derived>
   friend struct Function;
 
-  // Puts the output record() handed to this backward call into the saved slots that hold
-  // forward's output, and the plain arrays back afterwards (a handle attached to the node must
-  // not outlive the call inside the node's own closure: that would be a cycle).
+  // During a create_graph backward, puts the output record() hands to the call (attached to this
+  // op's node) into the saved slots that hold forward's output, and the tensors that were saved
+  // back afterwards, also when backward throws (a handle attached to the node must not outlive
+  // the call inside the node's own closure: that would be a cycle). A plain backward's output
+  // is the saved array itself, so nothing is swapped.
   class OutputsInSlots {
    public:
     OutputsInSlots(Context& ctx, const Tensor& output) : ctx_(ctx) {
-      for (std::size_t i : ctx_.output_slots_) ctx_.saved_[i] = output;
+      if (!output.requires_grad()) return;
+      for (std::size_t i : ctx_.output_slots_) {
+        saved_.push_back(ctx_.saved_[i]);
+        ctx_.saved_[i] = output;
+      }
     }
     ~OutputsInSlots() {
-      for (std::size_t i : ctx_.output_slots_) ctx_.saved_[i] = ctx_.saved_[i].detach();
+      for (std::size_t k = 0; k < saved_.size(); ++k)
+        ctx_.saved_[ctx_.output_slots_[k]] = saved_[k];
     }
     OutputsInSlots(const OutputsInSlots&) = delete;
     OutputsInSlots& operator=(const OutputsInSlots&) = delete;
 
    private:
     Context& ctx_;
+    std::vector<Tensor> saved_;
   };
 
   std::vector<Tensor> saved_;
@@ -109,8 +118,14 @@ struct Function {
           return Derived::backward(*ctx, std::vector<Tensor>{grad_output});
         });
     if (recorded.grad_fn()) {
+      // Forward's output, unless it is one of the inputs passed through (then what was saved
+      // is that input, whose own producer second derivatives must reach).
       for (std::size_t i = 0; i < ctx->saved_.size(); ++i) {
-        if (detail::same_array(ctx->saved_[i], output)) ctx->output_slots_.push_back(i);
+        const Tensor& saved = ctx->saved_[i];
+        const bool is_input = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& input) {
+          return detail::same_array(saved, input);
+        });
+        if (detail::same_array(saved, output) && !is_input) ctx->output_slots_.push_back(i);
       }
     }
     return recorded;

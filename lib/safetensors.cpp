@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <stdexcept>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -109,7 +109,9 @@ Sections read_header_length(std::ifstream& in, const std::string& where, std::ui
 
 nlohmann::json read_header(std::ifstream& in, const std::string& where, const Sections& sections) {
   std::string text(sections.data_start - 8, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) {
+    fail("read_safetensors: {}: reading the {}-byte header at offset 8 failed", where, text.size());
+  }
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
@@ -134,11 +136,11 @@ std::map<std::string, std::string> parse_metadata(const std::string& where,
   return metadata;
 }
 
-DType parse_dtype(const std::string& text) {
+std::optional<DType> parse_dtype(const std::string& text) {
   if (text == "F32") return DType::f32;
   if (text == "F64") return DType::f64;
   if (text == "I64") return DType::i64;
-  throw std::invalid_argument("dtype is not F32, F64 or I64");
+  return std::nullopt;
 }
 
 Entry parse_entry(const std::string& where, const std::string& name, const nlohmann::json& field) {
@@ -152,11 +154,9 @@ Entry parse_entry(const std::string& where, const std::string& name, const nlohm
   Entry entry;
   entry.name = name;
   if (!field["dtype"].is_string()) bad("dtype is not a string");
-  try {
-    entry.dtype = parse_dtype(field["dtype"].get<std::string>());
-  } catch (const std::invalid_argument& e) {
-    bad(e.what());
-  }
+  const std::optional<DType> dtype = parse_dtype(field["dtype"].get<std::string>());
+  if (!dtype) bad("dtype is not F32, F64 or I64");
+  entry.dtype = *dtype;
   if (!field["shape"].is_array()) bad("shape is not an array");
   for (const auto& d : field["shape"]) {
     if (!d.is_number_unsigned()) bad("shape holds a value that is not a non-negative integer");

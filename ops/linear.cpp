@@ -55,6 +55,8 @@ std::vector<std::size_t> batch_offsets(const Shape& batch, const Shape& own,
 // op(a) op(b) for operands of at least 2 dims, batch dims broadcast. Its gradients are
 // products of the same kind (no transposed copies are made), summed back over the batch dims
 // each operand was broadcast along. Shapes are checked by the callers.
+// matmul, linear and their gradients, to any order, only ever need (no, no), (no, yes) and
+// (yes, no).
 Tensor product(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
@@ -94,12 +96,9 @@ Tensor product(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
                   } else if (ta == Trans::no) {
                     if (need_a) da = product(g, b_kept, Trans::no, Trans::no);
                     if (need_b) db = product(g, a_kept, Trans::yes, Trans::no);
-                  } else if (tb == Trans::no) {
+                  } else {  // ta == yes, tb == no: no caller transposes both
                     if (need_a) da = product(b_kept, g, Trans::no, Trans::yes);
                     if (need_b) db = product(a_kept, g, Trans::no, Trans::no);
-                  } else {
-                    if (need_a) da = product(b_kept, g, Trans::yes, Trans::yes);
-                    if (need_b) db = product(g, a_kept, Trans::yes, Trans::yes);
                   }
                   return std::vector<Tensor>{need_a ? sum_to(da, sa) : Tensor{},
                                              need_b ? sum_to(db, sb) : Tensor{}};

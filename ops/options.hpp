@@ -7,6 +7,15 @@
 #include <optional>
 #include <string>
 
+// GCC before 12.3 miscompiles some constants when AVX-512 is on: {2, 2, 0, 0} becomes {2, 2, 2, 2},
+// so that Conv2dOptions{.stride = 2} gets padding 2 (seen with Debian 12's GCC 12.2 on a Zen 4).
+// tapegrad's own build leaves AVX-512 out with such a compiler (cmake/tapegrad_options.cmake);
+// code built with it must do the same.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__) && \
+    (__GNUC__ < 12 || (__GNUC__ == 12 && __GNUC_MINOR__ < 3))
+#warning "GCC < 12.3 with AVX-512 miscompiles option structs: compile with -mno-avx512f"
+#endif
+
 namespace tg {
 
 struct Size2 {
@@ -29,7 +38,10 @@ class OptionalSize2 {
   constexpr OptionalSize2(std::int64_t height, std::int64_t width) : value_(Size2(height, width)) {}
   constexpr OptionalSize2(Size2 size) : value_(size) {}  // NOLINT: as Size2
   constexpr bool has_value() const { return value_.has_value(); }
+  constexpr explicit operator bool() const { return has_value(); }
   constexpr Size2 value_or(Size2 fallback) const { return value_.value_or(fallback); }
+  constexpr void reset() { value_.reset(); }
+  constexpr bool operator==(const OptionalSize2&) const = default;
 
  private:
   std::optional<Size2> value_;

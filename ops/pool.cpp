@@ -36,10 +36,9 @@ struct Window {
   Size2 padding;
 };
 
-Window window_of(const MaxPool2dOptions& o) {
-  return {o.kernel, o.stride.value_or(o.kernel), o.padding};
-}
-Window window_of(const AvgPool2dOptions& o) {
+// The window of MaxPool2dOptions or AvgPool2dOptions: the stride defaults to the kernel.
+template <class Options>
+Window window_of(const Options& o) {
   return {o.kernel, o.stride.value_or(o.kernel), o.padding};
 }
 
@@ -289,7 +288,7 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
         "{}: grad_output {} does not match the output {} that avg_pool2d gives for input {} "
         "(kernel {}, stride {}, padding {})",
         op, to_string(grad_output.shape()), to_string(out_shape), to_string(input_shape),
-        to_string(options.kernel), to_string(options.stride.value_or(options.kernel)),
+        to_string(options.kernel), to_string(window_of(options).stride),
         to_string(options.padding));
   }
   return avg_backward(grad_output, g, options.count_include_pad, input_shape);

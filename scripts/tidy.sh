@@ -15,5 +15,9 @@ if [ ! -f "$build/compile_commands.json" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 fi
-run-clang-tidy -p "$build" -quiet -j "$(nproc)" "$root/(autograd|ops|lib|examples|bench)/.*\.cpp"
+# The repository's path, escaped for the regular expressions below.
+root_re=$(printf '%s' "$root" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+run-clang-tidy -p "$build" -quiet -j "$(nproc)" \
+  -header-filter="^$root_re/(autograd|ops|lib|examples|bench)/" \
+  "^$root_re/(autograd|ops|lib|examples|bench)/.*\.cpp$"
 echo "clang-tidy: clean"

@@ -63,6 +63,31 @@ struct XExp : tg::Function<XExp> {
   }
 };
 
+// Returns its input unchanged, with a made-up gradient 2 x g (a straight-through estimator has
+// the same shape): the saved tensor is the input, also when the output shares its array.
+struct PassThrough : tg::Function<PassThrough> {
+  static Tensor forward(tg::Context& ctx, const Tensor& x) {
+    ctx.save_for_backward({x});
+    return x;
+  }
+  static std::vector<Tensor> backward(tg::Context& ctx, const std::vector<Tensor>& grad_outputs) {
+    return {grad_outputs[0] * ctx.saved()[0] * 2.0};
+  }
+};
+
+// exp saving its output, whose backward fails.
+struct FailingExp : tg::Function<FailingExp> {
+  static Tensor forward(tg::Context& ctx, const Tensor& x) {
+    Tensor y = tg::exp(x);
+    ctx.save_for_backward({y});
+    return y;
+  }
+  static std::vector<Tensor> backward(tg::Context& ctx, const std::vector<Tensor>&) {
+    if (ctx.saved()[0].defined()) tg::fail("FailingExp: backward fails");
+    return {};
+  }
+};
+
 // A closure-style custom op: cube(x) with d/dx = 3 x^2.
 Tensor cube(const Tensor& x) {
   Tensor y =
@@ -96,6 +121,28 @@ TEST_CASE("a tg::Function that saves its output has right second derivatives", "
   Tensor first = tg::grad({tg::sum(XExp::apply(half))}, {half}, {.create_graph = true})[0];
   Tensor second = tg::grad({tg::sum(first)}, {half})[0];
   CHECK(second.item() == Approx(2.5 * std::exp(0.5)).epsilon(1e-12));
+}
+
+TEST_CASE("a tg::Function that returns its saved input differentiates through the input",
+          "[function]") {
+  Tensor x = tg::tensor(xt::xarray<double>{1.5, -0.5}, true);
+  const Tensor dx = tg::grad({tg::sum(PassThrough::apply(x))}, {x}, {.create_graph = true})[0];
+  CHECK(dx.value<double>()(0) == 3.0);  // 2 x
+  tg::sum(dx).backward();
+  // d(2x)/dx = 2 through the saved input; through the op's own node it would be 4x.
+  CHECK(x.grad().value<double>()(0) == 2.0);
+  CHECK(x.grad().value<double>()(1) == 2.0);
+}
+
+TEST_CASE("a tg::Function whose backward throws under create_graph leaves no cycle", "[function]") {
+  const auto before = tg::Node::live_count();
+  {
+    Tensor x = tg::tensor(xt::xarray<double>{0.5}, true);
+    Tensor y = FailingExp::apply(x);
+    CHECK_THROWS_WITH(tg::grad({tg::sum(y)}, {x}, {.create_graph = true}),
+                      Catch::Contains("backward fails"));
+  }
+  CHECK(tg::Node::live_count() == before);
 }
 
 TEST_CASE("a tg::Function's graph is freed with its output, saved output or not", "[function]") {

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include <tapegrad.hpp>
 #include <xtensor/xmath.hpp>
@@ -111,6 +113,36 @@ TEST_CASE("closures keep only the operands the needed gradients read", "[record]
     y = n / (b * b + 1.0);
   }
   CHECK(n_alive.expired());
+}
+
+TEST_CASE("an op computes the same gradient when only one input needs it", "[record]") {
+  tg::manual_seed(5);
+  using Binary = Tensor (*)(const Tensor&, const Tensor&);
+  const std::vector<std::pair<Binary, std::vector<tg::Shape>>> ops = {
+      {[](const Tensor& a, const Tensor& b) { return a * b; }, {{2, 3}, {3}}},
+      {[](const Tensor& a, const Tensor& b) { return a / b; }, {{2, 3}, {2, 1}}},
+      {[](const Tensor& a, const Tensor& b) { return tg::matmul(a, b); }, {{2, 4}, {4, 3}}},
+      {[](const Tensor& a, const Tensor& b) { return tg::linear(a, b); }, {{2, 4}, {3, 4}}},
+  };
+  for (const auto& entry : ops) {
+    const Binary op = entry.first;
+    const std::vector<tg::Shape>& shapes = entry.second;
+    const Tensor a = tg::test::positive64(shapes[0], false);
+    const Tensor b = tg::test::positive64(shapes[1], false);
+    const auto gradients = [&](bool need_a, bool need_b) {
+      Tensor ga = a.detach().clone().set_requires_grad(need_a);
+      Tensor gb = b.detach().clone().set_requires_grad(need_b);
+      tg::sum(op(ga, gb)).backward();
+      return std::pair{ga.grad(), gb.grad()};
+    };
+    const auto [both_a, both_b] = gradients(true, true);
+    const auto [only_a, no_b] = gradients(true, false);
+    const auto [no_a, only_b] = gradients(false, true);
+    CHECK(bool(xt::all(xt::equal(only_a.value<double>(), both_a.value<double>()))));
+    CHECK(bool(xt::all(xt::equal(only_b.value<double>(), both_b.value<double>()))));
+    CHECK_FALSE(no_a.defined());
+    CHECK_FALSE(no_b.defined());
+  }
 }
 
 TEST_CASE("needs_input_grad and keep_if", "[record]") {
