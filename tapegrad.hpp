@@ -13,6 +13,7 @@
 #include "autograd/node.hpp"
 #include "autograd/random.hpp"
 #include "autograd/record.hpp"
+#include "autograd/storage.hpp"
 #include "autograd/tensor.hpp"
 #include "lib/checkpoint.hpp"
 #include "lib/data/dataloader.hpp"

@@ -2,6 +2,7 @@
 
 #include "dispatch.hpp"
 #include "record.hpp"
+#include "storage.hpp"
 
 namespace tg::detail {
 
@@ -12,7 +13,7 @@ Tensor accumulate(const Tensor& a, const Tensor& b) {
          to_string(a.shape()), name(a.dtype()), to_string(b.shape()), name(b.dtype()));
   }
   Tensor sum = dispatch_floating(a.dtype(), "accumulate_grad", [&]<class T>() {
-    return tensor(xt::xarray<T>(a.value<T>() + b.value<T>()));
+    return tensor(new_array<T>(a.shape(), a.value<T>() + b.value<T>()));
   });
   return record("accumulate_grad", sum, {a, b}, [](const Tensor& grad) {
     return std::vector<Tensor>{grad, grad};

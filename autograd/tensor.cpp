@@ -1,5 +1,6 @@
 #include "tensor.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "node.hpp"
 #include "random.hpp"
 #include "record.hpp"
+#include "storage.hpp"
 #include "tensor_impl.hpp"
 
 namespace tg {
@@ -24,7 +26,7 @@ template <class T>
 Tensor from_array(xt::xarray<T>&& values, bool requires_grad) {
   checked_numel(values.shape(), "tensor");
   auto impl = std::make_shared<TensorImpl>();
-  impl->data = std::make_shared<ArrayVariant>(std::move(values));
+  impl->data = detail::make_storage(std::move(values));
   Tensor result(std::move(impl));
   if (requires_grad) result.set_requires_grad(true);
   return result;
@@ -34,7 +36,7 @@ template <class Fill>
 Tensor make_filled(const Shape& shape, const TensorOptions& options, const char* op, Fill&& fill) {
   checked_numel(shape, op);
   return dispatch_any(options.dtype, [&]<class T>() {
-    auto values = xt::xarray<T>::from_shape(shape);
+    auto values = detail::new_array<T>(shape);
     fill(values);
     return from_array(std::move(values), options.requires_grad);
   });
@@ -110,9 +112,13 @@ Tensor Tensor::detach() const {
 }
 
 Tensor Tensor::clone() const {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->data = std::make_shared<ArrayVariant>(*checked(impl_, "clone").data);
-  return Tensor(std::move(impl));
+  checked(impl_, "clone");
+  return dispatch_any(dtype(), [&]<class T>() {
+    const xt::xarray<T>& source = value<T>();
+    xt::xarray<T> copy = detail::new_array<T>(source.shape());
+    std::copy_n(source.data(), source.size(), copy.data());
+    return from_array(std::move(copy), false);
+  });
 }
 
 // d to(x)/dx = identity: the gradient goes back converted to the input's dtype.
@@ -120,8 +126,9 @@ Tensor Tensor::to(DType target) const {
   const DType source = dtype();
   if (source == target) return *this;
   Tensor result = dispatch_any(source, [&]<class S>() {
-    return dispatch_any(target,
-                        [&]<class D>() { return tensor(xt::xarray<D>(xt::cast<D>(value<S>()))); });
+    return dispatch_any(target, [&]<class D>() {
+      return tensor(detail::new_array<D>(shape(), xt::cast<D>(value<S>())));
+    });
   });
   if (!is_floating(source) || !is_floating(target)) return result;
   return record("to", result, {*this},

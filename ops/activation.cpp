@@ -4,6 +4,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "arithmetic.hpp"
 #include "checks.hpp"
 #include "kernels/activation.hpp"
@@ -14,7 +15,7 @@ namespace {
 // A fresh array of x's shape filled by kernel(x_data, out_data, n).
 template <class T, class Kernel>
 Tensor map_unary(const Tensor& x, const Kernel& kernel) {
-  auto out = xt::xarray<T>::from_shape(x.shape());
+  auto out = detail::new_array<T>(x.shape());
   kernel(x.value<T>().data(), out.data(), out.size());
   return tensor(std::move(out));
 }
@@ -31,7 +32,7 @@ Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
          to_string(x.shape()));
   }
   Tensor out = dispatch_floating(x.dtype(), op, [&]<class T>() {
-    auto result = xt::xarray<T>::from_shape(x.shape());
+    auto result = detail::new_array<T>(x.shape());
     const T* gd = g.value<T>().data();
     const T* xd = x.value<T>().data();
     if (slope == 0.0) {

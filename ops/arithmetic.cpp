@@ -4,6 +4,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "broadcast.hpp"
 #include "checks.hpp"
 
@@ -32,19 +33,19 @@ Tensor binary_values(BinaryOp op, const Tensor& a, const Tensor& b) {
   detail::check_floating(name, a, "first operand");
   detail::check_floating(name, b, "second operand");
   detail::check_same_dtype(name, a, "first operand", b, "second operand");
-  broadcast_shapes(a.shape(), b.shape(), name);
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   return dispatch_floating(a.dtype(), name, [&]<class T>() {
     const auto& x = a.value<T>();
     const auto& y = b.value<T>();
     switch (op) {
       case BinaryOp::add:
-        return tensor(xt::xarray<T>(x + y));
+        return tensor(detail::new_array<T>(shape, x + y));
       case BinaryOp::sub:
-        return tensor(xt::xarray<T>(x - y));
+        return tensor(detail::new_array<T>(shape, x - y));
       case BinaryOp::mul:
-        return tensor(xt::xarray<T>(x * y));
+        return tensor(detail::new_array<T>(shape, x * y));
       case BinaryOp::div:
-        return tensor(xt::xarray<T>(x / y));
+        return tensor(detail::new_array<T>(shape, x / y));
     }
     return Tensor{};
   });
@@ -109,30 +110,33 @@ Tensor div(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
 
 Tensor neg(const Tensor& x) {
   detail::check_floating("neg", x, "input");
-  Tensor out = dispatch_floating(x.dtype(), "neg",
-                                 [&]<class T>() { return tensor(xt::xarray<T>(-x.value<T>())); });
+  Tensor out = dispatch_floating(x.dtype(), "neg", [&]<class T>() {
+    return tensor(detail::new_array<T>(x.shape(), -x.value<T>()));
+  });
   return record("neg", out, {x}, [](const Tensor& g) { return std::vector<Tensor>{neg(g)}; });
 }
 
 Tensor exp(const Tensor& x) {
   detail::check_floating("exp", x, "input");
-  Tensor out = dispatch_floating(
-      x.dtype(), "exp", [&]<class T>() { return tensor(xt::xarray<T>(xt::exp(x.value<T>()))); });
+  Tensor out = dispatch_floating(x.dtype(), "exp", [&]<class T>() {
+    return tensor(detail::new_array<T>(x.shape(), xt::exp(x.value<T>())));
+  });
   return record("exp", out, {x},
                 [](const Tensor& g, const Tensor& y) { return std::vector<Tensor>{mul(g, y)}; });
 }
 
 Tensor log(const Tensor& x) {
   detail::check_floating("log", x, "input");
-  Tensor out = dispatch_floating(
-      x.dtype(), "log", [&]<class T>() { return tensor(xt::xarray<T>(xt::log(x.value<T>()))); });
+  Tensor out = dispatch_floating(x.dtype(), "log", [&]<class T>() {
+    return tensor(detail::new_array<T>(x.shape(), xt::log(x.value<T>())));
+  });
   return record("log", out, {x}, [x](const Tensor& g) { return std::vector<Tensor>{div(g, x)}; });
 }
 
 Tensor pow(const Tensor& x, double exponent) {
   detail::check_floating("pow", x, "input");
   Tensor out = dispatch_floating(x.dtype(), "pow", [&]<class T>() {
-    return tensor(xt::xarray<T>(xt::pow(x.value<T>(), static_cast<T>(exponent))));
+    return tensor(detail::new_array<T>(x.shape(), xt::pow(x.value<T>(), static_cast<T>(exponent))));
   });
   return record("pow", out, {x}, [x, exponent](const Tensor& g) {
     if (exponent == 0.0) return std::vector<Tensor>{mul(g, 0.0)};

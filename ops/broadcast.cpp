@@ -5,6 +5,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "checks.hpp"
 #include "kernels/reduce.hpp"
 
@@ -48,7 +49,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   }
   if (x.shape() == shape) return x;
   Tensor out = dispatch_floating(x.dtype(), "expand", [&]<class T>() {
-    return tensor(xt::xarray<T>(xt::broadcast(x.value<T>(), shape)));
+    return tensor(detail::new_array<T>(shape, xt::broadcast(x.value<T>(), shape)));
   });
   const Shape input_shape = x.shape();
   return record("expand", out, {x}, [input_shape](const Tensor& grad) {
@@ -72,7 +73,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     reduce[d] = d < leading || (shape[d - leading] == 1 && x.shape()[d] != 1);
   }
   Tensor out = dispatch_floating(x.dtype(), "sum_to", [&]<class T>() {
-    auto summed = xt::xarray<T>::from_shape(shape);
+    auto summed = detail::new_array<T>(shape);
     kernels::sum_dims(x.value<T>().data(), std::span(x.shape().data(), x.dim()),
                       std::span<const bool>(reduce.get(), x.dim()), summed.data());
     return tensor(std::move(summed));

@@ -9,6 +9,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "checks.hpp"
 #include "kernels/conv.hpp"
 #include "reduction.hpp"
@@ -101,7 +102,7 @@ const T* data(const Tensor& t) {
 
 template <class T>
 xt::xarray<T> uninitialized(const Shape& shape) {
-  return xt::xarray<T>::from_shape(shape);
+  return detail::new_array<T>(shape);
 }
 
 Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias,

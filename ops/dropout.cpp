@@ -3,6 +3,7 @@
 #include "../autograd/dispatch.hpp"
 #include "../autograd/random.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "arithmetic.hpp"
 #include "checks.hpp"
 
@@ -18,7 +19,8 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   // The mask holds 0 or 1/(1-p), so one multiplication both drops and rescales. It is drawn
   // on this thread, one uniform per element in row-major order: the seed alone fixes it.
   Tensor mask = dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
-    xt::xarray<T> values = xt::zeros<T>(x.shape());
+    xt::xarray<T> values = detail::new_array<T>(x.shape());
+    values.fill(T(0));
     if (p < 1.0) {
       const auto scale = static_cast<T>(1.0 / (1.0 - p));
       Generator& generator = global_generator();
@@ -27,7 +29,7 @@ Tensor dropout(const Tensor& x, double p, bool training) {
     return tensor(std::move(values));
   });
   Tensor out = dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
-    return tensor(xt::xarray<T>(x.value<T>() * mask.value<T>()));
+    return tensor(detail::new_array<T>(x.shape(), x.value<T>() * mask.value<T>()));
   });
   return record("dropout", out, {x},
                 [mask](const Tensor& g) { return std::vector<Tensor>{mul(g, mask)}; });

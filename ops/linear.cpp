@@ -8,6 +8,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "broadcast.hpp"
 #include "checks.hpp"
 #include "kernels/batched_gemm.hpp"
@@ -75,7 +76,7 @@ Tensor product(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
   out_shape.push_back(n);
 
   Tensor out = dispatch_floating(a.dtype(), "matmul", [&]<class T>() {
-    auto c = xt::xarray<T>::from_shape(out_shape);
+    auto c = detail::new_array<T>(out_shape);
     kernels::batched_gemm<T>(ta, tb, m, n, k, a.value<T>().data(), a_offsets, ca,
                              b.value<T>().data(), b_offsets, cb, c.data());
     return tensor(std::move(c));
@@ -171,7 +172,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   out_shape.back() = out_features;
 
   Tensor out = dispatch_floating(x.dtype(), "linear", [&]<class T>() {
-    auto y = xt::xarray<T>::from_shape(out_shape);
+    auto y = detail::new_array<T>(out_shape);
     // The bias is written first and the product added onto it (beta = 1): one pass over y.
     if (bias.defined()) {
       const T* b = bias.value<T>().data();

@@ -4,6 +4,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "arithmetic.hpp"
 #include "checks.hpp"
 #include "reduction.hpp"
@@ -60,7 +61,7 @@ Tensor pick_negated(const Tensor& log_probs, const Tensor& labels, Reduction red
     const T* lp = log_probs.value<T>().data();
     const std::int64_t* y = labels.value<std::int64_t>().data();
     if (reduction == Reduction::none) {
-      auto losses = xt::xarray<T>::from_shape({n});
+      auto losses = detail::new_array<T>({n});
       for (std::size_t i = 0; i < n; ++i) losses(i) = -lp[i * c + static_cast<std::size_t>(y[i])];
       return tensor(std::move(losses));
     }
@@ -103,7 +104,8 @@ Tensor nll_loss_backward(const Tensor& grad_output, const Tensor& labels, const 
   }
   const double scale = reduction_scale(reduction, n);
   Tensor out = dispatch_floating(grad_output.dtype(), "nll_loss_backward", [&]<class T>() {
-    xt::xarray<T> grad = xt::zeros<T>(input_shape);
+    xt::xarray<T> grad = detail::new_array<T>(input_shape);
+    grad.fill(T(0));
     const T* g = grad_output.value<T>().data();
     const std::int64_t* y = labels.value<std::int64_t>().data();
     for (std::size_t i = 0; i < n; ++i) {

@@ -12,6 +12,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "checks.hpp"
 #include "kernels/pool.hpp"
 
@@ -153,7 +154,7 @@ Tensor scatter(const Tensor& grad_output, const Argmax& argmax, const Pool2dGeom
 Tensor gather(const Tensor& grad_input, const Argmax& argmax, const Pool2dGeometry& g,
               const Shape& out_shape) {
   Tensor out = dispatch_floating(grad_input.dtype(), "max_pool2d_gather", [&]<class T>() {
-    auto values = xt::xarray<T>::from_shape(out_shape);
+    auto values = detail::new_array<T>(out_shape);
     kernels::max_pool2d_gather(g, grad_input.value<T>().data(), argmax->data(), values.data());
     return tensor(std::move(values));
   });
@@ -166,7 +167,7 @@ Tensor gather(const Tensor& grad_input, const Argmax& argmax, const Pool2dGeomet
 Tensor scatter(const Tensor& grad_output, const Argmax& argmax, const Pool2dGeometry& g,
                const Shape& input_shape) {
   Tensor out = dispatch_floating(grad_output.dtype(), "max_pool2d_scatter", [&]<class T>() {
-    auto values = xt::xarray<T>::from_shape(input_shape);
+    auto values = detail::new_array<T>(input_shape);
     kernels::max_pool2d_scatter(g, grad_output.value<T>().data(), argmax->data(), values.data());
     return tensor(std::move(values));
   });
@@ -182,7 +183,7 @@ Tensor avg_backward(const Tensor& grad_output, const Pool2dGeometry& g, bool cou
 Tensor avg_forward(const Tensor& input, const Pool2dGeometry& g, bool count_include_pad,
                    const Shape& out_shape) {
   Tensor out = dispatch_floating(input.dtype(), "avg_pool2d", [&]<class T>() {
-    auto values = xt::xarray<T>::from_shape(out_shape);
+    auto values = detail::new_array<T>(out_shape);
     kernels::avg_pool2d_forward(g, count_include_pad, input.value<T>().data(), values.data());
     return tensor(std::move(values));
   });
@@ -195,7 +196,7 @@ Tensor avg_forward(const Tensor& input, const Pool2dGeometry& g, bool count_incl
 Tensor avg_backward(const Tensor& grad_output, const Pool2dGeometry& g, bool count_include_pad,
                     const Shape& input_shape) {
   Tensor out = dispatch_floating(grad_output.dtype(), "avg_pool2d_backward", [&]<class T>() {
-    auto values = xt::xarray<T>::from_shape(input_shape);
+    auto values = detail::new_array<T>(input_shape);
     kernels::avg_pool2d_backward(g, count_include_pad, grad_output.value<T>().data(),
                                  values.data());
     return tensor(std::move(values));
@@ -216,7 +217,7 @@ Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options) {
   std::shared_ptr<std::vector<std::int32_t>> argmax;
   if (recording) argmax = std::make_shared<std::vector<std::int32_t>>(g.planes * g.out_h * g.out_w);
   Tensor out = dispatch_floating(input.dtype(), "max_pool2d", [&]<class T>() {
-    auto values = xt::xarray<T>::from_shape(out_shape);
+    auto values = detail::new_array<T>(out_shape);
     kernels::max_pool2d_forward(g, input.value<T>().data(), values.data(),
                                 argmax ? argmax->data() : nullptr);
     return tensor(std::move(values));

@@ -7,6 +7,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "arithmetic.hpp"
 #include "broadcast.hpp"
 #include "checks.hpp"
@@ -56,7 +57,7 @@ Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim)
         out_shape.push_back(static_cast<std::size_t>(kept[d]));
       }
     }
-    auto summed = xt::xarray<T>::from_shape(out_shape);
+    auto summed = detail::new_array<T>(out_shape);
     kernels::sum_dims(x.value<T>().data(), std::span(x.shape().data(), x.dim()),
                       std::span<const bool>(reduce.get(), x.dim()), summed.data());
     return tensor(std::move(summed));

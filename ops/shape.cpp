@@ -1,5 +1,6 @@
 #include "shape.hpp"
 
+#include <algorithm>
 #include <numeric>
 #include <optional>
 
@@ -8,6 +9,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "checks.hpp"
 
 namespace tg {
@@ -54,8 +56,8 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
   const Shape target = resolve_shape(x, shape);
   if (target == x.shape()) return x;
   Tensor out = dispatch_any(x.dtype(), [&]<class T>() {
-    xt::xarray<T> copy = x.value<T>();
-    copy.reshape(target);
+    xt::xarray<T> copy = detail::new_array<T>(target);
+    std::copy_n(x.value<T>().data(), x.numel(), copy.data());
     return tensor(std::move(copy));
   });
   return record("reshape", out, {x},
@@ -92,8 +94,10 @@ Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
   std::vector<std::size_t> permutation(x.dim());
   std::iota(permutation.begin(), permutation.end(), std::size_t{0});
   std::swap(permutation[a], permutation[b]);
+  Shape shape = x.shape();
+  std::swap(shape[a], shape[b]);
   Tensor out = dispatch_any(x.dtype(), [&]<class T>() {
-    return tensor(xt::xarray<T>(xt::transpose(x.value<T>(), permutation)));
+    return tensor(detail::new_array<T>(shape, xt::transpose(x.value<T>(), permutation)));
   });
   return record("transpose", out, {x}, [dim0, dim1](const Tensor& grad) {
     return std::vector<Tensor>{transpose(grad, dim0, dim1)};

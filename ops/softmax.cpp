@@ -2,6 +2,7 @@
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
+#include "../autograd/storage.hpp"
 #include "arithmetic.hpp"
 #include "checks.hpp"
 #include "kernels/softmax.hpp"
@@ -30,7 +31,7 @@ Tensor softmax_values(const char* op, const Tensor& x, std::int64_t dim) {
   detail::check_floating(op, x, "input");
   const View v = view_around(x.shape(), detail::normalize_dim(op, dim, x.shape()));
   return dispatch_floating(x.dtype(), op, [&]<class T>() {
-    auto out = xt::xarray<T>::from_shape(x.shape());
+    auto out = detail::new_array<T>(x.shape());
     if constexpr (Log) {
       kernels::log_softmax(x.value<T>().data(), out.data(), v.outer, v.dim, v.inner);
     } else {

@@ -1,0 +1,111 @@
+// The storage cache: arrays of dead tensors come back for the next array of their size.
+#include <catch2/catch.hpp>
+
+#include <thread>
+#include <vector>
+
+#include <tapegrad.hpp>
+
+namespace {
+
+using tg::Tensor;
+
+// Restores the cache's limit and empties it around a test.
+struct FreshCache {
+  std::size_t limit = tg::storage_cache_limit();
+  FreshCache() { tg::empty_storage_cache(); }
+  ~FreshCache() {
+    tg::set_storage_cache_limit(limit);
+    tg::empty_storage_cache();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a dead tensor's array is reused for the next array of its dtype and size", "[storage]") {
+  FreshCache fresh;
+  const float* first = nullptr;
+  {
+    Tensor a = tg::zeros({64, 256});  // 64 KiB
+    first = a.value<float>().data();
+  }
+  CHECK(tg::storage_cache_bytes() == 64 * 256 * sizeof(float));
+  Tensor b = tg::ones({256, 64});  // the same number of elements, another shape
+  CHECK(b.value<float>().data() == first);
+  CHECK(b.shape() == tg::Shape{256, 64});
+  CHECK(b.value<float>().strides()[0] == 64);
+  CHECK(bool(xt::all(xt::equal(b.value<float>(), 1.0f))));
+  CHECK(tg::storage_cache_bytes() == 0);
+
+  const float* second = b.value<float>().data();
+  b = Tensor{};
+  Tensor other_dtype = tg::zeros({64, 256}, {.dtype = tg::f64});  // 128 KiB: not that array
+  CHECK(static_cast<const void*>(other_dtype.value<double>().data()) !=
+        static_cast<const void*>(second));
+  Tensor other_size = tg::zeros({64, 255});
+  CHECK(other_size.value<float>().data() != second);
+}
+
+TEST_CASE("ops take their outputs from the cache", "[storage]") {
+  FreshCache fresh;
+  const Tensor x = tg::randn({32, 512});
+  const float* freed = nullptr;
+  {
+    Tensor y = tg::relu(x);
+    freed = y.value<float>().data();
+  }
+  const Tensor z = tg::sigmoid(x);
+  CHECK(z.value<float>().data() == freed);
+  CHECK(z.value<float>()(3, 7) == Approx(1.0f / (1.0f + std::exp(-x.value<float>()(3, 7)))));
+}
+
+TEST_CASE("small arrays are not kept, and the limit bounds what is", "[storage]") {
+  FreshCache fresh;
+  { Tensor small = tg::zeros({1000}); }  // 4 KB
+  CHECK(tg::storage_cache_bytes() == 0);
+
+  tg::set_storage_cache_limit(3 * 40000 * sizeof(float));
+  {
+    std::vector<Tensor> tensors;
+    for (int i = 0; i < 5; ++i) tensors.push_back(tg::zeros({40000}));
+  }
+  CHECK(tg::storage_cache_bytes() == 3 * 40000 * sizeof(float));  // the three kept last
+  tg::set_storage_cache_limit(40000 * sizeof(float));
+  CHECK(tg::storage_cache_bytes() == 40000 * sizeof(float));
+  tg::empty_storage_cache();
+  CHECK(tg::storage_cache_bytes() == 0);
+  tg::set_storage_cache_limit(0);
+  { Tensor big = tg::zeros({1 << 20}); }
+  CHECK(tg::storage_cache_bytes() == 0);
+}
+
+TEST_CASE("only arrays of sizes that ops ask for are kept, and only while they do", "[storage]") {
+  FreshCache fresh;
+  // An array made by the user (or a data loader), of a size no op allocated: freed.
+  { Tensor user = tg::tensor(xt::xarray<float>::from_shape({100, 101})); }
+  CHECK(tg::storage_cache_bytes() == 0);
+
+  { Tensor evaluation = tg::zeros({1000, 100}); }  // an evaluation batch's array: kept...
+  CHECK(tg::storage_cache_bytes() == 1000 * 100 * sizeof(float));
+  for (int step = 0; step < 9000; ++step) Tensor training = tg::zeros({100, 100});
+  // ...until its size goes unrequested for 4096 requests (checked every 4096): then only the
+  // training array is left.
+  CHECK(tg::storage_cache_bytes() == 100 * 100 * sizeof(float));
+}
+
+TEST_CASE("tensors may die on any thread", "[storage]") {
+  FreshCache fresh;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([] {
+      for (int i = 0; i < 200; ++i) {
+        Tensor a = tg::ones({100, 100});
+        Tensor b = tg::ones({100, 100});
+        if (a.value<float>()(99, 99) != 1.0f || b.value<float>()(0, 0) != 1.0f) std::abort();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(tg::storage_cache_bytes() <= tg::storage_cache_limit());
+  CHECK(tg::storage_cache_bytes() >= 100 * 100 * sizeof(float));
+}
