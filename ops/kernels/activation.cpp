@@ -14,53 +14,75 @@ constexpr std::size_t elementwise_grain = std::size_t{1} << 15;
 // Transcendental functions cost tens of cycles per element, so smaller tasks pay off.
 constexpr std::size_t transcendental_grain = std::size_t{1} << 12;
 
+// Runs vector(i) on the whole xsimd batches of [0, n) and scalar(i) on the rest, in parallel
+// chunks of `grain`. The piecewise kernels select explicitly on batches: GCC does not vectorise
+// "x > 0 ? g : 0" on its own (it will not load g where the condition is false), and a branch per
+// element mispredicts on the random signs of activations.
+template <class T, class Vector, class Scalar>
+void for_batches(std::size_t n, std::size_t grain, const Vector& vector, const Scalar& scalar) {
+  parallel_for(n, grain, [&](std::size_t begin, std::size_t end) {
+    constexpr std::size_t lanes = xsimd::batch<T>::size;
+    std::size_t i = begin;
+    for (; i + lanes <= end; i += lanes) vector(i);
+    for (; i < end; ++i) scalar(i);
+  });
+}
+
 }  // namespace
 
 template <class T>
 void relu(const T* x, T* out, std::size_t n) {
-  parallel_for(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
-    // "x < 0 ? 0 : x" rather than "x > 0 ? x : 0": a NaN passes through, as in PyTorch.
-    for (std::size_t i = begin; i < end; ++i) out[i] = x[i] < T(0) ? T(0) : x[i];
-  });
+  using Batch = xsimd::batch<T>;
+  const Batch zero(T(0));
+  // "x < 0 ? 0 : x" rather than "x > 0 ? x : 0": a NaN passes through, as in PyTorch.
+  for_batches<T>(
+      n, elementwise_grain,
+      [&](std::size_t i) {
+        const Batch v = Batch::load_unaligned(x + i);
+        xsimd::select(v < zero, zero, v).store_unaligned(out + i);
+      },
+      [&](std::size_t i) { out[i] = x[i] < T(0) ? T(0) : x[i]; });
 }
 
 template <class T>
 void relu_backward(const T* g, const T* x, T* out, std::size_t n) {
-  parallel_for(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) out[i] = x[i] > T(0) ? g[i] : T(0);
-  });
+  using Batch = xsimd::batch<T>;
+  const Batch zero(T(0));
+  for_batches<T>(
+      n, elementwise_grain,
+      [&](std::size_t i) {
+        xsimd::select(Batch::load_unaligned(x + i) > zero, Batch::load_unaligned(g + i), zero)
+            .store_unaligned(out + i);
+      },
+      [&](std::size_t i) { out[i] = x[i] > T(0) ? g[i] : T(0); });
 }
 
-// GCC does not vectorise a conditional multiply (it could trap), so the leaky kernels
-// select between x and s x explicitly on xsimd batches.
 template <class T>
 void leaky_relu(const T* x, T slope, T* out, std::size_t n) {
-  parallel_for(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
-    using Batch = xsimd::batch<T>;
-    const Batch s(slope);
-    const Batch zero(T(0));
-    std::size_t i = begin;
-    for (; i + Batch::size <= end; i += Batch::size) {
-      const Batch v = Batch::load_unaligned(x + i);
-      xsimd::select(v > zero, v, v * s).store_unaligned(out + i);
-    }
-    for (; i < end; ++i) out[i] = x[i] > T(0) ? x[i] : x[i] * slope;
-  });
+  using Batch = xsimd::batch<T>;
+  const Batch s(slope);
+  const Batch zero(T(0));
+  for_batches<T>(
+      n, elementwise_grain,
+      [&](std::size_t i) {
+        const Batch v = Batch::load_unaligned(x + i);
+        xsimd::select(v > zero, v, v * s).store_unaligned(out + i);
+      },
+      [&](std::size_t i) { out[i] = x[i] > T(0) ? x[i] : x[i] * slope; });
 }
 
 template <class T>
 void leaky_relu_backward(const T* g, const T* x, T slope, T* out, std::size_t n) {
-  parallel_for(n, elementwise_grain, [=](std::size_t begin, std::size_t end) {
-    using Batch = xsimd::batch<T>;
-    const Batch s(slope);
-    const Batch zero(T(0));
-    std::size_t i = begin;
-    for (; i + Batch::size <= end; i += Batch::size) {
-      const Batch v = Batch::load_unaligned(g + i);
-      xsimd::select(Batch::load_unaligned(x + i) > zero, v, v * s).store_unaligned(out + i);
-    }
-    for (; i < end; ++i) out[i] = x[i] > T(0) ? g[i] : g[i] * slope;
-  });
+  using Batch = xsimd::batch<T>;
+  const Batch s(slope);
+  const Batch zero(T(0));
+  for_batches<T>(
+      n, elementwise_grain,
+      [&](std::size_t i) {
+        const Batch v = Batch::load_unaligned(g + i);
+        xsimd::select(Batch::load_unaligned(x + i) > zero, v, v * s).store_unaligned(out + i);
+      },
+      [&](std::size_t i) { out[i] = x[i] > T(0) ? g[i] : g[i] * slope; });
 }
 
 template <class T>

@@ -47,7 +47,9 @@ void pack_slivers(const T* x, std::size_t width, std::size_t depth, std::size_t 
     for (std::size_t p = 0; p < depth; ++p) {
       const T* from = x + s * stride_w + p * stride_p;
       if (stride_w == 1 && count == W) {
-        std::copy_n(from, W, out);
+        // A fixed-length loop the compiler turns into a few vector moves (std::copy_n here
+        // became a call to memmove for every sliver row: 12% of LeNet-5's training time).
+        for (std::size_t i = 0; i < W; ++i) out[i] = from[i];
       } else {
         for (std::size_t i = 0; i < count; ++i) out[i] = from[i * stride_w];
         for (std::size_t i = count; i < W; ++i) out[i] = T(0);
