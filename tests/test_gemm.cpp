@@ -74,8 +74,10 @@ TEST_CASE("float gemm across several packed blocks matches the definition", "[ge
   std::vector<float> a(m * kk), b(kk * n), c(m * n, 0.0f);
   for (float& x : a) x = static_cast<float>(gen.normal());
   for (float& x : b) x = static_cast<float>(gen.normal());
+  // Every transpose: a transposed operand is packed through the AVX 8x8 transposes.
   for (auto [ta, tb] :
-       {std::pair{k::Trans::no, k::Trans::no}, std::pair{k::Trans::yes, k::Trans::yes}}) {
+       {std::pair{k::Trans::no, k::Trans::no}, std::pair{k::Trans::yes, k::Trans::yes},
+        std::pair{k::Trans::no, k::Trans::yes}, std::pair{k::Trans::yes, k::Trans::no}}) {
     const std::size_t lda = ta == k::Trans::yes ? m : kk;
     const std::size_t ldb = tb == k::Trans::yes ? kk : n;
     k::gemm(ta, tb, m, n, kk, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
