@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Training throughput of tapegrad against PyTorch (Debian's python3-torch on OpenBLAS) on this
-# machine, in the same run: the same models, data, batch size, optimizer and thread count,
-# alternating the two frameworks so that both see the same machine load. Prints how PyTorch runs
-# (refusing the reference BLAS), then a Markdown table.
+# Training throughput of tapegrad against PyTorch (Debian's python3-torch on OpenBLAS) and against
+# the same models in libtorch's C++ frontend, on this machine, in the same run: the same models,
+# data, batch size, optimizer and thread count, the frameworks alternating so that all see the
+# same machine load. Prints how PyTorch runs (refusing the reference BLAS), then a Markdown table
+# of the medians over the rounds.
 #   bench/compare_torch.sh [--epochs N] [--threads T] [--rounds R] [--data DIR]
 # Needs a Release build (build/examples/mnist/mnist) and the data (scripts/fetch_data.sh).
 set -euo pipefail
@@ -24,8 +25,12 @@ python=/usr/bin/python3
 # PyTorch as users have it: python3-torch with OpenBLAS (its Recommends), not the reference BLAS.
 # shellcheck source=scripts/lib/packages.sh
 source "$root/scripts/lib/packages.sh"
-install_missing_packages python3-torch libopenblas0-pthread
+install_missing_packages python3-torch libopenblas0-pthread libtorch-dev
 "$python" "$root/bench/torch_baseline.py"  # prints the baseline; fails on the reference BLAS
+# The same two models in libtorch's C++ frontend (bench/libtorch_ref.cpp), same protocol.
+cmake -S "$root" -B "$root/build" >/dev/null
+cmake --build "$root/build" --target libtorch_ref >/dev/null
+libtorch="$root/build/bench/libtorch_ref"
 torch_version=$("$python" -c "import torch; print(torch.__version__)")
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores," \
   "$(grep -o -w -m1 avx512f /proc/cpuinfo || echo 'no AVX-512'); tapegrad $(git -C "$root" rev-parse --short HEAD)," \
@@ -36,19 +41,25 @@ echo
 # Mean img_per_s of the epoch lines on stdin.
 mean_rate() { awk '$1 == "epoch" { s += $6; n++ } END { if (n) printf "%.0f", s / n; else print 0 }'; }
 
-echo "| model | batch | threads | tapegrad img/s | PyTorch $torch_version img/s | tapegrad / PyTorch |"
-echo "|---|---|---|---|---|---|"
+# The median of a list of rates, and a / b to two decimals.
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "| model | batch | threads | tapegrad img/s | PyTorch $torch_version img/s | libtorch img/s |" \
+  "tapegrad / PyTorch | tapegrad / libtorch |"
+echo "|---|---|---|---|---|---|---|---|"
 for model in lenet5 mnist_cnn; do
-  tg_rates=() torch_rates=()
+  tg_rates=() torch_rates=() libtorch_rates=()
   for _ in $(seq "$rounds"); do
     tg_rates+=("$("$mnist" --data "$data" --model "$model" --optimizer sgd --lr 0.01 --momentum 0.9 \
       --lr-step 0 --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
     torch_rates+=("$(OPENBLAS_NUM_THREADS=1 "$python" "$root/bench/torch_ref.py" --data "$data" \
       --model "$model" --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
+    libtorch_rates+=("$(OPENBLAS_NUM_THREADS=1 "$libtorch" --data "$data" --model "$model" \
+      --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
   done
-  # The median round of each, against the other's median.
-  tg=$(printf '%s\n' "${tg_rates[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-  torch=$(printf '%s\n' "${torch_rates[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-  ratio=$(awk -v a="$tg" -v b="$torch" 'BEGIN { printf "%.2f", a / b }')
-  echo "| $model | 64 | $threads | $tg | $torch | $ratio |"
+  tg=$(median "${tg_rates[@]}") torch=$(median "${torch_rates[@]}")
+  libtorch_rate=$(median "${libtorch_rates[@]}")
+  echo "| $model | 64 | $threads | $tg | $torch | $libtorch_rate | $(ratio "$tg" "$torch") |" \
+    "$(ratio "$tg" "$libtorch_rate") |"
 done
