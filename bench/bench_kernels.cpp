@@ -41,6 +41,32 @@ void conv2d_lenet_c2(benchmark::State& state) {
 }
 BENCHMARK(conv2d_lenet_c2)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
+// mnist_cnn's second convolution (32 -> 64 channels, 3x3, 26x26 -> 24x24) on a batch of 64:
+// forward alone (range 0 = 0) or forward and both backwards (1), on one thread. Reports the
+// GFLOP/s of the convolutions' own multiply-adds.
+void conv2d_mnist_c2(benchmark::State& state) {
+  const bool backward = state.range(0) == 1;
+  tg::set_num_threads(1);
+  tg::manual_seed(0);
+  tg::Tensor x = tg::randn({64, 32, 26, 26}, {.requires_grad = true});
+  tg::Tensor w = tg::randn({64, 32, 3, 3}, {.requires_grad = true});
+  tg::Tensor b = tg::randn({64}, {.requires_grad = true});
+  for (auto _ : state) {
+    if (backward) {
+      tg::sum(tg::conv2d(x, w, b)).backward();
+      x.zero_grad(), w.zero_grad(), b.zero_grad();
+    } else {
+      tg::NoGradGuard no_grad;
+      benchmark::DoNotOptimize(tg::conv2d(x, w, b));
+    }
+  }
+  const double flops = 2.0 * 64 * 64 * 288 * 576 * (backward ? 3 : 1);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  tg::set_num_threads(0);
+}
+BENCHMARK(conv2d_mnist_c2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
 void max_pool2d_2x2(benchmark::State& state) {
   tg::manual_seed(0);
   tg::Tensor x = tg::randn({64, 6, 28, 28}, {.requires_grad = true});

@@ -128,7 +128,8 @@ void train(Model model, const Split& train_set, const Split& test_set, int epoch
     std::int64_t correct = 0;
     const std::int64_t m = test_set.images.size(0);
     for (std::int64_t i = 0; i < m; i += 1000) {
-      const torch::Tensor logits = model->forward(test_set.images.slice(0, i, std::min(m, i + 1000)));
+      const torch::Tensor logits =
+          model->forward(test_set.images.slice(0, i, std::min(m, i + 1000)));
       const torch::Tensor hits =
           logits.argmax(1).eq(test_set.labels.slice(0, i, std::min(m, i + 1000))).sum();
       correct += hits.item<std::int64_t>();
@@ -149,21 +150,29 @@ int main(int argc, char** argv) {
   double lr = 0.01;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--data") data = value;
-    else if (flag == "--model") model = value;
-    else if (flag == "--epochs") epochs = std::stoi(value);
-    else if (flag == "--batch") batch = std::stoll(value);
-    else if (flag == "--threads") threads = std::stoi(value);
-    else if (flag == "--lr") lr = std::stod(value);
-    else if (flag == "--limit") limit = std::stoll(value);
+    if (flag == "--data")
+      data = value;
+    else if (flag == "--model")
+      model = value;
+    else if (flag == "--epochs")
+      epochs = std::stoi(value);
+    else if (flag == "--batch")
+      batch = std::stoll(value);
+    else if (flag == "--threads")
+      threads = std::stoi(value);
+    else if (flag == "--lr")
+      lr = std::stod(value);
+    else if (flag == "--limit")
+      limit = std::stoll(value);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
   }
   if (data.empty() || (model != "lenet5" && model != "mnist_cnn")) {
-    std::fprintf(stderr, "usage: libtorch_ref --data DIR --model lenet5|mnist_cnn [--epochs N] "
-                         "[--batch B] [--threads T] [--lr X] [--limit N]\n");
+    std::fprintf(stderr,
+                 "usage: libtorch_ref --data DIR --model lenet5|mnist_cnn [--epochs N] "
+                 "[--batch B] [--threads T] [--lr X] [--limit N]\n");
     return 2;
   }
   try {

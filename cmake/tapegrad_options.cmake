@@ -8,9 +8,34 @@ include(GNUInstallDirs)
 # code generation keeps everything but AVX-512; AVX2 + FMA do the kernels' work at the same
 # FLOP rate on the AMD machines this project runs on.
 set(TG_NATIVE_FLAGS -march=native)
+set(TG_GCC_AVX512_BUG OFF)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 12.3)
+  set(TG_GCC_AVX512_BUG ON)
   list(APPEND TG_NATIVE_FLAGS -mno-avx512f)
 endif()
+
+# The GEMM is where AVX-512 pays (Zen 5 runs 512-bit FMAs at full width: twice AVX2's FLOPs),
+# and its translation unit builds no option structs or other small constant aggregates: only
+# loads, broadcasts, FMAs and stores, whose results its tests check against the definition for
+# every transpose and edge. So with such a GCC it alone keeps the machine's AVX-512 (native
+# builds on a machine that has it). tg_enable_native_avx512(<source>) does that.
+function(tg_enable_native_avx512 source)
+  if(NOT TG_NATIVE OR NOT TG_GCC_AVX512_BUG)
+    return()
+  endif()
+  include(CheckCXXSourceCompiles)
+  set(CMAKE_REQUIRED_FLAGS -march=native)
+  check_cxx_source_compiles("
+    #ifndef __AVX512F__
+    #error no AVX-512
+    #endif
+    int main() { return 0; }" TG_NATIVE_HAS_AVX512)
+  unset(CMAKE_REQUIRED_FLAGS)
+  if(TG_NATIVE_HAS_AVX512)
+    set_source_files_properties(${source} TARGET_DIRECTORY tapegrad PROPERTIES COMPILE_OPTIONS
+      "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq")
+  endif()
+endfunction()
 
 function(tg_set_compile_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
