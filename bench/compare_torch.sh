@@ -32,7 +32,8 @@ cmake -S "$root" -B "$root/build" >/dev/null
 cmake --build "$root/build" --target libtorch_ref >/dev/null
 libtorch="$root/build/bench/libtorch_ref"
 torch_version=$("$python" -c "import torch; print(torch.__version__)")
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores," \
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p') (family $(sed -n 's/^cpu family\t*: //p' \
+  /proc/cpuinfo | head -n 1)), $(nproc) cores," \
   "$(grep -o -w -m1 avx512f /proc/cpuinfo || echo 'no AVX-512'); tapegrad $(git -C "$root" rev-parse --short HEAD)," \
   "$("$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$root/build/CMakeCache.txt")" --version | head -n 1)" \
   "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$root/build/CMakeCache.txt")"
