@@ -4,9 +4,8 @@ include(GNUInstallDirs)
 # GCC before 12.3 miscompiles 256-bit constants whose low half is a splat and whose high half is
 # zero when AVX-512 is enabled: {2, 2, 0, 0} becomes {2, 2, 2, 2}. It happens wherever such a
 # struct is built, e.g. Conv2dOptions{.stride = 2} came out with padding 2 (seen with Debian 12's
-# GCC 12.2 on a Zen 4; the same bug as vespa-engine/vespa#25786). With such a compiler, native
-# code generation keeps everything but AVX-512; AVX2 + FMA do the kernels' work at the same
-# FLOP rate on the AMD machines this project runs on.
+# GCC 12.2 on an AMD Zen 5; the same bug as vespa-engine/vespa#25786). With such a compiler,
+# native code generation leaves AVX-512 out, but for the GEMM (below).
 set(TG_NATIVE_FLAGS -march=native)
 set(TG_GCC_AVX512_BUG OFF)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 12.3)

@@ -8,7 +8,7 @@
 #include <string>
 
 // GCC before 12.3 miscompiles some constants when AVX-512 is on: {2, 2, 0, 0} becomes {2, 2, 2, 2},
-// so that Conv2dOptions{.stride = 2} gets padding 2 (seen with Debian 12's GCC 12.2 on a Zen 4).
+// so that Conv2dOptions{.stride = 2} gets padding 2 (seen with Debian 12's GCC 12.2 on a Zen 5).
 // tapegrad's own build leaves AVX-512 out with such a compiler (cmake/tapegrad_options.cmake);
 // code built with it must do the same.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__) && \
