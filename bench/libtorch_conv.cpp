@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 
-int main() {
+namespace {
+
+void run() {
   torch::set_num_threads(1);
   torch::manual_seed(0);
   const torch::Tensor x = torch::randn({64, 32, 26, 26}, torch::requires_grad());
@@ -38,4 +41,16 @@ int main() {
     std::printf("conv2d_mnist_c2/%d %.1f ms %.1f GFLOP/s\n", backward ? 1 : 0, best * 1e3,
                 flops / best / 1e9);
   }
+}
+
+}  // namespace
+
+int main() {
+  try {
+    run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  return 0;
 }
