@@ -68,9 +68,10 @@ TEST_CASE("gemm matches the definition for all transposes, alphas and betas", "[
 }
 
 TEST_CASE("float gemm across several packed blocks matches the definition", "[gemm]") {
-  // m spans two row blocks, n two column blocks of the float micro-kernel, k two depth blocks.
+  // m spans two row blocks, n two or more column blocks of the float micro-kernel (AVX2: 96
+  // rows, 4096 columns; AVX-512: 128 and 12288), k two depth blocks.
   tg::Generator gen(6);
-  const std::size_t m = 101, n = 4200, kk = 300;
+  const std::size_t m = 150, n = 12400, kk = 300;
   std::vector<float> a(m * kk), b(kk * n), c(m * n, 0.0f);
   for (float& x : a) x = static_cast<float>(gen.normal());
   for (float& x : b) x = static_cast<float>(gen.normal());
