@@ -33,6 +33,34 @@ TEST_CASE("sum over dims matches xtensor on random shapes", "[reduction]") {
   }
 }
 
+// Long contiguous runs (summed in vector lanes), size-1 dims and neighbouring summed dims (merged
+// before the loops), in float and double, against xtensor's sum of the same values in double.
+TEST_CASE("sum over dim sets matches xtensor on long rows, in float and double", "[reduction]") {
+  tg::manual_seed(33);
+  tg::Generator gen(33);
+  for (int trial = 0; trial < 30; ++trial) {
+    // Rank up to 3 with dims up to 70, or up to 4 with dims up to 24: at most 343K elements.
+    const bool long_dims = trial % 2 == 0;
+    const tg::Shape shape = tg::test::random_shape(gen, 1, long_dims ? 3 : 4, long_dims ? 70 : 24);
+    Tensor x = tg::test::randn64(shape, false);
+    std::vector<std::int64_t> dims;
+    std::vector<std::size_t> axes;
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      if (tg::test::uniform_int(gen, 0, 1) == 1) {
+        dims.push_back(static_cast<std::int64_t>(d));
+        axes.push_back(d);
+      }
+    }
+    if (dims.empty()) continue;  // sum(x, {}) sums everything: covered above
+    INFO("shape " << tg::to_string(shape) << ", " << dims.size() << " dims summed");
+    const xt::xarray<double> expected = xt::sum(x.value<double>(), axes);
+    REQUIRE(bool(xt::allclose(tg::sum(x, dims).value<double>(), expected, 1e-12, 1e-12)));
+    const xt::xarray<double> in_float =
+        xt::cast<double>(tg::sum(x.to(tg::DType::f32), dims).value<float>());
+    REQUIRE(bool(xt::allclose(in_float, expected, 1e-4, 1e-3)));
+  }
+}
+
 TEST_CASE("gradcheck of sum and mean on 20 random shapes and dim sets", "[reduction]") {
   tg::manual_seed(32);
   tg::Generator gen(32);

@@ -3,39 +3,90 @@
 #include <algorithm>
 #include <vector>
 
+#include <xsimd/xsimd.hpp>
+
 namespace tg::kernels {
+namespace {
+
+// The shape with neighbouring dims of the same kind (both summed or both kept) merged into one
+// and dims of size 1 dropped, which leaves the memory layout as it was: [N, C, H, W] summed over
+// {0, 2, 3} (a convolution's bias gradient) becomes [N, C, H*W] summed over {0, 2}, so the
+// innermost loop runs over whole planes instead of rows of W values.
+struct MergedDims {
+  std::vector<std::size_t> shape;
+  std::vector<bool> reduce;
+};
+
+MergedDims merge_dims(std::span<const std::size_t> shape, std::span<const bool> reduce) {
+  MergedDims merged;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (!merged.shape.empty() && merged.reduce.back() == reduce[d]) {
+      merged.shape.back() *= shape[d];
+    } else {
+      merged.shape.push_back(shape[d]);
+      merged.reduce.push_back(reduce[d]);
+    }
+  }
+  return merged;
+}
+
+// The sum of n contiguous values in a fixed order: lane by lane in four vector accumulators
+// (independent chains, so the adds overlap), then across the lanes. A plain loop must add one
+// value after another, each add waiting for the last: several times slower.
+template <class T>
+T sum_contiguous(const T* x, std::size_t n) {
+  using Batch = xsimd::batch<T>;
+  constexpr std::size_t lanes = Batch::size;
+  Batch acc[4] = {Batch(T(0)), Batch(T(0)), Batch(T(0)), Batch(T(0))};
+  std::size_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    for (std::size_t a = 0; a < 4; ++a) acc[a] += Batch::load_unaligned(x + i + a * lanes);
+  }
+  for (; i + lanes <= n; i += lanes) acc[0] += Batch::load_unaligned(x + i);
+  alignas(64) T lane[lanes];
+  ((acc[0] + acc[1]) + (acc[2] + acc[3])).store_aligned(lane);
+  T total = T(0);
+  for (const T value : lane) total += value;
+  for (; i < n; ++i) total += x[i];
+  return total;
+}
+
+}  // namespace
 
 template <class T>
-void sum_dims(const T* in, std::span<const std::size_t> shape, std::span<const bool> reduce,
-              T* out) {
-  const std::size_t rank = shape.size();
+void sum_dims(const T* in, std::span<const std::size_t> full_shape,
+              std::span<const bool> full_reduce, T* out) {
   std::size_t in_size = 1;
   std::size_t out_size = 1;
-  // Output stride of each input dim; 0 for a reduced dim (its elements meet in one output).
-  std::vector<std::size_t> out_stride(rank);
-  for (std::size_t d = rank; d-- > 0;) {
-    out_stride[d] = reduce[d] ? 0 : out_size;
-    if (!reduce[d]) out_size *= shape[d];
-    in_size *= shape[d];
+  for (std::size_t d = 0; d < full_shape.size(); ++d) {
+    in_size *= full_shape[d];
+    if (!full_reduce[d]) out_size *= full_shape[d];
   }
   std::fill(out, out + out_size, T(0));
   if (in_size == 0) return;
-  if (rank == 0) {
+  const auto [shape, reduce] = merge_dims(full_shape, full_reduce);
+  const std::size_t rank = shape.size();
+  if (rank == 0) {  // a single element
     out[0] = in[0];
     return;
+  }
+  // Output stride of each input dim; 0 for a reduced dim (its elements meet in one output).
+  std::vector<std::size_t> out_stride(rank);
+  for (std::size_t d = rank, stride = 1; d-- > 0;) {
+    out_stride[d] = reduce[d] ? 0 : stride;
+    if (!reduce[d]) stride *= shape[d];
   }
 
   // The innermost dim runs as a tight loop; the others advance like an odometer.
   const std::size_t inner = shape[rank - 1];
-  const std::size_t inner_stride = out_stride[rank - 1];
+  const bool inner_reduced = reduce[rank - 1];
   std::vector<std::size_t> index(rank, 0);
   std::size_t o = 0;
   for (std::size_t row = 0; row < in_size / inner; ++row) {
     const T* src = in + row * inner;
-    if (inner_stride == 0) {
-      T acc = out[o];
-      for (std::size_t j = 0; j < inner; ++j) acc += src[j];
-      out[o] = acc;
+    if (inner_reduced) {
+      out[o] += sum_contiguous(src, inner);
     } else {
       for (std::size_t j = 0; j < inner; ++j) out[o + j] += src[j];
     }

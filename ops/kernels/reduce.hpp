@@ -1,7 +1,8 @@
 #pragma once
 // Sum over a set of dimensions of a row-major array, in one pass over the input.
-// Each output element adds its inputs in row-major order, so the result does not depend on
-// anything but the data.
+// Each output element adds its inputs in a fixed order (contiguous runs in vector lanes, the
+// runs in row-major order), so the result depends on the data and the shape only, never on the
+// thread count.
 
 #include <cstddef>
 #include <span>
