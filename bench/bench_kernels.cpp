@@ -1,5 +1,5 @@
-// Micro-benchmarks of the hot kernels (Google Benchmark). GEMM reports GFLOP/s, to set against
-// the ~90 GFLOP/s per core that OpenBLAS sgemm reaches on this machine's class of CPU.
+// Micro-benchmarks of the hot kernels (Google Benchmark), tapegrad alone: GEMM and convolutions
+// report GFLOP/s. bench_layers (bench/compare_layers.sh) sets them beside OpenBLAS and oneDNN.
 //   build/bench/bench_kernels [--benchmark_filter=gemm]
 #include <benchmark/benchmark.h>
 

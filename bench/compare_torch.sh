@@ -26,6 +26,15 @@ python=/usr/bin/python3
 # shellcheck source=scripts/lib/packages.sh
 source "$root/scripts/lib/packages.sh"
 install_missing_packages python3-torch libopenblas0-pthread libtorch-dev
+# OpenBLAS as users run it: choosing its kernels for this CPU. Some environments (this one among
+# them) export OPENBLAS_CORETYPE=Haswell, which holds it to AVX2 kernels at about half its AVX-512
+# speed here, and an L2 size hint; neither is what a user's machine has.
+for variable in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
+  if [ -n "${!variable:-}" ]; then
+    echo "note: $variable=${!variable} in the environment, unset for this comparison"
+    unset "$variable"
+  fi
+done
 "$python" "$root/bench/torch_baseline.py"  # prints the baseline; fails on the reference BLAS
 # The same two models in libtorch's C++ frontend (bench/libtorch_ref.cpp), same protocol.
 cmake -S "$root" -B "$root/build" >/dev/null

@@ -28,11 +28,21 @@ def sgemm_provider():
     return os.path.realpath(info.fname.decode())
 
 
+def openblas_core():
+    """The kernel set OpenBLAS chose (or was told to use) for this CPU: Haswell is AVX2."""
+    try:
+        blas = ctypes.CDLL('libblas.so.3', mode=os.RTLD_NOLOAD)
+        blas.openblas_get_corename.restype = ctypes.c_char_p
+        return blas.openblas_get_corename().decode()
+    except (AttributeError, OSError):
+        return 'not OpenBLAS'
+
+
 provider = sgemm_provider()
 config = torch.__config__.show().splitlines()
 onednn = next((line.strip(' -') for line in config if 'MKL-DNN' in line or 'oneDNN' in line), 'none')
 capability = next((line.strip(' -') for line in config if 'CPU capability' in line), 'unknown')
-print(f'PyTorch {torch.__version__}; sgemm from {provider}; {onednn}; '
+print(f'PyTorch {torch.__version__}; sgemm from {provider} (core {openblas_core()}); {onednn}; '
       f'{capability}; OPENBLAS_NUM_THREADS={os.environ["OPENBLAS_NUM_THREADS"]} '
       f'(torch_ref.py sets torch\'s own threads to --threads)')
 if 'openblas' not in provider:
