@@ -5,7 +5,7 @@
 # against OpenBLAS's sgemm on square sizes and on those layers' per-image products. Installs the
 # two libraries if missing (as root), builds bench/bench_layers.cpp in the Release build, runs it
 # (which first checks that both sides agree) and prints the machine and library context, then
-# Markdown tables of the medians over the repetitions.
+# Markdown tables of the medians over the repetitions (interleaved in random order).
 #   bench/compare_layers.sh [--repetitions N] [--min-time SECONDS] [--build DIR]
 #                           [--openblas-core CORE]
 # OpenBLAS picks its kernels for this CPU: an OPENBLAS_CORETYPE in the environment (some set
@@ -52,7 +52,11 @@ fi
 
 json=$(mktemp) checks=$(mktemp)
 trap 'rm -f "$json" "$checks"' EXIT
-args=(--benchmark_repetitions="$repetitions" --benchmark_format=json)
+# Repetitions of all benchmarks interleaved in random order, so that tapegrad and its yardstick
+# see the same drift of this shared machine (run in sequence, a layer's two sides were timed
+# minutes apart and moved by up to 25%).
+args=(--benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true
+  --benchmark_format=json)
 [ -z "$min_time" ] || args+=(--benchmark_min_time="$min_time")
 # stdout is the JSON; the agreement checks come on stderr, shown only if they fail.
 if ! "$build/bench/bench_layers" "${args[@]}" >"$json" 2>"$checks"; then
@@ -86,7 +90,7 @@ def median(values):
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-# name without its side -> side -> the per-repetition (ms, GFLOP/s), in registration order.
+# name without its side -> side -> the per-repetition (ms, GFLOP/s).
 to_ms = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 runs = {}
 for b in report["benchmarks"]:
@@ -96,6 +100,20 @@ for b in report["benchmarks"]:
     pair, side = name.rsplit("/", 1)
     runs.setdefault(pair, {}).setdefault(side, []).append(
         (b["real_time"] * to_ms[b["time_unit"]], b["GFLOP/s"] / 1e9))
+
+
+# The pairs of one kind in a fixed order (the JSON lists them in the interleaved run's order):
+# layers by name, passes as a step runs them; square GEMMs by size, then the layers' shapes.
+PASSES = ["forward", "backward_data", "backward_weights"]
+
+
+def ordered(kind):
+    def key(pair):
+        rest = pair.split("/")[1:]
+        if kind == "conv":
+            return (rest[0], PASSES.index(rest[1]))
+        return (not rest[0].isdigit(), int(rest[0]) if rest[0].isdigit() else 0, rest[0])
+    return sorted((p for p in runs if p.split("/")[0] == kind), key=key)
 
 
 def medians(pair, side):
@@ -113,11 +131,8 @@ print("oneDNN in its own blocked layouts, reordered outside the timed loop.")
 print()
 print("| layer | pass | tapegrad ms | oneDNN ms | tapegrad / oneDNN time | oneDNN implementation |")
 print("|---|---|---|---|---|---|")
-for pair in runs:
-    kind, *rest = pair.split("/")
-    if kind != "conv":
-        continue
-    layer, pass_ = rest
+for pair in ordered("conv"):
+    layer, pass_ = pair.split("/")[1:]
     tg_ms, _ = medians(pair, "tapegrad")
     dnnl_ms, _ = medians(pair, "onednn")
     impl = context.get(f"onednn_impl.{layer}.{pass_}", "?")
@@ -127,10 +142,8 @@ print(f"GEMM, row-major, no transposes, one thread ({of_runs}).")
 print()
 print("| shape (M x N x K) | tapegrad GFLOP/s | OpenBLAS GFLOP/s | tapegrad / OpenBLAS GFLOP/s |")
 print("|---|---|---|---|")
-for pair in runs:
-    kind, shape = pair.split("/", 1)
-    if kind != "gemm":
-        continue
+for pair in ordered("gemm"):
+    shape = pair.split("/", 1)[1]
     if shape.isdigit():
         shape = f"{shape}x{shape}x{shape}"
     _, tg_rate = medians(pair, "tapegrad")

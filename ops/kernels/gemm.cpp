@@ -53,18 +53,20 @@ struct Blocking {
   static constexpr std::size_t nc = 256 * nr;    // columns of a packed B block
 };
 
-// Packs W lines of a matrix, each contiguous along the depth, into a sliver (out[p * W + i] =
-// line i at depth p) eight depth steps at a time with an 8x8 transpose in AVX registers; returns
-// how much of the depth it packed (the caller does the rest). Scalar code managed one element
-// per load and store, a quarter of LeNet-5's GEMM time (the transposed operand of the weight
-// gradient and of linear's forward). Float with AVX only; elsewhere it packs nothing.
+// Packs `count` lines (a multiple of 8, at most W) of a matrix, each contiguous along the depth,
+// into a W-wide sliver (out[p * W + i] = line i at depth p) eight depth steps at a time with an 8x8
+// transpose in AVX registers; returns how much of the depth it packed (the caller does the rest).
+// Scalar code managed one element per load and store, a quarter of LeNet-5's GEMM time (the
+// transposed operand of the weight gradient and of linear's forward). Float with AVX only;
+// elsewhere it packs nothing.
 template <std::size_t W, class T>
-std::size_t transpose_lines(const T* lines, std::size_t line_stride, std::size_t depth, T* out) {
+std::size_t transpose_lines(const T* lines, std::size_t line_stride, std::size_t depth,
+                            std::size_t count, T* out) {
 #if defined(__AVX__)
   if constexpr (std::is_same_v<T, float> && W % 8 == 0) {
     std::size_t p = 0;
     for (; p + 8 <= depth; p += 8) {
-      for (std::size_t block = 0; block < W; block += 8) {
+      for (std::size_t block = 0; block + 8 <= count; block += 8) {
         const float* l = lines + block * line_stride + p;
         __m256 r[8];
         for (std::size_t i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(l + i * line_stride);
@@ -90,7 +92,7 @@ std::size_t transpose_lines(const T* lines, std::size_t line_stride, std::size_t
     return p;
   }
 #endif
-  (void)lines, (void)line_stride, (void)depth, (void)out;
+  (void)lines, (void)line_stride, (void)depth, (void)count, (void)out;
   return 0;
 }
 
@@ -121,14 +123,25 @@ void pack_slivers(const T* x, std::size_t width, std::size_t depth, std::size_t 
       }
       continue;
     }
-    std::size_t done = 0;  // depth already packed
-    if (count == W && stride_p == 1) done = transpose_lines<W>(sliver, stride_w, depth, out);
+    // The lines in whole groups of eight go through the 8x8 transposes, even in a partial
+    // sliver (a weight gradient's last: LeNet-5's first layer has 25 lines for 48 lanes); the
+    // rest, and the depth the transposes leave, element by element.
+    const std::size_t grouped = stride_p == 1 ? count / 8 * 8 : 0;
+    const std::size_t done = transpose_lines<W>(sliver, stride_w, depth, grouped, out);
     for (std::size_t i = 0; i < count; ++i) {
       const T* line = sliver + i * stride_w;
-      for (std::size_t p = done; p < depth; ++p) out[p * W + i] = line[p * stride_p];
+      for (std::size_t p = i < grouped ? done : 0; p < depth; ++p) {
+        out[p * W + i] = line[p * stride_p];
+      }
     }
-    for (std::size_t i = count; i < W; ++i) {
-      for (std::size_t p = 0; p < depth; ++p) out[p * W + i] = T(0);
+    if (count < W) {
+      for (std::size_t p = 0; p < depth; ++p) {
+        // Fixed length, so it compiles to masked vector stores rather than a memset call.
+        T* to = out + p * W;
+        for (std::size_t i = 0; i < W; ++i) {
+          if (i >= count) to[i] = T(0);
+        }
+      }
     }
   }
 }
@@ -293,6 +306,13 @@ void gemm_parallel(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, s
   });
 }
 
+template <class T>
+std::size_t gemm_tile_columns() {
+  return Blocking<T>::nr;
+}
+
+template std::size_t gemm_tile_columns<float>();
+template std::size_t gemm_tile_columns<double>();
 template void gemm<float>(Trans, Trans, std::size_t, std::size_t, std::size_t, float, const float*,
                           std::size_t, const float*, std::size_t, float, float*, std::size_t);
 template void gemm<double>(Trans, Trans, std::size_t, std::size_t, std::size_t, double,

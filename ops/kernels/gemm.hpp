@@ -18,6 +18,12 @@ template <class T>
 void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
+// Columns of C in the micro-kernel's register tile (48 floats with AVX-512, 16 with AVX2): a
+// product whose C has fewer, or not a multiple, leaves lanes idle, so a caller that can compute
+// C^T = op(B)^T op(A)^T instead may choose the way round that fills them better.
+template <class T>
+std::size_t gemm_tile_columns();
+
 template <class T>
 void gemm_parallel(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
                    T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
