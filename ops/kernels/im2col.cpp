@@ -96,22 +96,29 @@ void im2col(const ConvGeometry& g, const T* image, T* cols) {
   for_each_tap(g, [&](std::size_t c, std::size_t row, Range ys, Range xs, std::ptrdiff_t y_offset,
                       std::ptrdiff_t x_offset) {
     T* dst = cols + row * g.col_cols();
-    const T* src_plane = image + c * plane;
     std::fill(dst, dst + ys.begin * g.out_w, T(0));
-    for (std::size_t y = ys.begin; y < ys.end; ++y) {
+    std::fill(dst + ys.end * g.out_w, dst + g.col_cols(), T(0));
+    if (xs.begin == xs.end) {
+      std::fill(dst + ys.begin * g.out_w, dst + ys.end * g.out_w, T(0));
+      return;
+    }
+    // The output rows that read the image: padding on their left and right (often none: the
+    // calls are skipped, they were a third of LeNet-5's im2col), and one run of the image row
+    // between, which advances by stride_h image rows per output row.
+    const std::size_t n = xs.end - xs.begin;
+    const std::size_t right = g.out_w - xs.end;
+    const T* src = image + c * plane;
+    if (ys.begin < ys.end) src += first_input(g, ys.begin, y_offset, xs, x_offset);
+    for (std::size_t y = ys.begin; y < ys.end; ++y, src += g.stride_h * g.width) {
       T* out = dst + y * g.out_w;
-      zero_row(out, xs.begin);
-      zero_row(out + xs.end, g.out_w - xs.end);
-      if (xs.begin == xs.end) continue;
-      const T* src = src_plane + first_input(g, y, y_offset, xs, x_offset);
-      const std::size_t n = xs.end - xs.begin;
+      if (xs.begin > 0) zero_row(out, xs.begin);
+      if (right > 0) zero_row(out + xs.end, right);
       if (g.stride_w == 1) {
         copy_row(src, n, out + xs.begin);
       } else {
         for (std::size_t i = 0; i < n; ++i) out[xs.begin + i] = src[i * g.stride_w];
       }
     }
-    std::fill(dst + ys.end * g.out_w, dst + g.col_cols(), T(0));
   });
 }
 
