@@ -105,6 +105,38 @@ TEST_CASE("float gemm across several packed blocks matches the definition", "[ge
   }
 }
 
+TEST_CASE("gemm_parallel cut by rows or by columns gives gemm's bits", "[gemm]") {
+  // Large enough to be cut: taller than wide (by rows), wider than tall (by columns, as
+  // linear's products), every transpose, float (the AVX transposes) and double.
+  tg::Generator gen(8);
+  tg::set_num_threads(2);
+  for (auto [m, n, kk] : {std::tuple<std::size_t, std::size_t, std::size_t>{700, 64, 300},
+                          std::tuple<std::size_t, std::size_t, std::size_t>{64, 1000, 300}}) {
+    for (int t = 0; t < 4; ++t) {
+      const auto ta = t & 1 ? k::Trans::yes : k::Trans::no;
+      const auto tb = t & 2 ? k::Trans::yes : k::Trans::no;
+      INFO("m " << m << " n " << n << " k " << kk << " ta " << (t & 1) << " tb " << (t & 2));
+      const std::size_t lda = ta == k::Trans::yes ? m : kk;
+      const std::size_t ldb = tb == k::Trans::yes ? kk : n;
+      const auto a = random_vector(gen, m * kk);
+      const auto b = random_vector(gen, kk * n);
+      const auto c = random_vector(gen, m * n);
+      auto serial = c;
+      auto parallel = c;
+      k::gemm(ta, tb, m, n, kk, 0.5, a.data(), lda, b.data(), ldb, 2.0, serial.data(), n);
+      k::gemm_parallel(ta, tb, m, n, kk, 0.5, a.data(), lda, b.data(), ldb, 2.0, parallel.data(),
+                       n);
+      REQUIRE(parallel == serial);
+      std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end()), cf(c.begin(), c.end());
+      auto serial_f = cf;
+      k::gemm(ta, tb, m, n, kk, 1.0f, af.data(), lda, bf.data(), ldb, 0.0f, serial_f.data(), n);
+      k::gemm_parallel(ta, tb, m, n, kk, 1.0f, af.data(), lda, bf.data(), ldb, 0.0f, cf.data(), n);
+      REQUIRE(cf == serial_f);
+    }
+  }
+  tg::set_num_threads(0);
+}
+
 TEST_CASE("gemm with beta 0 ignores NaN in C", "[gemm]") {
   std::vector<float> a{1, 2}, b{3, 4}, c{std::numeric_limits<float>::quiet_NaN()};
   k::gemm(k::Trans::no, k::Trans::no, 1, 1, 2, 1.0f, a.data(), 2, b.data(), 1, 0.0f, c.data(), 1);
