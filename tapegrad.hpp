@@ -11,6 +11,7 @@
 #include "autograd/gradcheck.hpp"
 #include "autograd/graph_export.hpp"
 #include "autograd/node.hpp"
+#include "autograd/profiler.hpp"
 #include "autograd/random.hpp"
 #include "autograd/record.hpp"
 #include "autograd/storage.hpp"

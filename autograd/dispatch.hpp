@@ -8,12 +8,15 @@
 
 #include "dtype.hpp"
 #include "error.hpp"
+#include "profiler.hpp"
 
 namespace tg {
 
-// For ops defined on f32 and f64 only; i64 is an error naming the op.
+// For ops defined on f32 and f64 only; i64 is an error naming the op. Every built-in op
+// dispatches once, so this is also where its forward is timed (autograd/profiler.hpp).
 template <class F>
 decltype(auto) dispatch_floating(DType dtype, std::string_view op, F&& f) {
+  const profiler::Scope timed(op);
   switch (dtype) {
     case DType::f32:
       return std::forward<F>(f).template operator()<float>();

@@ -8,6 +8,7 @@
 #include "anomaly.hpp"
 #include "grad_mode.hpp"
 #include "node.hpp"
+#include "profiler.hpp"
 #include "tensor_impl.hpp"
 
 namespace tg {
@@ -146,7 +147,11 @@ class ReverseSweep {
         if (!leads_to_target_.count(node)) continue;
       }
 
-      std::vector<Tensor> input_grads = node->apply(grad);
+      std::vector<Tensor> input_grads;
+      {
+        const profiler::Scope timed(node->name(), " backward");
+        input_grads = node->apply(grad);
+      }
       if (AnomalyMode::is_enabled()) detail::check_backward_finite(*node, grad, input_grads);
       grad = Tensor{};
       if (!retain_graph_) node->release();

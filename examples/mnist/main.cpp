@@ -33,6 +33,7 @@ struct Settings {
   std::size_t limit = 0;
   std::string save;
   std::string resume;
+  bool profile = false;
 };
 
 std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
@@ -101,6 +102,7 @@ int run(const Settings& s) {
   }
 
   tg::data::DataLoader loader(train_set, {.batch_size = s.batch, .seed = s.seed});
+  tg::profiler::enable(s.profile);
   for (int epoch = static_cast<int>(state.epoch) + 1; epoch <= s.epochs; ++epoch) {
     loader.set_epoch(static_cast<std::uint64_t>(epoch - 1));
     tg::ProgressBar progress(loader.num_examples(), fmt::format("epoch {}", epoch));
@@ -121,8 +123,15 @@ int run(const Settings& s) {
     const double train_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.finish();
+    if (s.profile) {
+      fmt::print(stderr, "epoch {}: time per op (self time, training steps)\n{}", epoch,
+                 tg::profiler::report());
+      tg::profiler::reset();
+    }
     state.epoch = epoch;
+    tg::profiler::enable(false);  // the evaluation is not timed
     const double test_acc = accuracy(*model, test_set);
+    tg::profiler::enable(s.profile);
     fmt::print("epoch {} train_s {:.2f} img_per_s {:.0f} loss {:.4f} test_acc {:.4f}\n", epoch,
                train_s, static_cast<double>(seen) / train_s, loss_sum / static_cast<double>(seen),
                test_acc);
@@ -173,6 +182,7 @@ void add_options(CLI::App& app, Settings& s) {
       ->capture_default_str();
   app.add_option("--save", s.save, "write a checkpoint here after every epoch");
   app.add_option("--resume", s.resume, "continue from this checkpoint");
+  app.add_flag("--profile", s.profile, "print each epoch's time per op on stderr");
 }
 
 }  // namespace
