@@ -52,13 +52,14 @@ std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
   return std::make_unique<tg::optim::Adam>(std::move(parameters), options);
 }
 
-// Resident memory of this process in MiB (Linux), to show that training does not leak.
-double resident_mib() {
+// A memory figure of this process from /proc/self/status in MiB (Linux): "VmRSS:" is the
+// resident memory now, "VmHWM:" its peak so far. 0 where the file is missing.
+double status_mib(const std::string& field) {
   std::ifstream status("/proc/self/status");
   std::string key;
   double kib = 0.0;
   while (status >> key) {
-    if (key == "VmRSS:") {
+    if (key == field) {
       status >> kib;
       break;
     }
@@ -122,6 +123,7 @@ int run(const Settings& s) {
     }
     const double train_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double training_peak = status_mib("VmHWM:");  // before the evaluation adds its own
     progress.finish();
     if (s.profile) {
       fmt::print(stderr, "epoch {}: time per op (self time, training steps)\n{}", epoch,
@@ -136,8 +138,12 @@ int run(const Settings& s) {
                train_s, static_cast<double>(seen) / train_s, loss_sum / static_cast<double>(seen),
                test_acc);
     std::fflush(stdout);
-    fmt::print(stderr, "epoch {}: resident memory {:.1f} MiB, of which {:.1f} MiB kept for reuse\n",
-               epoch, resident_mib(), static_cast<double>(tg::storage_cache_bytes()) / (1 << 20));
+    fmt::print(stderr,
+               "epoch {}: resident memory {:.1f} MiB, of which {:.1f} MiB kept for reuse; peak "
+               "{:.1f} MiB in training, {:.1f} MiB with evaluation\n",
+               epoch, status_mib("VmRSS:"),
+               static_cast<double>(tg::storage_cache_bytes()) / (1 << 20), training_peak,
+               status_mib("VmHWM:"));
     if (schedule) schedule->step();
     if (!s.save.empty()) tg::save_checkpoint(s.save, *model, *optimizer, state);
   }
