@@ -5,7 +5,7 @@ include(GNUInstallDirs)
 # zero when AVX-512 is enabled: {2, 2, 0, 0} becomes {2, 2, 2, 2}. It happens wherever such a
 # struct is built, e.g. Conv2dOptions{.stride = 2} came out with padding 2 (seen with Debian 12's
 # GCC 12.2 on an AMD Zen 5; the same bug as vespa-engine/vespa#25786). With such a compiler,
-# native code generation leaves AVX-512 out, but for the GEMM (below).
+# native code generation leaves AVX-512 out, but for the GEMM and convolution kernels (below).
 set(TG_NATIVE_FLAGS -march=native)
 set(TG_GCC_AVX512_BUG OFF)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 12.3)
@@ -13,11 +13,12 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_L
   list(APPEND TG_NATIVE_FLAGS -mno-avx512f)
 endif()
 
-# The GEMM is where AVX-512 pays (Zen 5 runs 512-bit FMAs at full width: twice AVX2's FLOPs),
-# and its translation unit builds no option structs or other small constant aggregates: only
-# loads, broadcasts, FMAs and stores, whose results its tests check against the definition for
-# every transpose and edge. So with such a GCC it alone keeps the machine's AVX-512 (native
-# builds on a machine that has it). tg_enable_native_avx512(<source>) does that.
+# The GEMM and the shifted-row convolution are where AVX-512 pays (Zen 5 runs 512-bit FMAs at
+# full width: twice AVX2's FLOPs), and their translation units build no option structs or other
+# small constant aggregates: only loads, broadcasts, FMAs and stores, whose results their tests
+# check against the definition for every transpose and edge. So with such a GCC they alone keep
+# the machine's AVX-512 (native builds on a machine that has it).
+# tg_enable_native_avx512(<source>) does that.
 function(tg_enable_native_avx512 source)
   if(NOT TG_NATIVE OR NOT TG_GCC_AVX512_BUG)
     return()

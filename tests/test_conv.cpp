@@ -345,6 +345,115 @@ TEST_CASE("conv2d's weight gradient is right both ways round", "[conv]") {
   }
 }
 
+namespace {
+
+// conv2d, conv2d_input_grad and conv2d_weight_grad of c against the direct loops, in double
+// (tight) and in float (the f64 reference of the float-rounded values).
+void check_against_reference(const Config& c) {
+  Tensor x = randn64(c.input_shape(), false);
+  Tensor w = randn64(c.weight_shape(), false);
+  Tensor b = c.bias ? randn64({c.out_channels}, false) : Tensor{};
+  const xt::xarray<double> bias_values =
+      c.bias ? b.value<double>() : xt::xarray<double>(xt::zeros<double>({c.out_channels}));
+  const auto expected = reference_conv(c, x.value<double>(), w.value<double>(), bias_values);
+  Tensor delta = randn64(expected.shape(), false);
+  const auto expected_dx = reference_input_grad(c, delta.value<double>(), w.value<double>());
+  const auto expected_dw = reference_weight_grad(c, delta.value<double>(), x.value<double>());
+
+  Tensor out = tg::conv2d(x, w, b, c.options);
+  REQUIRE(out.shape() == expected.shape());
+  CHECK(bool(xt::allclose(out.value<double>(), expected, 1e-12, 1e-12)));
+  CHECK(
+      bool(xt::allclose(tg::conv2d_input_grad(delta, w, c.input_shape(), c.options).value<double>(),
+                        expected_dx, 1e-12, 1e-12)));
+  CHECK(bool(
+      xt::allclose(tg::conv2d_weight_grad(delta, x, c.weight_shape(), c.options).value<double>(),
+                   expected_dw, 1e-12, 1e-12)));
+
+  auto f32 = [](const Tensor& t) { return t.defined() ? t.to(tg::f32) : Tensor{}; };
+  auto as_double = [](const Tensor& t) { return xt::xarray<double>(t.value<float>()); };
+  const auto expected32 = reference_conv(c, as_double(f32(x)), as_double(f32(w)),
+                                         c.bias ? as_double(f32(b)) : bias_values);
+  CHECK(bool(xt::allclose(as_double(tg::conv2d(f32(x), f32(w), f32(b), c.options)), expected32,
+                          1e-4, 1e-4)));
+  const auto expected_dx32 = reference_input_grad(c, as_double(f32(delta)), as_double(f32(w)));
+  CHECK(bool(
+      xt::allclose(as_double(tg::conv2d_input_grad(f32(delta), f32(w), c.input_shape(), c.options)),
+                   expected_dx32, 1e-4, 1e-4)));
+  const auto expected_dw32 = reference_weight_grad(c, as_double(f32(delta)), as_double(f32(x)));
+  CHECK(bool(xt::allclose(
+      as_double(tg::conv2d_weight_grad(f32(delta), f32(x), c.weight_shape(), c.options)),
+      expected_dw32, 1e-4, 1e-3)));
+}
+
+}  // namespace
+
+// Stride 1 runs on the shifted-row kernels (no column matrix): output planes on a grid as wide as
+// the padded input, blocks of 48 (24 in double) grid pixels that cross rows, 8-channel register
+// tiles with an edge, the input gradient as a forward convolution (padding up to (k-1)*d; more
+// falls back to im2col), and the weight gradient for few taps. Random shapes sized to reach
+// every edge, and the layers of the MNIST examples.
+TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
+  tg::manual_seed(17);
+  tg::Generator gen(99);
+  auto pick = [&](std::size_t lo, std::size_t hi) { return lo + gen.below(hi - lo + 1); };
+  for (int trial = 0; trial < 40; ++trial) {
+    Config c{};
+    c.batch = pick(1, 10);
+    c.in_channels = trial % 4 == 0 ? 1 : pick(1, 5);  // one channel: the shifted weight gradient
+    c.out_channels = pick(1, 19);
+    c.kernel_h = pick(1, 5);
+    c.kernel_w = pick(1, 5);
+    c.options.stride = 1;
+    c.options.padding = {static_cast<std::int64_t>(pick(0, 3)),
+                         static_cast<std::int64_t>(pick(0, 3))};
+    c.options.dilation = {static_cast<std::int64_t>(pick(1, 2)),
+                          static_cast<std::int64_t>(pick(1, 2))};
+    auto span = [](std::size_t k, std::int64_t d) {
+      return static_cast<std::size_t>(d) * (k - 1) + 1;
+    };
+    c.height = span(c.kernel_h, c.options.dilation.h) + pick(0, 12);
+    c.width = span(c.kernel_w, c.options.dilation.w) + pick(0, 30);
+    c.bias = gen.below(2) == 1;
+    INFO("trial " << trial << ": " << c.str());
+    check_against_reference(c);
+  }
+  for (const Config& layer : {Config{2, 1, 6, 28, 28, 5, 5, {.padding = 2}, true},  // LeNet-5 c1
+                              Config{2, 6, 16, 14, 14, 5, 5, {}, true},             // LeNet-5 c2
+                              Config{2, 1, 32, 28, 28, 3, 3, {}, true},             // mnist_cnn c1
+                              Config{1, 32, 64, 26, 26, 3, 3, {}, true}}) {         // mnist_cnn c2
+    INFO(layer.str());
+    check_against_reference(layer);
+  }
+}
+
+// A batch of one splits its pixels (forward, input gradient) or its channels (weight gradient)
+// across threads: the same bits for 1 and 2 threads. One input channel, so that all three passes
+// run on the shifted-row kernels.
+TEST_CASE("conv2d's stride-1 kernels give the same bits for 1 and 2 threads", "[conv]") {
+  tg::manual_seed(18);
+  const tg::Conv2dOptions options{.padding = 1};
+  Tensor x = tg::randn({1, 1, 90, 97});
+  Tensor w = tg::randn({20, 1, 3, 3});
+  Tensor b = tg::randn({20});
+  Tensor delta = tg::randn(tg::conv2d(x, w, b, options).shape());
+  auto passes = [&](int threads) {
+    tg::set_num_threads(threads);
+    std::vector<xt::xarray<float>> results{
+        tg::conv2d(x, w, b, options).value<float>(),
+        tg::conv2d_input_grad(delta, w, x.shape(), options).value<float>(),
+        tg::conv2d_weight_grad(delta, x, w.shape(), options).value<float>()};
+    tg::set_num_threads(0);
+    return results;
+  };
+  const auto one = passes(1);
+  const auto two = passes(2);
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    INFO("pass " << i);
+    CHECK(bool(xt::all(xt::equal(one[i], two[i]))));
+  }
+}
+
 TEST_CASE("conv2d records nothing when nothing needs a gradient", "[conv]") {
   Tensor x = tg::randn({2, 1, 5, 5});
   Tensor w = tg::randn({3, 1, 3, 3});

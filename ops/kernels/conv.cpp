@@ -1,12 +1,13 @@
 #include "conv.hpp"
 
 #include <algorithm>
-#include <memory>
-#include <utility>
+#include <optional>
 #include <vector>
 
 #include "gemm.hpp"
 #include "parallel.hpp"
+#include "scratch.hpp"
+#include "shifted_conv.hpp"
 
 namespace tg::kernels {
 namespace {
@@ -17,44 +18,6 @@ constexpr std::size_t weight_grad_chunk = 8;
 
 // About 1 MFLOP per task, as gemm_parallel: enough to amortise scheduling.
 constexpr std::size_t flops_per_task = std::size_t{1} << 20;
-
-// The calling thread's column buffer, reused across calls (its memory is allocated once per
-// thread and size). It is taken out of the thread's slot while in use and given back after,
-// so that a second use on the same thread (TBB may run another task on a thread that waits
-// inside gemm_parallel) gets a buffer of its own instead of overwriting this one.
-template <class T>
-class Scratch {
- public:
-  explicit Scratch(std::size_t size) : buffer_(std::move(slot())) {
-    if (buffer_.capacity < size) buffer_ = {std::make_unique_for_overwrite<T[]>(size), size};
-  }
-  ~Scratch() {
-    if (buffer_.capacity > slot().capacity) slot() = std::move(buffer_);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* data() { return buffer_.data.get(); }
-
- private:
-  struct Buffer {
-    std::unique_ptr<T[]> data;
-    std::size_t capacity = 0;
-    Buffer() = default;
-    Buffer(std::unique_ptr<T[]> d, std::size_t c) : data(std::move(d)), capacity(c) {}
-    Buffer(Buffer&& other) noexcept
-        : data(std::move(other.data)), capacity(std::exchange(other.capacity, 0)) {}
-    Buffer& operator=(Buffer&& other) noexcept {
-      data = std::move(other.data);
-      capacity = std::exchange(other.capacity, 0);
-      return *this;
-    }
-  };
-  static Buffer& slot() {
-    thread_local Buffer buffer;
-    return buffer;
-  }
-  Buffer buffer_;
-};
 
 // The column matrix of one image: the image itself for a 1x1 kernel, else im2col into scratch.
 template <class T>
@@ -102,6 +65,46 @@ double lane_fill(std::size_t n) {
   return static_cast<double>(n) / static_cast<double>(used);
 }
 
+// The input gradient of a stride-1 convolution as a forward one (the seed's eq. 12): delta
+// [out_channels, out_h, out_w] zero-padded by (k-1)*d - p, correlated with the kernel rotated by
+// 180 degrees and its two channel axes swapped (rotate_kernel). Needs p <= (k-1)*d.
+ConvGeometry input_grad_as_forward(const ConvGeometry& g, std::size_t out_channels) {
+  return ConvGeometry{.channels = out_channels,
+                      .height = g.out_h,
+                      .width = g.out_w,
+                      .kernel_h = g.kernel_h,
+                      .kernel_w = g.kernel_w,
+                      .stride_h = 1,
+                      .stride_w = 1,
+                      .pad_h = (g.kernel_h - 1) * g.dilation_h - g.pad_h,
+                      .pad_w = (g.kernel_w - 1) * g.dilation_w - g.pad_w,
+                      .dilation_h = g.dilation_h,
+                      .dilation_w = g.dilation_w,
+                      .out_h = g.height,
+                      .out_w = g.width};
+}
+
+bool input_grad_is_shifted_forward(const ConvGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.pad_h <= (g.kernel_h - 1) * g.dilation_h &&
+         g.pad_w <= (g.kernel_w - 1) * g.dilation_w &&
+         shifted_conv_applies(input_grad_as_forward(g, g.channels));
+}
+
+// rotated[c, o, m, k] = weight[o, c, kH-1-m, kW-1-k].
+template <class T>
+std::vector<T> rotate_kernel(const ConvGeometry& g, std::size_t out_channels, const T* weight) {
+  const std::size_t area = g.kernel_h * g.kernel_w;
+  std::vector<T> rotated(out_channels * g.channels * area);
+  for (std::size_t o = 0; o < out_channels; ++o) {
+    for (std::size_t c = 0; c < g.channels; ++c) {
+      const T* from = weight + (o * g.channels + c) * area;
+      T* to = rotated.data() + (c * out_channels + o) * area;
+      for (std::size_t i = 0; i < area; ++i) to[i] = from[area - 1 - i];
+    }
+  }
+  return rotated;
+}
+
 }  // namespace
 
 template <class T>
@@ -109,6 +112,13 @@ void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_ch
                     const T* input, const T* weight, const T* bias, T* output) {
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
+  if (shifted_conv_applies(g)) {
+    const ShiftedForward<T> conv(g, out_channels, weight);
+    for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
+      conv.run(input + n * g.image_size(), bias, output + n * out_channels * p, parallel);
+    });
+    return;
+  }
   for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
     T* out = output + n * out_channels * p;
     // The bias is written first and the product added to it (beta = 1): one pass fewer.
@@ -127,6 +137,16 @@ void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t
                            const T* grad_output, const T* weight, T* grad_input) {
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
+  if (input_grad_is_shifted_forward(g)) {
+    const std::vector<T> rotated = rotate_kernel(g, out_channels, weight);
+    const ShiftedForward<T> conv(input_grad_as_forward(g, out_channels), g.channels,
+                                 rotated.data());
+    for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
+      conv.run(grad_output + n * out_channels * p, nullptr, grad_input + n * g.image_size(),
+               parallel);
+    });
+    return;
+  }
   for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
     const T* delta = grad_output + n * out_channels * p;
     T* dx = grad_input + n * g.image_size();
@@ -151,9 +171,20 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   // dW [C_out, K] = delta x cols^T puts K = C_in*kH*kW across the register tile's columns; when
   // K fills them worse than C_out would (mnist_cnn's first layer: 9 of 48 lanes, against 32),
   // dW^T [K, C_out] = cols x delta^T is accumulated instead and transposed at the end.
-  const bool transposed = lane_fill<T>(out_channels) > lane_fill<T>(k);
+  const bool shifted = shifted_weight_grad_applies(g);
+  const bool transposed = !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
+  std::optional<ShiftedWeightGrad<T>> shifted_grad;
+  if (shifted) shifted_grad.emplace(g, out_channels);
   // Adds the images [begin, end) into dw (which it first overwrites).
   auto accumulate = [&](std::size_t begin, std::size_t end, T* dw, bool parallel) {
+    if (shifted) {
+      std::fill_n(dw, weight_size, T(0));
+      for (std::size_t n = begin; n < end; ++n) {
+        shifted_grad->add(grad_output + n * out_channels * p, input + n * g.image_size(), dw,
+                          parallel);
+      }
+      return;
+    }
     if (begin == end) std::fill_n(dw, weight_size, T(0));
     Scratch<T> scratch(scratch_size(g));
     for (std::size_t n = begin; n < end; ++n) {

@@ -1,0 +1,323 @@
+#include "shifted_conv.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include <xsimd/xsimd.hpp>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "parallel.hpp"
+#include "scratch.hpp"
+
+namespace tg::kernels {
+namespace {
+
+template <class T>
+using Vec = xsimd::batch<T>;
+
+// Register tiles. Forward: `rows` output channels x `vectors` vectors of pixels, the GEMM's
+// shape (rows * vectors accumulators beside the pixel vectors and one broadcast weight). Weight
+// gradient: grad_rows channels x grad_taps taps, each accumulator a vector of partial sums over
+// pixels; its loads are grad_rows + grad_taps per grad_rows * grad_taps FMAs.
+template <class T>
+struct Tiles {
+  static constexpr std::size_t lanes = Vec<T>::size;
+#if defined(__AVX512F__)
+  static constexpr std::size_t rows = 8;
+  static constexpr std::size_t vectors = 3;
+  static constexpr std::size_t grad_rows = 4;
+  static constexpr std::size_t grad_taps = 4;
+#else
+  static constexpr std::size_t rows = 6;
+  static constexpr std::size_t vectors = 2;
+  static constexpr std::size_t grad_rows = 2;
+  static constexpr std::size_t grad_taps = 4;
+#endif
+  static constexpr std::size_t pixels = vectors * lanes;
+  static constexpr std::size_t grad_tile = grad_rows * grad_taps;
+};
+
+std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
+std::size_t padded_row(const ConvGeometry& g) { return g.width + 2 * g.pad_w; }
+std::size_t padded_plane(const ConvGeometry& g) { return (g.height + 2 * g.pad_h) * padded_row(g); }
+// Output pixels on the grid of padded rows.
+std::size_t grid_pixels(const ConvGeometry& g) { return g.out_h * padded_row(g); }
+std::size_t taps(const ConvGeometry& g) { return g.col_rows(); }
+
+// Offset of each tap's run in the padded image.
+std::vector<std::size_t> tap_offsets(const ConvGeometry& g) {
+  std::vector<std::size_t> offsets;
+  offsets.reserve(taps(g));
+  for (std::size_t c = 0; c < g.channels; ++c)
+    for (std::size_t m = 0; m < g.kernel_h; ++m)
+      for (std::size_t k = 0; k < g.kernel_w; ++k)
+        offsets.push_back(c * padded_plane(g) + m * g.dilation_h * padded_row(g) +
+                          k * g.dilation_w);
+  return offsets;
+}
+
+// Size of the padded image buffer when the grid is read up to `grid_end` >= grid_pixels(g):
+// the last tap reads (k_w-1)*d_w + grid_end - grid_pixels(g) past the padded image.
+std::size_t padded_buffer(const ConvGeometry& g, std::size_t grid_end) {
+  return g.channels * padded_plane(g) + (g.kernel_w - 1) * g.dilation_w + grid_end - grid_pixels(g);
+}
+
+// Copies the image [C,H,W] into the middle of its zero-padded buffer.
+template <class T>
+void pad_image(const ConvGeometry& g, const T* image, std::size_t buffer_size, T* padded) {
+  std::fill_n(padded, buffer_size, T(0));
+  const std::size_t row = padded_row(g);
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    T* plane = padded + c * padded_plane(g) + g.pad_h * row + g.pad_w;
+    for (std::size_t y = 0; y < g.height; ++y) {
+      std::copy_n(image + (c * g.height + y) * g.width, g.width, plane + y * row);
+    }
+  }
+}
+
+// Writes the values of a block's output pixels, in order, from out[block.to] on: the lanes of
+// `values` whose bit is set in block.valid.
+template <class T>
+void store_block(const Vec<T> (&values)[Tiles<T>::vectors], const BlockStore& block, T* out) {
+  using Tl = Tiles<T>;
+  out += block.to;
+#if defined(__AVX512F__)
+  // Compressed in a register and written with one masked store per vector.
+  constexpr std::uint64_t lane_mask = (std::uint64_t{1} << Tl::lanes) - 1;
+  for (std::size_t v = 0; v < Tl::vectors; ++v) {
+    const std::uint64_t valid = (block.valid >> (v * Tl::lanes)) & lane_mask;
+    const auto count = static_cast<unsigned>(std::popcount(valid));
+    const auto first = static_cast<std::uint64_t>((std::uint64_t{1} << count) - 1);
+    if constexpr (std::is_same_v<T, float>) {
+      const __m512 packed = _mm512_maskz_compress_ps(static_cast<__mmask16>(valid), values[v]);
+      _mm512_mask_storeu_ps(out, static_cast<__mmask16>(first), packed);
+    } else {
+      const __m512d packed = _mm512_maskz_compress_pd(static_cast<__mmask8>(valid), values[v]);
+      _mm512_mask_storeu_pd(out, static_cast<__mmask8>(first), packed);
+    }
+    out += count;
+  }
+#else
+  alignas(64) T all[Tl::pixels];
+  for (std::size_t v = 0; v < Tl::vectors; ++v) values[v].store_aligned(all + v * Tl::lanes);
+  for (std::size_t i = 0; i < Tl::pixels; ++i) {
+    if ((block.valid >> i) & 1U) *out++ = all[i];
+  }
+#endif
+}
+
+// out[r] at the block's output pixels = bias[r] + the sum over taps t of w[t][r] * x[offsets[t]
+// + q] for the block's grid pixels q: R channels of one block of the grid.
+template <std::size_t R, class T>
+void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
+                  const T* __restrict w, const T* __restrict x, const BlockStore& block,
+                  const T* bias, T* __restrict out, std::size_t plane) {
+  using Tl = Tiles<T>;
+  Vec<T> acc[R][Tl::vectors];
+  for (auto& row : acc) {
+    for (auto& v : row) v = Vec<T>(T(0));
+  }
+  for (std::size_t t = 0; t < tap_count; ++t, w += Tl::rows) {
+    const T* run = x + offsets[t];
+    Vec<T> xv[Tl::vectors];
+    for (std::size_t v = 0; v < Tl::vectors; ++v) {
+      xv[v] = Vec<T>::load_unaligned(run + v * Tl::lanes);
+    }
+    for (std::size_t r = 0; r < R; ++r) {
+      const Vec<T> wr(w[r]);
+      for (std::size_t v = 0; v < Tl::vectors; ++v) acc[r][v] = xsimd::fma(wr, xv[v], acc[r][v]);
+    }
+  }
+  for (std::size_t r = 0; r < R; ++r) {
+    const Vec<T> b(bias ? bias[r] : T(0));
+    for (std::size_t v = 0; v < Tl::vectors; ++v) acc[r][v] += b;
+    store_block(acc[r], block, out + r * plane);
+  }
+}
+
+// forward_tile<R> for R = 1 .. rows, indexed by R - 1: an edge block of channels (LeNet-5's 6
+// of a tile of 8) costs only its own rows.
+template <class T, std::size_t... R>
+constexpr auto forward_tiles(std::index_sequence<R...> /*rows - 1*/) {
+  return std::array{&forward_tile<R + 1, T>...};
+}
+
+// sums[r * grad_taps + s] = sum over q in [0, length) of d[r * stride + q] * x[offsets[s] + q]:
+// grad_rows channels of delta against grad_taps runs of the padded image.
+template <class T>
+void weight_grad_tile(std::size_t length, const T* __restrict d, std::size_t stride,
+                      const T* __restrict x, const std::size_t* __restrict offsets,
+                      T* __restrict sums) {
+  using Tl = Tiles<T>;
+  constexpr std::size_t rows = Tl::grad_rows;
+  constexpr std::size_t cols = Tl::grad_taps;
+  Vec<T> acc[rows * cols];
+  for (auto& v : acc) v = Vec<T>(T(0));
+  const T* runs[cols];
+  for (std::size_t s = 0; s < cols; ++s) runs[s] = x + offsets[s];
+  for (std::size_t q = 0; q < length; q += Tl::lanes) {
+    Vec<T> dv[rows];
+    for (std::size_t r = 0; r < rows; ++r) dv[r] = Vec<T>::load_aligned(d + r * stride + q);
+    for (std::size_t s = 0; s < cols; ++s) {
+      const Vec<T> xv = Vec<T>::load_unaligned(runs[s] + q);
+      for (std::size_t r = 0; r < rows; ++r) {
+        acc[r * cols + s] = xsimd::fma(dv[r], xv, acc[r * cols + s]);
+      }
+    }
+  }
+  // One reduction per accumulator: xsimd 8.1's AVX-512 haddp, which would fold sixteen at once,
+  // returns some of its sums in the wrong lanes.
+  // GCC 12 takes the undefined upper half of an AVX-512 extraction inside hadd for an
+  // uninitialised read; it is never used.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+  for (std::size_t i = 0; i < rows * cols; ++i) sums[i] = xsimd::hadd(acc[i]);
+#pragma GCC diagnostic pop
+}
+
+}  // namespace
+
+bool shifted_conv_applies(const ConvGeometry& g) {
+  if (g.stride_h != 1 || g.stride_w != 1 || g.cols_are_image()) return false;
+  // The column matrix's size fits (the op checked it), so the comparisons cannot overflow.
+  const std::size_t columns = g.col_rows() * g.col_cols();
+  const std::size_t row = padded_row(g);
+  const std::size_t height = g.height + 2 * g.pad_h;
+  return row <= columns / height && g.channels <= columns / (row * height);
+}
+
+bool shifted_weight_grad_applies(const ConvGeometry& g) {
+  constexpr std::size_t max_taps = 32;
+  return shifted_conv_applies(g) && taps(g) <= max_taps;
+}
+
+template <class T>
+ShiftedForward<T>::ShiftedForward(const ConvGeometry& g, std::size_t out_channels, const T* weight)
+    : g_(g), out_channels_(out_channels), offsets_(tap_offsets(g)) {
+  constexpr std::size_t rows = Tiles<T>::rows;
+  const std::size_t k = taps(g);
+  packed_.assign(round_up(out_channels, rows) * k, T(0));
+  for (std::size_t o = 0; o < out_channels; ++o) {
+    T* block = packed_.data() + o / rows * rows * k + o % rows;
+    for (std::size_t t = 0; t < k; ++t) block[t * rows] = weight[o * k + t];
+  }
+  // Which grid pixels of each block are output pixels: x < out_w, and inside the grid.
+  const std::size_t row = padded_row(g);
+  std::size_t to = 0;
+  for (std::size_t first = 0; first < grid_pixels(g); first += Tiles<T>::pixels) {
+    BlockStore block;
+    block.to = to;
+    for (std::size_t i = 0; i < Tiles<T>::pixels; ++i) {
+      const std::size_t q = first + i;
+      if (q < grid_pixels(g) && q % row < g.out_w) {
+        block.valid |= std::uint64_t{1} << i;
+        ++to;
+      }
+    }
+    blocks_.push_back(block);
+  }
+}
+
+template <class T>
+void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel) const {
+  using Tl = Tiles<T>;
+  static constexpr auto tiles = forward_tiles<T>(std::make_index_sequence<Tl::rows>{});
+  const std::size_t blocks = blocks_.size();
+  const std::size_t buffer = padded_buffer(g_, blocks * Tl::pixels);
+  Scratch<T> padded(buffer);
+  pad_image(g_, image, buffer, padded.data());
+  const std::size_t k = taps(g_);
+  const std::size_t plane = g_.out_h * g_.out_w;
+
+  auto run_blocks = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t b = begin; b < end; ++b) {
+      const T* x = padded.data() + b * Tl::pixels;
+      for (std::size_t o = 0; o < out_channels_; o += Tl::rows) {
+        const std::size_t rows = std::min(Tl::rows, out_channels_ - o);
+        tiles[rows - 1](k, offsets_.data(), packed_.data() + o * k, x, blocks_[b],
+                        bias ? bias + o : nullptr, out + o * plane, plane);
+      }
+    }
+  };
+  if (parallel) {
+    // Blocks of about 1 MFLOP, as gemm_parallel's.
+    const std::size_t flops = 2 * out_channels_ * k * Tl::pixels;
+    parallel_for(blocks, std::max<std::size_t>(1, (std::size_t{1} << 20) / flops), run_blocks);
+  } else {
+    run_blocks(0, blocks);
+  }
+}
+
+template <class T>
+ShiftedWeightGrad<T>::ShiftedWeightGrad(const ConvGeometry& g, std::size_t out_channels)
+    : g_(g), out_channels_(out_channels), offsets_(tap_offsets(g)) {
+  offsets_.resize(round_up(offsets_.size(), Tiles<T>::grad_taps), 0);
+}
+
+template <class T>
+void ShiftedWeightGrad<T>::add(const T* delta, const T* image, T* grad_weight,
+                               bool parallel) const {
+  using Tl = Tiles<T>;
+  const std::size_t row = padded_row(g_);
+  const std::size_t length = round_up(grid_pixels(g_), Tl::lanes);
+  const std::size_t buffer = padded_buffer(g_, length);
+  Scratch<T, 0> padded(buffer);
+  pad_image(g_, image, buffer, padded.data());
+  // delta on the grid, zero where the grid has no output pixel (so the image values read there
+  // add nothing), in whole tiles of channels.
+  const std::size_t channel_rows = round_up(out_channels_, Tl::grad_rows);
+  Scratch<T, 1> grid(channel_rows * length);
+  std::fill_n(grid.data(), channel_rows * length, T(0));
+  for (std::size_t o = 0; o < out_channels_; ++o) {
+    for (std::size_t y = 0; y < g_.out_h; ++y) {
+      std::copy_n(delta + (o * g_.out_h + y) * g_.out_w, g_.out_w,
+                  grid.data() + o * length + y * row);
+    }
+  }
+
+  const std::size_t k = taps(g_);
+  auto run_channels = [&](std::size_t begin, std::size_t end) {
+    alignas(64) T sums[Tl::grad_tile];
+    for (std::size_t tile = begin; tile < end; ++tile) {
+      const std::size_t o = tile * Tl::grad_rows;
+      const std::size_t rows = std::min(Tl::grad_rows, out_channels_ - o);
+      for (std::size_t t = 0; t < k; t += Tl::grad_taps) {
+        weight_grad_tile(length, grid.data() + o * length, length, padded.data(),
+                         offsets_.data() + t, sums);
+        const std::size_t cols = std::min(Tl::grad_taps, k - t);
+        for (std::size_t r = 0; r < rows; ++r) {
+          for (std::size_t s = 0; s < cols; ++s) {
+            grad_weight[(o + r) * k + t + s] += sums[r * Tl::grad_taps + s];
+          }
+        }
+      }
+    }
+  };
+  const std::size_t channel_tiles = channel_rows / Tl::grad_rows;
+  if (parallel) {
+    parallel_for(channel_tiles, 1, run_channels);
+  } else {
+    run_channels(0, channel_tiles);
+  }
+}
+
+// NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
+#define TG_INSTANTIATE_SHIFTED_CONV(T) \
+  template class ShiftedForward<T>;    \
+  template class ShiftedWeightGrad<T>;
+TG_INSTANTIATE_SHIFTED_CONV(float)
+TG_INSTANTIATE_SHIFTED_CONV(double)
+// NOLINTEND(bugprone-macro-parentheses)
+#undef TG_INSTANTIATE_SHIFTED_CONV
+
+}  // namespace tg::kernels

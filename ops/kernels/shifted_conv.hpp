@@ -1,0 +1,80 @@
+#pragma once
+// Stride-1 convolution without a column matrix: "shifted rows".
+//
+// With stride 1, the row of im2col's matrix for kernel tap t = (c, m, k) is the zero-padded
+// image read from offset(t) = c*plane + m*d_h*row + k*d_w on, if the output is laid out on a
+// grid as wide as the padded image (`row`) instead of out_w: output pixel (y, x) is q = y*row + x
+// and tap t reads padded[offset(t) + q]. So every row of the column matrix is a contiguous run of
+// the padded image, and the micro-kernels below read it where it lies: no im2col (which was
+// most of the time of LeNet-5's small layers), no packing of that operand. The price is the
+// row - out_w pixels at the end of each grid row, computed and thrown away ((k_w-1)*d_w + 2*p_w
+// of them: 8% of mnist_cnn's second layer, 29% of LeNet-5's).
+//
+// The input gradient of a stride-1 convolution is itself one (the seed's eq. 12), so it runs on
+// the forward kernel too (conv.cpp sets that up).
+//
+// This translation unit keeps the machine's AVX-512 with GCC 12.2 (see
+// cmake/tapegrad_options.cmake): it builds no small constant aggregates, only loops of loads,
+// broadcasts, FMAs and stores.
+//
+// Sums run over the taps in order, one accumulator per output element, as the GEMM path's: the
+// results do not depend on the thread count.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "im2col.hpp"
+
+namespace tg::kernels {
+
+// Whether the forward kernel handles g: stride 1, a kernel other than a plain 1x1 (whose column
+// matrix is the image itself), and a padded image no larger than the column matrix would be.
+bool shifted_conv_applies(const ConvGeometry& g);
+
+// Which pixels of a block of the grid are output pixels (bit i: the block's pixel i; a block is
+// at most 64 pixels), and where the first of them goes in an output plane: those of one block
+// are consecutive there, since the pixels between them are the ones thrown away.
+struct BlockStore {
+  std::size_t to = 0;
+  std::uint64_t valid = 0;
+};
+
+// Whether ShiftedWeightGrad handles g, and beats im2col + GEMM there. It folds each sum across
+// the vector lanes once per image, which a long image with few taps amortises (the one-channel
+// first layers: 9 and 25 taps, 0.38 against 1.02 ms on LeNet-5's at batch 64) and many taps
+// over a small image do not (LeNet-5's second layer, 150 taps of 10x10: 0.85 against 0.79 ms).
+bool shifted_weight_grad_applies(const ConvGeometry& g);
+
+// out[C_out, out_h, out_w] = weight x im2col(image) + bias, for one image; the weight
+// [C_out, C*kH*kW] is repacked once, at construction.
+template <class T>
+class ShiftedForward {
+ public:
+  ShiftedForward(const ConvGeometry& g, std::size_t out_channels, const T* weight);
+  // `parallel`: split the image's pixels across the parallel seam (for a batch of one).
+  void run(const T* image, const T* bias, T* out, bool parallel) const;
+
+ private:
+  ConvGeometry g_;
+  std::size_t out_channels_;
+  std::vector<std::size_t> offsets_;
+  std::vector<T> packed_;           // [channel block][tap][rows of the register tile], zero-filled
+  std::vector<BlockStore> blocks_;  // the grid's pixels, in blocks of the register tile
+};
+
+// grad_weight[C_out, C*kH*kW] += delta[C_out, out_h, out_w] x im2col(image)^T, for one image.
+template <class T>
+class ShiftedWeightGrad {
+ public:
+  ShiftedWeightGrad(const ConvGeometry& g, std::size_t out_channels);
+  // `parallel`: split the output channels across the parallel seam (for small batches).
+  void add(const T* delta, const T* image, T* grad_weight, bool parallel) const;
+
+ private:
+  ConvGeometry g_;
+  std::size_t out_channels_;
+  std::vector<std::size_t> offsets_;  // padded to whole register tiles with offset 0
+};
+
+}  // namespace tg::kernels
