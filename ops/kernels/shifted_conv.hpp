@@ -47,6 +47,12 @@ struct BlockStore {
 // 0.57 ms; mnist_cnn's, 288 taps: 14.5 against 10.3 ms).
 bool shifted_weight_grad_applies(const ConvGeometry& g);
 
+// The forward micro-kernel of one register-tile shape and row count (shifted_conv.cpp).
+template <class T>
+using ForwardTile = void (*)(std::size_t taps, const std::size_t* offsets, const T* weight,
+                             const T* image, const BlockStore& block, const T* bias, T* out,
+                             std::size_t plane);
+
 // out[C_out, out_h, out_w] = weight x im2col(image) + bias, for one image; the weight
 // [C_out, C*kH*kW] is repacked once, at construction.
 template <class T>
@@ -60,6 +66,9 @@ class ShiftedForward {
   ConvGeometry g_;
   std::size_t out_channels_;
   std::vector<std::size_t> offsets_;
+  std::size_t rows_ = 0;                   // channels of the register tile
+  std::size_t pixels_ = 0;                 // grid pixels of the register tile: a block
+  const ForwardTile<T>* tiles_ = nullptr;  // the micro-kernel for r rows is tiles_[r - 1]
   std::vector<T> packed_;           // [channel block][tap][rows of the register tile], zero-filled
   std::vector<BlockStore> blocks_;  // the grid's pixels, in blocks of the register tile
 };
