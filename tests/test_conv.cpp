@@ -391,7 +391,7 @@ void check_against_reference(const Config& c) {
 // Stride 1 runs on the shifted-row kernels (no column matrix): output planes on a grid as wide as
 // the padded input, blocks of 48 (24 in double) grid pixels that cross rows, 8-channel register
 // tiles with an edge, the input gradient as a forward convolution (padding up to (k-1)*d; more
-// falls back to im2col), and the weight gradient for few taps. Random shapes sized to reach
+// falls back to im2col), and the weight gradient in groups of images. Random shapes sized to reach
 // every edge, and the layers of the MNIST examples.
 TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
   tg::manual_seed(17);
@@ -400,7 +400,7 @@ TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
   for (int trial = 0; trial < 40; ++trial) {
     Config c{};
     c.batch = pick(1, 10);
-    c.in_channels = trial % 4 == 0 ? 1 : pick(1, 5);  // one channel: the shifted weight gradient
+    c.in_channels = trial % 4 == 0 ? 1 : pick(1, 5);  // one channel: few taps
     c.out_channels = pick(1, 19);
     c.kernel_h = pick(1, 5);
     c.kernel_w = pick(1, 5);
@@ -418,10 +418,11 @@ TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
     INFO("trial " << trial << ": " << c.str());
     check_against_reference(c);
   }
-  for (const Config& layer : {Config{2, 1, 6, 28, 28, 5, 5, {.padding = 2}, true},  // LeNet-5 c1
-                              Config{2, 6, 16, 14, 14, 5, 5, {}, true},             // LeNet-5 c2
-                              Config{2, 1, 32, 28, 28, 3, 3, {}, true},             // mnist_cnn c1
-                              Config{1, 32, 64, 26, 26, 3, 3, {}, true}}) {         // mnist_cnn c2
+  for (const Config& layer :
+       {Config{2, 1, 6, 28, 28, 5, 5, {.padding = 2}, true},  // LeNet-5 c1
+        Config{2, 6, 16, 14, 14, 5, 5, {}, true},             // LeNet-5 c2
+        Config{5, 1, 32, 28, 28, 3, 3, {}, true},             // mnist_cnn c1: groups of 2 in float
+        Config{1, 32, 64, 26, 26, 3, 3, {}, true}}) {         // mnist_cnn c2
     INFO(layer.str());
     check_against_reference(layer);
   }

@@ -171,7 +171,7 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   // dW [C_out, K] = delta x cols^T puts K = C_in*kH*kW across the register tile's columns; when
   // K fills them worse than C_out would (mnist_cnn's first layer: 9 of 48 lanes, against 32),
   // dW^T [K, C_out] = cols x delta^T is accumulated instead and transposed at the end.
-  const bool shifted = shifted_weight_grad_applies(g);
+  const bool shifted = shifted_weight_grad_applies<T>(g, out_channels);
   const bool transposed = !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
   std::optional<ShiftedWeightGrad<T>> shifted_grad;
   if (shifted) shifted_grad.emplace(g, out_channels);
@@ -179,10 +179,8 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   auto accumulate = [&](std::size_t begin, std::size_t end, T* dw, bool parallel) {
     if (shifted) {
       std::fill_n(dw, weight_size, T(0));
-      for (std::size_t n = begin; n < end; ++n) {
-        shifted_grad->add(grad_output + n * out_channels * p, input + n * g.image_size(), dw,
-                          parallel);
-      }
+      shifted_grad->add(end - begin, grad_output + begin * out_channels * p,
+                        input + begin * g.image_size(), dw, parallel);
       return;
     }
     if (begin == end) std::fill_n(dw, weight_size, T(0));

@@ -40,12 +40,11 @@ struct BlockStore {
   std::uint64_t valid = 0;
 };
 
-// Whether ShiftedWeightGrad handles g, and beats im2col + GEMM there. It folds each sum across
-// the vector lanes once per image, which a long image with few taps amortises (the one-channel
-// first layers, 9 and 25 taps: 0.27 against 1.0 ms on LeNet-5's at batch 64, one thread) and
-// many taps over a small image do not (LeNet-5's second layer, 150 taps of 10x10: 0.63 against
-// 0.57 ms; mnist_cnn's, 288 taps: 14.5 against 10.3 ms).
-bool shifted_weight_grad_applies(const ConvGeometry& g);
+// Whether ShiftedWeightGrad handles g, and beats im2col + GEMM there: it folds each sum across
+// the vector lanes once per group of images that fit in a quarter of an L2, which must hold at
+// least two of them (LeNet-5's layers and mnist_cnn's first; not mnist_cnn's second).
+template <class T>
+bool shifted_weight_grad_applies(const ConvGeometry& g, std::size_t out_channels);
 
 // The forward micro-kernel of one register-tile shape and row count (shifted_conv.cpp).
 template <class T>
@@ -73,13 +72,14 @@ class ShiftedForward {
   std::vector<BlockStore> blocks_;  // the grid's pixels, in blocks of the register tile
 };
 
-// grad_weight[C_out, C*kH*kW] += delta[C_out, out_h, out_w] x im2col(image)^T, for one image.
+// grad_weight[C_out, C*kH*kW] += the sum over `count` images of delta[n] [C_out, out_h, out_w] x
+// im2col(images[n])^T, in a fixed order.
 template <class T>
 class ShiftedWeightGrad {
  public:
   ShiftedWeightGrad(const ConvGeometry& g, std::size_t out_channels);
   // `parallel`: split the output channels across the parallel seam (for small batches).
-  void add(const T* delta, const T* image, T* grad_weight, bool parallel) const;
+  void add(std::size_t count, const T* delta, const T* images, T* grad_weight, bool parallel) const;
 
  private:
   ConvGeometry g_;
