@@ -25,6 +25,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -324,26 +325,39 @@ class OnednnConv {
   Args fwd_args_, bwd_data_args_, bwd_weights_args_;
 };
 
-// ---- GEMM: row-major, no transposes, C = A[m,k] B[k,n] ----
+// ---- GEMM: row-major, C = op(A)[m,k] op(B)[k,n] ----
 
 struct GemmShape {
   std::string name;
   std::size_t m, n, k;
+  bool trans_a = false, trans_b = false;
   double flops() const { return 2.0 * static_cast<double>(m * n * k); }
+  // Row strides of A and B as stored.
+  std::size_t lda() const { return trans_a ? m : k; }
+  std::size_t ldb() const { return trans_b ? k : n; }
 };
 
-// Square sizes, then each convolution layer's per-image forward product:
-// weight [C_out, C_in*kh*kw] x im2col [C_in*kh*kw, OH*OW].
+// Square sizes, then the products tapegrad runs through its GEMM in the MNIST examples at batch
+// 64: the first fully connected layer's forward (X W^T), input gradient (dY W) and weight
+// gradient (dY^T X) of both models, and mnist_cnn's second convolution's weight gradient per
+// image (delta x im2col^T; its other convolutions run on the shifted-row kernels).
 std::vector<GemmShape> gemm_shapes() {
   std::vector<GemmShape> shapes;
   for (const std::size_t n : {256, 512, 1024}) shapes.push_back({std::to_string(n), n, n, n});
-  for (const Layer& l : layers) {
-    const std::size_t m = l.out_channels, n = l.out_h() * l.out_w(),
-                      k = l.in_channels * l.kernel * l.kernel;
-    shapes.push_back({std::string(l.name) + ":" + std::to_string(m) + "x" + std::to_string(n) +
-                          "x" + std::to_string(k),
-                      m, n, k});
+  auto add = [&](const std::string& name, std::size_t m, std::size_t n, std::size_t k, bool ta,
+                 bool tb) {
+    shapes.push_back({name + ":" + std::to_string(m) + "x" + std::to_string(n) + "x" +
+                          std::to_string(k) + (ta ? "T" : "N") + (tb ? "T" : "N"),
+                      m, n, k, ta, tb});
+  };
+  for (const auto& [model, in, out] : {std::tuple<const char*, std::size_t, std::size_t>{
+                                           "lenet5.fc1", 400, 120},
+                                       {"mnist_cnn.fc1", 9216, 128}}) {
+    add(std::string(model) + ".forward", 64, out, in, false, true);
+    add(std::string(model) + ".input_grad", 64, in, out, false, false);
+    add(std::string(model) + ".weight_grad", out, in, 64, true, false);
   }
+  add("mnist_cnn.c2.weight_grad", 64, 288, 576, false, true);
   return shapes;
 }
 
@@ -355,15 +369,18 @@ struct GemmOperands {
 
 void tapegrad_gemm(const GemmShape& s, GemmOperands& o) {
   using tg::kernels::Trans;
-  tg::kernels::gemm(Trans::no, Trans::no, s.m, s.n, s.k, 1.0f, o.a.data(), s.k, o.b.data(), s.n,
-                    0.0f, o.c.data(), s.n);
+  tg::kernels::gemm(s.trans_a ? Trans::yes : Trans::no, s.trans_b ? Trans::yes : Trans::no, s.m,
+                    s.n, s.k, 1.0f, o.a.data(), s.lda(), o.b.data(), s.ldb(), 0.0f, o.c.data(),
+                    s.n);
 }
 
 void openblas_gemm(const GemmShape& s, GemmOperands& o) {
   const auto m = static_cast<blasint>(s.m), n = static_cast<blasint>(s.n),
              k = static_cast<blasint>(s.k);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, o.a.data(), k, o.b.data(),
-              n, 0.0f, o.c.data(), n);
+  cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans,
+              s.trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, o.a.data(),
+              static_cast<blasint>(s.lda()), o.b.data(), static_cast<blasint>(s.ldb()), 0.0f,
+              o.c.data(), n);
 }
 
 // ---- The benchmarks ----

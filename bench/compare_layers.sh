@@ -2,7 +2,7 @@
 # Per-layer yardsticks, all on one thread: tapegrad's convolution kernels against oneDNN (Debian's
 # libdnnl-dev) on every convolution layer of the MNIST examples at batch 64 (forward,
 # backward-data, backward-weights with the bias gradient, each timed apart), and tapegrad's GEMM
-# against OpenBLAS's sgemm on square sizes and on those layers' per-image products. Installs the
+# against OpenBLAS's sgemm on square sizes and on the products the examples run through it. Installs the
 # two libraries if missing (as root), builds bench/bench_layers.cpp in the Release build, runs it
 # (which first checks that both sides agree) and prints the machine and library context, then
 # Markdown tables of the medians over the repetitions (interleaved in random order).
@@ -138,9 +138,9 @@ for pair in ordered("conv"):
     impl = context.get(f"onednn_impl.{layer}.{pass_}", "?")
     print(f"| {layer} | {pass_} | {tg_ms:.3f} | {dnnl_ms:.3f} | {tg_ms / dnnl_ms:.2f} | {impl} |")
 print()
-print(f"GEMM, row-major, no transposes, one thread ({of_runs}).")
+print(f"GEMM, row-major, one thread ({of_runs}); NN, NT, TN: which of A and B are transposed.")
 print()
-print("| shape (M x N x K) | tapegrad GFLOP/s | OpenBLAS GFLOP/s | tapegrad / OpenBLAS GFLOP/s |")
+print("| product: M x N x K | tapegrad GFLOP/s | OpenBLAS GFLOP/s | tapegrad / OpenBLAS GFLOP/s |")
 print("|---|---|---|---|")
 for pair in ordered("gemm"):
     shape = pair.split("/", 1)[1]
