@@ -350,9 +350,9 @@ std::vector<GemmShape> gemm_shapes() {
                           std::to_string(k) + (ta ? "T" : "N") + (tb ? "T" : "N"),
                       m, n, k, ta, tb});
   };
-  for (const auto& [model, in, out] : {std::tuple<const char*, std::size_t, std::size_t>{
-                                           "lenet5.fc1", 400, 120},
-                                       {"mnist_cnn.fc1", 9216, 128}}) {
+  for (const auto& [model, in, out] :
+       {std::tuple<const char*, std::size_t, std::size_t>{"lenet5.fc1", 400, 120},
+        {"mnist_cnn.fc1", 9216, 128}}) {
     add(std::string(model) + ".forward", 64, out, in, false, true);
     add(std::string(model) + ".input_grad", 64, in, out, false, false);
     add(std::string(model) + ".weight_grad", out, in, 64, true, false);

@@ -4,18 +4,22 @@
 #   scripts/test.sh              Release build in build/, all tests
 #   scripts/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
 #                                build in build-sanitize/, all tests but the consumer builds
+#   scripts/test.sh --portable   generic x86-64 build (no -march=native) in build-portable/, all
+#                                tests but the consumer builds: the kernels' paths for machines
+#                                without AVX-512 (their #else branches) run whatever CI runs on
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib/packages.sh
 source "$root/scripts/lib/packages.sh"
 
-sanitize=0
+mode=release
 for arg in "$@"; do
   case "$arg" in
-    --sanitize) sanitize=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
+    --sanitize) mode=sanitize ;;
+    --portable) mode=portable ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "usage: scripts/test.sh [--sanitize | --portable]" >&2; exit 2 ;;
   esac
 done
 
@@ -25,7 +29,7 @@ install_missing_packages "${TG_BUILD_PACKAGES[@]}"
 
 jobs=$(nproc)
 skip=()
-if [ "$sanitize" -eq 1 ]; then
+if [ "$mode" = sanitize ]; then
   build="$root/build-sanitize"
   # Warnings are not errors here: GCC 12 reports false -Wmaybe-uninitialized inside libstdc++
   # when sanitizers instrument it (the Release build keeps -Werror).
@@ -35,6 +39,11 @@ if [ "$sanitize" -eq 1 ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # The consumer tests build a separate project against the library (packaging, not memory
   # safety): the Release run covers them.
+  skip=(-E '^consumer\.')
+elif [ "$mode" = portable ]; then
+  build="$root/build-portable"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTG_NATIVE=OFF \
+    -DTG_WARNINGS_AS_ERRORS=ON
   skip=(-E '^consumer\.')
 else
   build="$root/build"

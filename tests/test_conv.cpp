@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -429,12 +430,13 @@ TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
 }
 
 // A batch of one splits its pixels (forward, input gradient) or its channels (weight gradient)
-// across threads: the same bits for 1 and 2 threads. One input channel, so that all three passes
-// run on the shifted-row kernels.
+// across threads: the same bits for 1 and 2 threads. One input channel of an image small enough
+// for two to fit a group of the weight gradient, so that all three passes run on the shifted-row
+// kernels.
 TEST_CASE("conv2d's stride-1 kernels give the same bits for 1 and 2 threads", "[conv]") {
   tg::manual_seed(18);
   const tg::Conv2dOptions options{.padding = 1};
-  Tensor x = tg::randn({1, 1, 90, 97});
+  Tensor x = tg::randn({1, 1, 30, 33});
   Tensor w = tg::randn({20, 1, 3, 3});
   Tensor b = tg::randn({20});
   Tensor delta = tg::randn(tg::conv2d(x, w, b, options).shape());
@@ -452,6 +454,55 @@ TEST_CASE("conv2d's stride-1 kernels give the same bits for 1 and 2 threads", "[
   for (std::size_t i = 0; i < one.size(); ++i) {
     INFO("pass " << i);
     CHECK(bool(xt::all(xt::equal(one[i], two[i]))));
+  }
+}
+
+// The shifted-row kernels multiply values outside a tap's window by zero (the image at the
+// grid's spare columns, the weight at delta's padding); an infinite value there must not turn
+// into a NaN that the direct loops do not have.
+TEST_CASE("conv2d's stride-1 gradients keep infinities where the direct loops have them",
+          "[conv]") {
+  tg::manual_seed(19);
+  const Config c{4, 1, 8, 9, 12, 3, 3, {}, false};
+  xt::xarray<double> x = randn64(c.input_shape(), false).value<double>();
+  x(1, 0, 4, 11) = std::numeric_limits<double>::infinity();  // the last column
+  xt::xarray<double> w = randn64(c.weight_shape(), false).value<double>();
+  w(3, 0, 0, 0) = -std::numeric_limits<double>::infinity();
+  const Tensor delta = randn64({4, 8, 7, 10}, false);
+  const auto expected_dw = reference_weight_grad(c, delta.value<double>(), x);
+  const auto expected_dx = reference_input_grad(c, delta.value<double>(), w);
+  for (const tg::DType dtype : {tg::f64, tg::f32}) {
+    INFO((dtype == tg::f64 ? "f64" : "f32"));
+    const Tensor dw =
+        tg::conv2d_weight_grad(delta.to(dtype), f64(x).to(dtype), c.weight_shape(), c.options);
+    const Tensor dx =
+        tg::conv2d_input_grad(delta.to(dtype), f64(w).to(dtype), c.input_shape(), c.options);
+    const xt::xarray<double> dw64 = dw.to(tg::f64).value<double>();
+    const xt::xarray<double> dx64 = dx.to(tg::f64).value<double>();
+    CHECK(bool(xt::all(xt::equal(xt::isnan(dw64), xt::isnan(expected_dw)))));
+    CHECK(bool(xt::all(xt::equal(xt::isinf(dw64), xt::isinf(expected_dw)))));
+    CHECK(bool(xt::all(xt::equal(xt::isnan(dx64), xt::isnan(expected_dx)))));
+    CHECK(bool(xt::all(xt::equal(xt::isinf(dx64), xt::isinf(expected_dx)))));
+  }
+}
+
+// No output channels, or no images: empty results, and no division by a zero amount of work.
+TEST_CASE("conv2d handles zero output channels and an empty batch", "[conv]") {
+  for (const std::size_t batch : {std::size_t{1}, std::size_t{0}}) {
+    INFO("batch " << batch);
+    Tensor x = tg::randn({batch, 2, 6, 7});
+    Tensor w = tg::randn({0, 2, 3, 3});
+    Tensor y = tg::conv2d(x, w, Tensor{}, {.padding = 1});
+    CHECK(y.shape() == tg::Shape{batch, 0, 6, 7});
+    Tensor dx = tg::conv2d_input_grad(y, w, x.shape(), {.padding = 1});
+    CHECK(dx.shape() == x.shape());
+    CHECK(bool(xt::all(xt::equal(dx.value<float>(), 0.0f))));
+    CHECK(tg::conv2d_weight_grad(y, x, w.shape(), {.padding = 1}).shape() == w.shape());
+    Tensor w3 = tg::randn({3, 2, 3, 3});
+    Tensor y3 = tg::conv2d(x, w3, Tensor{}, {.padding = 1});
+    Tensor dw3 = tg::conv2d_weight_grad(y3, x, w3.shape(), {.padding = 1});
+    CHECK(dw3.shape() == w3.shape());
+    if (batch == 0) CHECK(bool(xt::all(xt::equal(dw3.value<float>(), 0.0f))));
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "gemm.hpp"
 #include "parallel.hpp"
+#include "reduce.hpp"
 #include "scratch.hpp"
 #include "shifted_conv.hpp"
 
@@ -31,8 +32,9 @@ std::size_t scratch_size(const ConvGeometry& g) {
   return g.cols_are_image() ? 0 : g.col_rows() * g.col_cols();
 }
 
-// Runs image(n, parallel_gemm) for every image. A batch of one gets the parallelism inside its
-// GEMM instead. The split depends on the shapes only, never on the thread count.
+// Runs image(n, parallel) for every image. A batch of one gets the parallelism inside the image
+// instead (its GEMM's or shifted kernel's). The split depends on the shapes only, never on the
+// thread count.
 template <class F>
 void for_each_image(std::size_t batch, std::size_t flops_per_image, F&& image) {
   if (batch == 1) {
@@ -84,10 +86,15 @@ ConvGeometry input_grad_as_forward(const ConvGeometry& g, std::size_t out_channe
                       .out_w = g.width};
 }
 
-bool input_grad_is_shifted_forward(const ConvGeometry& g) {
+// The shifted kernels also multiply values outside a tap's window by zero: the image at the
+// grid's spare columns in the weight gradient, the weight at delta's padding in the input
+// gradient. An infinite or NaN value there would make a NaN that im2col + GEMM, which forms no
+// such product, does not; so those two passes take the shifted kernels only when that operand
+// is finite (a scan in vectors: a fraction of a percent of the convolution).
+bool input_grad_is_shifted_forward(const ConvGeometry& g, std::size_t out_channels) {
   return g.stride_h == 1 && g.stride_w == 1 && g.pad_h <= (g.kernel_h - 1) * g.dilation_h &&
          g.pad_w <= (g.kernel_w - 1) * g.dilation_w &&
-         shifted_conv_applies(input_grad_as_forward(g, g.channels));
+         shifted_conv_applies(input_grad_as_forward(g, out_channels));
 }
 
 // rotated[c, o, m, k] = weight[o, c, kH-1-m, kW-1-k].
@@ -137,7 +144,8 @@ void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t
                            const T* grad_output, const T* weight, T* grad_input) {
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
-  if (input_grad_is_shifted_forward(g)) {
+  if (input_grad_is_shifted_forward(g, out_channels) &&
+      all_finite(weight, out_channels * g.col_rows())) {
     const std::vector<T> rotated = rotate_kernel(g, out_channels, weight);
     const ShiftedForward<T> conv(input_grad_as_forward(g, out_channels), g.channels,
                                  rotated.data());
@@ -171,7 +179,8 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   // dW [C_out, K] = delta x cols^T puts K = C_in*kH*kW across the register tile's columns; when
   // K fills them worse than C_out would (mnist_cnn's first layer: 9 of 48 lanes, against 32),
   // dW^T [K, C_out] = cols x delta^T is accumulated instead and transposed at the end.
-  const bool shifted = shifted_weight_grad_applies<T>(g, out_channels);
+  const bool shifted =
+      shifted_weight_grad_applies<T>(g, out_channels) && all_finite(input, batch * g.image_size());
   const bool transposed = !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
   std::optional<ShiftedWeightGrad<T>> shifted_grad;
   if (shifted) shifted_grad.emplace(g, out_channels);

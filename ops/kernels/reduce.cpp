@@ -1,6 +1,7 @@
 #include "reduce.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -99,6 +100,23 @@ void sum_dims(const T* in, std::span<const std::size_t> full_shape,
   }
 }
 
+template <class T>
+bool all_finite(const T* values, std::size_t n) {
+  using Vec = xsimd::batch<T>;
+  // x - x is 0 for a finite x and NaN for an infinite or NaN one; the sum keeps a NaN.
+  Vec vector_sum(T(0));
+  std::size_t i = 0;
+  for (; i + Vec::size <= n; i += Vec::size) {
+    const Vec v = Vec::load_unaligned(values + i);
+    vector_sum += v - v;
+  }
+  T sum = T(0);
+  for (; i < n; ++i) sum += values[i] - values[i];
+  return !std::isnan(sum) && !xsimd::any(xsimd::isnan(vector_sum));
+}
+
+template bool all_finite<float>(const float*, std::size_t);
+template bool all_finite<double>(const double*, std::size_t);
 template void sum_dims<float>(const float*, std::span<const std::size_t>, std::span<const bool>,
                               float*);
 template void sum_dims<double>(const double*, std::span<const std::size_t>, std::span<const bool>,

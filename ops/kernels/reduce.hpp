@@ -1,5 +1,6 @@
 #pragma once
-// Sum over a set of dimensions of a row-major array, in one pass over the input.
+// Reductions over raw arrays. sum_dims: the sum over a set of dimensions of a row-major array,
+// in one pass over the input.
 // Each output element adds its inputs in a fixed order (contiguous runs in vector lanes, the
 // runs in row-major order), so the result depends on the data and the shape only, never on the
 // thread count.
@@ -14,5 +15,9 @@ namespace tg::kernels {
 template <class T>
 void sum_dims(const T* in, std::span<const std::size_t> shape, std::span<const bool> reduce,
               T* out);
+
+// Whether none of values[0, n) is infinite or NaN (in vectors, on the calling thread).
+template <class T>
+bool all_finite(const T* values, std::size_t n);
 
 }  // namespace tg::kernels

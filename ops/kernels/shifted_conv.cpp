@@ -271,8 +271,8 @@ struct GradLayout {
 
 bool shifted_conv_applies(const ConvGeometry& g) {
   if (g.stride_h != 1 || g.stride_w != 1 || g.cols_are_image()) return false;
-  // The column matrix's size fits (the op checked it), so the comparisons cannot overflow.
-  const std::size_t columns = g.col_rows() * g.col_cols();
+  std::size_t columns = 0;  // the column matrix's size, which the padded image must not exceed
+  if (__builtin_mul_overflow(g.col_rows(), g.col_cols(), &columns) || columns == 0) return false;
   const std::size_t row = padded_row(g);
   const std::size_t height = g.height + 2 * g.pad_h;
   return row <= columns / height && g.channels <= columns / (row * height);
@@ -337,7 +337,7 @@ void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel
   };
   if (parallel) {
     // Blocks of about 1 MFLOP, as gemm_parallel's.
-    const std::size_t flops = 2 * out_channels_ * k * pixels_;
+    const std::size_t flops = std::max<std::size_t>(1, 2 * out_channels_ * k * pixels_);
     parallel_for(blocks, std::max<std::size_t>(1, (std::size_t{1} << 20) / flops), run_blocks);
   } else {
     run_blocks(0, blocks);

@@ -7,8 +7,8 @@
 // and tap t reads padded[offset(t) + q]. So every row of the column matrix is a contiguous run of
 // the padded image, and the micro-kernels below read it where it lies: no im2col (which was
 // most of the time of LeNet-5's small layers), no packing of that operand. The price is the
-// row - out_w pixels at the end of each grid row, computed and thrown away ((k_w-1)*d_w + 2*p_w
-// of them: 8% of mnist_cnn's second layer, 29% of LeNet-5's).
+// row - out_w = (k_w-1)*d_w pixels at the end of each grid row, computed and thrown away (8% of
+// mnist_cnn's second layer, 29% of LeNet-5's).
 //
 // The input gradient of a stride-1 convolution is itself one (the seed's eq. 12), so it runs on
 // the forward kernel too (conv.cpp sets that up).
@@ -17,8 +17,9 @@
 // cmake/tapegrad_options.cmake): it builds no small constant aggregates, only loops of loads,
 // broadcasts, FMAs and stores.
 //
-// Sums run over the taps in order, one accumulator per output element, as the GEMM path's: the
-// results do not depend on the thread count.
+// Each output element is summed by one thread in an order fixed by the shapes (the forward over
+// the taps in order; the weight gradient lane-wise over pixels, then across the lanes, group by
+// group of images), so the results do not depend on the thread count.
 
 #include <cstddef>
 #include <cstdint>
