@@ -134,6 +134,45 @@ xt::xarray<double> reference_weight_grad(const Config& c, const xt::xarray<doubl
   return dw;
 }
 
+// conv2d, conv2d_input_grad and conv2d_weight_grad of c against the direct loops, in double
+// (tight) and in float (the f64 reference of the float-rounded values).
+void check_against_reference(const Config& c) {
+  Tensor x = randn64(c.input_shape(), false);
+  Tensor w = randn64(c.weight_shape(), false);
+  Tensor b = c.bias ? randn64({c.out_channels}, false) : Tensor{};
+  const xt::xarray<double> bias_values =
+      c.bias ? b.value<double>() : xt::xarray<double>(xt::zeros<double>({c.out_channels}));
+  const auto expected = reference_conv(c, x.value<double>(), w.value<double>(), bias_values);
+  Tensor delta = randn64(expected.shape(), false);
+  const auto expected_dx = reference_input_grad(c, delta.value<double>(), w.value<double>());
+  const auto expected_dw = reference_weight_grad(c, delta.value<double>(), x.value<double>());
+
+  Tensor out = tg::conv2d(x, w, b, c.options);
+  REQUIRE(out.shape() == expected.shape());
+  CHECK(bool(xt::allclose(out.value<double>(), expected, 1e-12, 1e-12)));
+  CHECK(
+      bool(xt::allclose(tg::conv2d_input_grad(delta, w, c.input_shape(), c.options).value<double>(),
+                        expected_dx, 1e-12, 1e-12)));
+  CHECK(bool(
+      xt::allclose(tg::conv2d_weight_grad(delta, x, c.weight_shape(), c.options).value<double>(),
+                   expected_dw, 1e-12, 1e-12)));
+
+  auto f32 = [](const Tensor& t) { return t.defined() ? t.to(tg::f32) : Tensor{}; };
+  auto as_double = [](const Tensor& t) { return xt::xarray<double>(t.value<float>()); };
+  const auto expected32 = reference_conv(c, as_double(f32(x)), as_double(f32(w)),
+                                         c.bias ? as_double(f32(b)) : bias_values);
+  CHECK(bool(xt::allclose(as_double(tg::conv2d(f32(x), f32(w), f32(b), c.options)), expected32,
+                          1e-4, 1e-4)));
+  const auto expected_dx32 = reference_input_grad(c, as_double(f32(delta)), as_double(f32(w)));
+  CHECK(bool(
+      xt::allclose(as_double(tg::conv2d_input_grad(f32(delta), f32(w), c.input_shape(), c.options)),
+                   expected_dx32, 1e-4, 1e-4)));
+  const auto expected_dw32 = reference_weight_grad(c, as_double(f32(delta)), as_double(f32(x)));
+  CHECK(bool(xt::allclose(
+      as_double(tg::conv2d_weight_grad(f32(delta), f32(x), c.weight_shape(), c.options)),
+      expected_dw32, 1e-4, 1e-3)));
+}
+
 }  // namespace
 
 TEST_CASE("conv2d reproduces the seed's worked example (eq. 5-15) by hand", "[conv]") {
@@ -249,35 +288,7 @@ TEST_CASE("conv2d and its gradients match a direct-loop reference", "[conv]") {
     // Batches up to 20 reach the chunked weight-gradient sum (chunks of 8 images).
     const Config c = random_config(gen, trial % 3 == 0 ? 20 : 3);
     INFO("trial " << trial << ": " << c.str());
-    Tensor x = randn64(c.input_shape(), false);
-    Tensor w = randn64(c.weight_shape(), false);
-    Tensor b = c.bias ? randn64({c.out_channels}, false) : Tensor{};
-    const xt::xarray<double> bias_values =
-        c.bias ? b.value<double>() : xt::xarray<double>(xt::zeros<double>({c.out_channels}));
-    const auto expected = reference_conv(c, x.value<double>(), w.value<double>(), bias_values);
-
-    Tensor out = tg::conv2d(x, w, b, c.options);
-    REQUIRE(out.shape() == expected.shape());
-    CHECK(bool(xt::allclose(out.value<double>(), expected, 1e-12, 1e-12)));
-
-    Tensor delta = randn64(out.shape(), false);
-    CHECK(bool(xt::allclose(
-        tg::conv2d_input_grad(delta, w, c.input_shape(), c.options).value<double>(),
-        reference_input_grad(c, delta.value<double>(), w.value<double>()), 1e-12, 1e-12)));
-    CHECK(bool(xt::allclose(
-        tg::conv2d_weight_grad(delta, x, c.weight_shape(), c.options).value<double>(),
-        reference_weight_grad(c, delta.value<double>(), x.value<double>()), 1e-12, 1e-12)));
-
-    // f32: the same values rounded to float, against the f64 reference of those values.
-    Tensor x32 = x.to(tg::f32);
-    Tensor w32 = w.to(tg::f32);
-    Tensor b32 = c.bias ? b.to(tg::f32) : Tensor{};
-    const auto expected32 = reference_conv(
-        c, xt::xarray<double>(x32.value<float>()), xt::xarray<double>(w32.value<float>()),
-        c.bias ? xt::xarray<double>(b32.value<float>()) : bias_values);
-    Tensor out32 = tg::conv2d(x32, w32, b32, c.options);
-    REQUIRE(out32.dtype() == tg::f32);
-    CHECK(bool(xt::allclose(xt::xarray<double>(out32.value<float>()), expected32, 1e-4, 1e-4)));
+    check_against_reference(c);
   }
 }
 
@@ -345,49 +356,6 @@ TEST_CASE("conv2d's weight gradient is right both ways round", "[conv]") {
     CHECK(bool(xt::all(xt::equal(one, in_float(2)))));
   }
 }
-
-namespace {
-
-// conv2d, conv2d_input_grad and conv2d_weight_grad of c against the direct loops, in double
-// (tight) and in float (the f64 reference of the float-rounded values).
-void check_against_reference(const Config& c) {
-  Tensor x = randn64(c.input_shape(), false);
-  Tensor w = randn64(c.weight_shape(), false);
-  Tensor b = c.bias ? randn64({c.out_channels}, false) : Tensor{};
-  const xt::xarray<double> bias_values =
-      c.bias ? b.value<double>() : xt::xarray<double>(xt::zeros<double>({c.out_channels}));
-  const auto expected = reference_conv(c, x.value<double>(), w.value<double>(), bias_values);
-  Tensor delta = randn64(expected.shape(), false);
-  const auto expected_dx = reference_input_grad(c, delta.value<double>(), w.value<double>());
-  const auto expected_dw = reference_weight_grad(c, delta.value<double>(), x.value<double>());
-
-  Tensor out = tg::conv2d(x, w, b, c.options);
-  REQUIRE(out.shape() == expected.shape());
-  CHECK(bool(xt::allclose(out.value<double>(), expected, 1e-12, 1e-12)));
-  CHECK(
-      bool(xt::allclose(tg::conv2d_input_grad(delta, w, c.input_shape(), c.options).value<double>(),
-                        expected_dx, 1e-12, 1e-12)));
-  CHECK(bool(
-      xt::allclose(tg::conv2d_weight_grad(delta, x, c.weight_shape(), c.options).value<double>(),
-                   expected_dw, 1e-12, 1e-12)));
-
-  auto f32 = [](const Tensor& t) { return t.defined() ? t.to(tg::f32) : Tensor{}; };
-  auto as_double = [](const Tensor& t) { return xt::xarray<double>(t.value<float>()); };
-  const auto expected32 = reference_conv(c, as_double(f32(x)), as_double(f32(w)),
-                                         c.bias ? as_double(f32(b)) : bias_values);
-  CHECK(bool(xt::allclose(as_double(tg::conv2d(f32(x), f32(w), f32(b), c.options)), expected32,
-                          1e-4, 1e-4)));
-  const auto expected_dx32 = reference_input_grad(c, as_double(f32(delta)), as_double(f32(w)));
-  CHECK(bool(
-      xt::allclose(as_double(tg::conv2d_input_grad(f32(delta), f32(w), c.input_shape(), c.options)),
-                   expected_dx32, 1e-4, 1e-4)));
-  const auto expected_dw32 = reference_weight_grad(c, as_double(f32(delta)), as_double(f32(x)));
-  CHECK(bool(xt::allclose(
-      as_double(tg::conv2d_weight_grad(f32(delta), f32(x), c.weight_shape(), c.options)),
-      expected_dw32, 1e-4, 1e-3)));
-}
-
-}  // namespace
 
 // Stride 1 runs on the shifted-row kernels (no column matrix): output planes on a grid as wide as
 // the padded input, blocks of 48 (24 in double) grid pixels that cross rows, 8-channel register
