@@ -464,7 +464,8 @@ TEST_CASE("conv2d handles zero output channels and an empty batch", "[conv]") {
     CHECK(y.shape() == tg::Shape{batch, 0, 6, 7});
     Tensor dx = tg::conv2d_input_grad(y, w, x.shape(), {.padding = 1});
     CHECK(dx.shape() == x.shape());
-    CHECK(bool(xt::all(xt::equal(dx.value<float>(), 0.0f))));
+    // (An empty xarray has no data pointer, which xtensor's iterators offset: UB to iterate.)
+    if (batch > 0) CHECK(bool(xt::all(xt::equal(dx.value<float>(), 0.0f))));
     CHECK(tg::conv2d_weight_grad(y, x, w.shape(), {.padding = 1}).shape() == w.shape());
     Tensor w3 = tg::randn({3, 2, 3, 3});
     Tensor y3 = tg::conv2d(x, w3, Tensor{}, {.padding = 1});
