@@ -5,13 +5,6 @@
 #include "parallel.hpp"
 
 namespace tg::kernels {
-namespace {
-
-// About 1 MFLOP per task, as gemm_parallel.
-constexpr std::size_t task_flops = std::size_t{1} << 20;
-
-}  // namespace
-
 template <class T>
 void batched_gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
                   const T* a, std::span<const std::size_t> a_offsets, std::size_t lda, const T* b,
@@ -22,14 +15,14 @@ void batched_gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, st
     gemm(trans_a, trans_b, m, n, k, T(1), a + a_offsets[i], lda, b + b_offsets[i], ldb, T(0),
          c + i * m * n, n);
   };
-  if (batch == 1 || flops >= task_flops) {
+  if (batch == 1 || flops >= flops_per_task) {
     for (std::size_t i = 0; i < batch; ++i) {
       gemm_parallel(trans_a, trans_b, m, n, k, T(1), a + a_offsets[i], lda, b + b_offsets[i], ldb,
                     T(0), c + i * m * n, n);
     }
     return;
   }
-  parallel_for(batch, std::max<std::size_t>(1, task_flops / flops),
+  parallel_for(batch, std::max<std::size_t>(1, flops_per_task / flops),
                [&](std::size_t begin, std::size_t end) {
                  for (std::size_t i = begin; i < end; ++i) product(i);
                });

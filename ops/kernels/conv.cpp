@@ -17,9 +17,6 @@ namespace {
 // partials are summed in chunk order, so the result has the same bits however many threads ran.
 constexpr std::size_t weight_grad_chunk = 8;
 
-// About 1 MFLOP per task, as gemm_parallel: enough to amortise scheduling.
-constexpr std::size_t flops_per_task = std::size_t{1} << 20;
-
 // The column matrix of one image: the image itself for a 1x1 kernel, else im2col into scratch.
 template <class T>
 const T* columns(const ConvGeometry& g, const T* image, Scratch<T>& scratch) {

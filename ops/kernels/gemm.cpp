@@ -299,7 +299,6 @@ void gemm_parallel(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, s
   // (64 x 128 x 9216 in mnist_cnn) were cut into eight 8-row tasks, each transposing the whole
   // 4.7 MB weight again, six times its own arithmetic. Each element of C is still summed by one
   // task in the order gemm sums it, so the bits do not depend on the cut.
-  static constexpr std::size_t flops_per_task = std::size_t{1} << 20;
   static constexpr std::size_t min_side = 96;
   auto block = [](std::size_t flops_per_line, std::size_t multiple) {
     const std::size_t lines =

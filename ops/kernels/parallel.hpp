@@ -10,6 +10,10 @@
 
 namespace tg::kernels {
 
+// About 1 MFLOP per task: enough arithmetic to amortise a task's scheduling. Every kernel that
+// cuts its work by FLOPs uses this one size.
+inline constexpr std::size_t flops_per_task = std::size_t{1} << 20;
+
 // Calls body(begin, end) on disjoint chunks covering [0, n), in parallel. Each chunk holds at
 // most `grain` items.
 void parallel_for(std::size_t n, std::size_t grain,

@@ -336,9 +336,8 @@ void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel
     }
   };
   if (parallel) {
-    // Blocks of about 1 MFLOP, as gemm_parallel's.
     const std::size_t flops = std::max<std::size_t>(1, 2 * out_channels_ * k * pixels_);
-    parallel_for(blocks, std::max<std::size_t>(1, (std::size_t{1} << 20) / flops), run_blocks);
+    parallel_for(blocks, std::max<std::size_t>(1, flops_per_task / flops), run_blocks);
   } else {
     run_blocks(0, blocks);
   }
