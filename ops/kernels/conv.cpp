@@ -9,6 +9,7 @@
 #include "reduce.hpp"
 #include "scratch.hpp"
 #include "shifted_conv.hpp"
+#include "winograd.hpp"
 
 namespace tg::kernels {
 namespace {
@@ -43,6 +44,35 @@ void for_each_image(std::size_t batch, std::size_t flops_per_image, F&& image) {
   parallel_for(batch, grain, [&](std::size_t begin, std::size_t end) {
     for (std::size_t n = begin; n < end; ++n) image(n, false);
   });
+}
+
+// Runs a one-image convolution (ShiftedForward, WinogradForward) on each image of the batch.
+template <class Conv, class T>
+void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_image,
+                    const T* input, std::size_t input_size, const T* bias, T* output,
+                    std::size_t output_size) {
+  for_each_image(batch, flops_per_image, [&](std::size_t n, bool parallel) {
+    conv.run(input + n * input_size, bias, output + n * output_size, parallel);
+  });
+}
+
+// The forward convolution of g on the fastest kernel that applies: Winograd for 3x3 layers with
+// enough channels, else the shifted kernel. Winograd's transforms mix the values of a tile, so
+// an infinity or NaN would spread to pixels the direct sum keeps finite: it takes only finite
+// operands (a scan in vectors).
+template <class T>
+void forward_stride_one(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                        const T* input, const T* weight, const T* bias, T* output) {
+  const std::size_t flops = 2 * out_channels * g.col_rows() * g.col_cols();
+  const std::size_t output_size = out_channels * g.col_cols();
+  if (winograd_applies(g, out_channels) && all_finite(weight, out_channels * g.col_rows()) &&
+      all_finite(input, batch * g.image_size())) {
+    run_each_image(WinogradForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
+                   bias, output, output_size);
+    return;
+  }
+  run_each_image(ShiftedForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
+                 bias, output, output_size);
 }
 
 template <class T>
@@ -117,10 +147,7 @@ void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_ch
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
   if (shifted_conv_applies(g)) {
-    const ShiftedForward<T> conv(g, out_channels, weight);
-    for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
-      conv.run(input + n * g.image_size(), bias, output + n * out_channels * p, parallel);
-    });
+    forward_stride_one(g, batch, out_channels, input, weight, bias, output);
     return;
   }
   for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
@@ -144,12 +171,8 @@ void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t
   if (input_grad_is_shifted_forward(g, out_channels) &&
       all_finite(weight, out_channels * g.col_rows())) {
     const std::vector<T> rotated = rotate_kernel(g, out_channels, weight);
-    const ShiftedForward<T> conv(input_grad_as_forward(g, out_channels), g.channels,
-                                 rotated.data());
-    for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
-      conv.run(grad_output + n * out_channels * p, nullptr, grad_input + n * g.image_size(),
-               parallel);
-    });
+    forward_stride_one(input_grad_as_forward(g, out_channels), batch, g.channels, grad_output,
+                       rotated.data(), static_cast<const T*>(nullptr), grad_input);
     return;
   }
   for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {

@@ -123,6 +123,13 @@ template <class T, std::size_t V>
 void store_block(const Vec<T> (&values)[V], const BlockStore& block, T* out) {
   using Tl = Tiles<T>;
   out += block.to;
+  // A block whose pixels are all output pixels (Winograd's products) is a plain store.
+  constexpr std::uint64_t all_valid =
+      V * Tl::lanes == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << (V * Tl::lanes)) - 1;
+  if (block.valid == all_valid) {
+    for (std::size_t v = 0; v < V; ++v) values[v].store_unaligned(out + v * Tl::lanes);
+    return;
+  }
 #if defined(__AVX512F__)
   // Compressed in a register and written with one masked store per vector.
   constexpr std::uint64_t lane_mask = (std::uint64_t{1} << Tl::lanes) - 1;
@@ -149,44 +156,46 @@ void store_block(const Vec<T> (&values)[V], const BlockStore& block, T* out) {
 }
 
 // out[r] at the block's output pixels = bias[r] + the sum over taps t of w[t][r] * x[offsets[t]
-// + q] for the block's grid pixels q: R channels of one block of the grid, on tile shape S.
-template <class S, std::size_t R, class T>
+// + q] for the block's grid pixels q: R channels of a block of V vectors of the grid, with the
+// weight packed for tiles of S::rows channels.
+template <class S, std::size_t R, std::size_t V, class T>
 void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
                   const T* __restrict w, const T* __restrict x, const BlockStore& block,
                   const T* bias, T* __restrict out, std::size_t plane) {
   constexpr std::size_t lanes = Vec<T>::size;
-  Vec<T> acc[R][S::vectors];
+  Vec<T> acc[R][V];
   for (auto& row : acc) {
     for (auto& v : row) v = Vec<T>(T(0));
   }
   for (std::size_t t = 0; t < tap_count; ++t, w += S::rows) {
     const T* run = x + offsets[t];
-    Vec<T> xv[S::vectors];
-    for (std::size_t v = 0; v < S::vectors; ++v) xv[v] = Vec<T>::load_unaligned(run + v * lanes);
+    Vec<T> xv[V];
+    for (std::size_t v = 0; v < V; ++v) xv[v] = Vec<T>::load_unaligned(run + v * lanes);
     for (std::size_t r = 0; r < R; ++r) {
       const Vec<T> wr(w[r]);
-      for (std::size_t v = 0; v < S::vectors; ++v) acc[r][v] = xsimd::fma(wr, xv[v], acc[r][v]);
+      for (std::size_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(wr, xv[v], acc[r][v]);
     }
   }
   for (std::size_t r = 0; r < R; ++r) {
     const Vec<T> b(bias ? bias[r] : T(0));
-    for (std::size_t v = 0; v < S::vectors; ++v) acc[r][v] += b;
+    for (std::size_t v = 0; v < V; ++v) acc[r][v] += b;
     store_block(acc[r], block, out + r * plane);
   }
 }
 
-// forward_tile<S, R> for R = 1 .. S::rows, indexed by R - 1: an edge block of channels costs
-// only its own rows.
-template <class S, class T, std::size_t... R>
-constexpr std::array<ForwardTile<T>, S::rows> forward_tiles(
-    std::index_sequence<R...> /*rows - 1*/) {
-  return {&forward_tile<S, R + 1, T>...};
+// forward_tile<S, r, v> for r = 1 .. S::rows and v = 1 .. S::vectors, at (v - 1) * S::rows +
+// r - 1: an edge block of channels or of pixels costs only its own rows and vectors.
+template <class S, class T, std::size_t... I>
+constexpr std::array<ForwardTile<T>, S::rows * S::vectors> forward_tiles(
+    std::index_sequence<I...> /*(v - 1) * rows + r - 1*/) {
+  return {&forward_tile<S, I % S::rows + 1, I / S::rows + 1, T>...};
 }
 
 template <class S, class T>
-const ForwardTile<T>* forward_tiles() {
-  static constexpr auto tiles = forward_tiles<S, T>(std::make_index_sequence<S::rows>{});
-  return tiles.data();
+ForwardKernel<T> forward_kernel() {
+  static constexpr auto tiles =
+      forward_tiles<S, T>(std::make_index_sequence<S::rows * S::vectors>{});
+  return {.rows = S::rows, .vectors = S::vectors, .pixels = S::pixels, .table = tiles.data()};
 }
 
 // Returns v, which the compiler must then hold in a register. Without it GCC folds an unaligned
@@ -284,28 +293,38 @@ bool shifted_weight_grad_applies(const ConvGeometry& g, std::size_t out_channels
 }
 
 template <class T>
-ShiftedForward<T>::ShiftedForward(const ConvGeometry& g, std::size_t out_channels, const T* weight)
-    : g_(g), out_channels_(out_channels), offsets_(tap_offsets(g)) {
+ForwardKernel<T> forward_kernel(std::size_t out_channels) {
   using Narrow = typename Tiles<T>::narrow;
   using Wide = typename Tiles<T>::wide;
-  const bool narrow = out_channels <= Narrow::rows;
-  rows_ = narrow ? Narrow::rows : Wide::rows;
-  pixels_ = narrow ? Narrow::pixels : Wide::pixels;
-  tiles_ = narrow ? forward_tiles<Narrow, T>() : forward_tiles<Wide, T>();
+  return out_channels <= Narrow::rows ? forward_kernel<Narrow, T>() : forward_kernel<Wide, T>();
+}
 
-  const std::size_t k = taps(g);
-  packed_.assign(round_up(out_channels, rows_) * k, T(0));
+template <class T>
+std::vector<T> pack_forward_weight(const T* weight, std::size_t out_channels, std::size_t taps,
+                                   std::size_t rows) {
+  std::vector<T> packed(round_up(out_channels, rows) * taps, T(0));
   for (std::size_t o = 0; o < out_channels; ++o) {
-    T* block = packed_.data() + o / rows_ * rows_ * k + o % rows_;
-    for (std::size_t t = 0; t < k; ++t) block[t * rows_] = weight[o * k + t];
+    T* block = packed.data() + o / rows * rows * taps + o % rows;
+    for (std::size_t t = 0; t < taps; ++t) block[t * rows] = weight[o * taps + t];
   }
+  return packed;
+}
+
+template <class T>
+ShiftedForward<T>::ShiftedForward(const ConvGeometry& g, std::size_t out_channels, const T* weight)
+    : g_(g),
+      out_channels_(out_channels),
+      offsets_(tap_offsets(g)),
+      kernel_(forward_kernel<T>(out_channels)),
+      packed_(pack_forward_weight(weight, out_channels, taps(g), kernel_.rows)) {
   // Which grid pixels of each block are output pixels: x < out_w, and inside the grid.
+  const std::size_t pixels = kernel_.pixels;
   const std::size_t row = padded_row(g);
   std::size_t to = 0;
-  for (std::size_t first = 0; first < grid_pixels(g); first += pixels_) {
+  for (std::size_t first = 0; first < grid_pixels(g); first += pixels) {
     BlockStore block;
     block.to = to;
-    for (std::size_t i = 0; i < pixels_; ++i) {
+    for (std::size_t i = 0; i < pixels; ++i) {
       const std::size_t q = first + i;
       if (q < grid_pixels(g) && q % row < g.out_w) {
         block.valid |= std::uint64_t{1} << i;
@@ -319,7 +338,9 @@ ShiftedForward<T>::ShiftedForward(const ConvGeometry& g, std::size_t out_channel
 template <class T>
 void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel) const {
   const std::size_t blocks = blocks_.size();
-  const std::size_t buffer = padded_buffer(g_, blocks * pixels_);
+  const std::size_t pixels = kernel_.pixels;
+  const std::size_t rows_per_tile = kernel_.rows;
+  const std::size_t buffer = padded_buffer(g_, blocks * pixels);
   Scratch<T> padded(buffer);
   pad_image(g_, image, buffer, padded.data());
   const std::size_t k = taps(g_);
@@ -327,16 +348,16 @@ void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel
 
   auto run_blocks = [&](std::size_t begin, std::size_t end) {
     for (std::size_t b = begin; b < end; ++b) {
-      const T* x = padded.data() + b * pixels_;
-      for (std::size_t o = 0; o < out_channels_; o += rows_) {
-        const std::size_t rows = std::min(rows_, out_channels_ - o);
-        tiles_[rows - 1](k, offsets_.data(), packed_.data() + o * k, x, blocks_[b],
-                         bias ? bias + o : nullptr, out + o * plane, plane);
+      const T* x = padded.data() + b * pixels;
+      for (std::size_t o = 0; o < out_channels_; o += rows_per_tile) {
+        const std::size_t rows = std::min(rows_per_tile, out_channels_ - o);
+        kernel_.tile(rows)(k, offsets_.data(), packed_.data() + o * k, x, blocks_[b],
+                           bias ? bias + o : nullptr, out + o * plane, plane);
       }
     }
   };
   if (parallel) {
-    const std::size_t flops = std::max<std::size_t>(1, 2 * out_channels_ * k * pixels_);
+    const std::size_t flops = std::max<std::size_t>(1, 2 * out_channels_ * k * pixels);
     parallel_for(blocks, std::max<std::size_t>(1, flops_per_task / flops), run_blocks);
   } else {
     run_blocks(0, blocks);
@@ -407,9 +428,11 @@ void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* image
 }
 
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
-#define TG_INSTANTIATE_SHIFTED_CONV(T)                                            \
-  template bool shifted_weight_grad_applies<T>(const ConvGeometry&, std::size_t); \
-  template class ShiftedForward<T>;                                               \
+#define TG_INSTANTIATE_SHIFTED_CONV(T)                                                             \
+  template bool shifted_weight_grad_applies<T>(const ConvGeometry&, std::size_t);                  \
+  template ForwardKernel<T> forward_kernel<T>(std::size_t);                                        \
+  template std::vector<T> pack_forward_weight<T>(const T*, std::size_t, std::size_t, std::size_t); \
+  template class ShiftedForward<T>;                                                                \
   template class ShiftedWeightGrad<T>;
 TG_INSTANTIATE_SHIFTED_CONV(float)
 TG_INSTANTIATE_SHIFTED_CONV(double)

@@ -53,6 +53,29 @@ using ForwardTile = void (*)(std::size_t taps, const std::size_t* offsets, const
                              const T* image, const BlockStore& block, const T* bias, T* out,
                              std::size_t plane);
 
+// The forward micro-kernels for a layer of `out_channels` output channels: a register tile of
+// `rows` channels x `vectors` vectors of grid pixels (`pixels` in all: a block of the grid), and
+// the tiles of fewer rows or vectors for the edges. Winograd's sixteen products (winograd.hpp)
+// run on them too.
+template <class T>
+struct ForwardKernel {
+  std::size_t rows = 0;
+  std::size_t vectors = 0;
+  std::size_t pixels = 0;
+  const ForwardTile<T>* table = nullptr;  // r rows x v vectors at (v - 1) * rows + r - 1
+
+  ForwardTile<T> tile(std::size_t r) const { return tile(r, vectors); }
+  ForwardTile<T> tile(std::size_t r, std::size_t v) const { return table[(v - 1) * rows + r - 1]; }
+};
+template <class T>
+ForwardKernel<T> forward_kernel(std::size_t out_channels);
+
+// weight [out_channels, taps] as the forward micro-kernels read it: [channel block][tap][rows],
+// zero-filled past the last channel.
+template <class T>
+std::vector<T> pack_forward_weight(const T* weight, std::size_t out_channels, std::size_t taps,
+                                   std::size_t rows);
+
 // out[C_out, out_h, out_w] = weight x im2col(image) + bias, for one image; the weight
 // [C_out, C*kH*kW] is repacked once, at construction.
 template <class T>
@@ -66,10 +89,8 @@ class ShiftedForward {
   ConvGeometry g_;
   std::size_t out_channels_;
   std::vector<std::size_t> offsets_;
-  std::size_t rows_ = 0;                   // channels of the register tile
-  std::size_t pixels_ = 0;                 // grid pixels of the register tile: a block
-  const ForwardTile<T>* tiles_ = nullptr;  // the micro-kernel for r rows is tiles_[r - 1]
-  std::vector<T> packed_;           // [channel block][tap][rows of the register tile], zero-filled
+  ForwardKernel<T> kernel_;         // a block of the grid is kernel_.pixels pixels
+  std::vector<T> packed_;           // pack_forward_weight's layout
   std::vector<BlockStore> blocks_;  // the grid's pixels, in blocks of the register tile
 };
 

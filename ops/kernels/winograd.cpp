@@ -1,0 +1,360 @@
+#include "winograd.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "parallel.hpp"
+#include "scratch.hpp"
+
+namespace tg::kernels {
+namespace {
+
+template <class T>
+using Vec = xsimd::batch<T>;
+
+constexpr std::size_t positions = 16;  // of a transformed 4x4 tile
+constexpr std::size_t min_channels = 16;
+
+std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
+
+// G x for a column x of three kernel values, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+// (Written out, not as a constant matrix: see cmake/tapegrad_options.cmake on GCC 12.2 and
+// constant aggregates in AVX-512 code.)
+std::array<double, 4> times_g(double x0, double x1, double x2) {
+  return {x0, (x0 + x1 + x2) / 2, (x0 - x1 + x2) / 2, x2};
+}
+
+// U = G w G^T for one 3x3 kernel w (row-major), in double.
+std::array<double, positions> transform_kernel(const double* w) {
+  std::array<std::array<double, 4>, 3> gw{};  // gw[k] = G times column k of w
+  for (std::size_t k = 0; k < 3; ++k) gw[k] = times_g(w[k], w[3 + k], w[6 + k]);
+  std::array<double, positions> u{};
+  for (std::size_t i = 0; i < 4; ++i) {
+    const std::array<double, 4> row = times_g(gw[0][i], gw[1][i], gw[2][i]);
+    std::copy(row.begin(), row.end(), u.begin() + static_cast<std::ptrdiff_t>(i * 4));
+  }
+  return u;
+}
+
+// d <- B^T d B for a 4x4 tile of vectors (row-major), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
+// 0 1 0 -1]: the rows, then the columns.
+template <class T>
+void transform_input(Vec<T> (&d)[positions]) {
+  for (std::size_t j = 0; j < 4; ++j) {
+    const Vec<T> d0 = d[j], d1 = d[4 + j], d2 = d[8 + j], d3 = d[12 + j];
+    d[j] = d0 - d2;
+    d[4 + j] = d1 + d2;
+    d[8 + j] = d2 - d1;
+    d[12 + j] = d1 - d3;
+  }
+  for (std::size_t i = 0; i < 4; ++i) {
+    Vec<T>* row = d + i * 4;
+    const Vec<T> t0 = row[0], t1 = row[1], t2 = row[2], t3 = row[3];
+    row[0] = t0 - t2;
+    row[1] = t1 + t2;
+    row[2] = t2 - t1;
+    row[3] = t1 - t3;
+  }
+}
+
+// The 2x2 output tile A^T m A of a 4x4 tile of vectors, A^T = [1 1 1 0; 0 1 -1 -1]:
+// y[i * 2 + k] is output pixel (i, k).
+template <class T>
+void transform_output(const Vec<T> (&m)[positions], Vec<T> (&y)[4]) {
+  Vec<T> s[2][4];
+  for (std::size_t j = 0; j < 4; ++j) {
+    s[0][j] = m[j] + m[4 + j] + m[8 + j];
+    s[1][j] = m[4 + j] - m[8 + j] - m[12 + j];
+  }
+  for (std::size_t i = 0; i < 2; ++i) {
+    y[i * 2] = s[i][0] + s[i][1] + s[i][2];
+    y[i * 2 + 1] = s[i][1] - s[i][2] - s[i][3];
+  }
+}
+
+#if defined(__AVX512F__)
+// One AVX-512 register of T and the intrinsics the polyphase split and merge use.
+template <class T>
+struct Wide;
+template <>
+struct Wide<float> {
+  using V = __m512;
+  using Mask = __mmask16;
+  using Index = std::int32_t;
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V load(const float* p, std::size_t n) {
+    return _mm512_maskz_loadu_ps(static_cast<Mask>((1U << n) - 1), p);
+  }
+  static V permute(V a, __m512i index, V b) { return _mm512_permutex2var_ps(a, index, b); }
+  static void store(float* p, std::size_t n, V v) {
+    _mm512_mask_storeu_ps(p, static_cast<Mask>((1U << n) - 1), v);
+  }
+  static __m512i indices(const Index* i) { return _mm512_loadu_si512(i); }
+};
+template <>
+struct Wide<double> {
+  using V = __m512d;
+  using Mask = __mmask8;
+  using Index = std::int64_t;
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static V load(const double* p, std::size_t n) {
+    return _mm512_maskz_loadu_pd(static_cast<Mask>((1U << n) - 1), p);
+  }
+  static V permute(V a, __m512i index, V b) { return _mm512_permutex2var_pd(a, index, b); }
+  static void store(double* p, std::size_t n, V v) {
+    _mm512_mask_storeu_pd(p, static_cast<Mask>((1U << n) - 1), v);
+  }
+  static __m512i indices(const Index* i) { return _mm512_loadu_si512(i); }
+};
+
+// The permutation whose lane i takes lane index(i) of the concatenation of two registers.
+template <class T, class F>
+__m512i permutation(F index) {
+  constexpr std::size_t lanes = Vec<T>::size;
+  typename Wide<T>::Index i[lanes];
+  for (std::size_t l = 0; l < lanes; ++l) i[l] = static_cast<typename Wide<T>::Index>(index(l));
+  return Wide<T>::indices(i);
+}
+#endif
+
+// Splits rows into their even and odd values, and merges them back, in whole vectors. Built
+// once per image: the permutations are constants of the loop.
+template <class T>
+class EvenOdd {
+ public:
+#if defined(__AVX512F__)
+  EvenOdd()
+      : evens_(permutation<T>([](std::size_t l) { return 2 * l; })),
+        odds_(permutation<T>([](std::size_t l) { return 2 * l + 1; })),
+        low_(permutation<T>([](std::size_t l) { return l / 2 + (l % 2) * lanes; })),
+        high_(permutation<T>([](std::size_t l) { return lanes / 2 + l / 2 + (l % 2) * lanes; })) {}
+#endif
+
+  // even[j] = from[2j] and odd[j] = from[2j + 1], for the n values of `from`.
+  void split(const T* from, std::size_t n, T* even, T* odd) const {
+#if defined(__AVX512F__)
+    for (std::size_t i = 0; i < n; i += 2 * lanes, even += lanes, odd += lanes) {
+      const std::size_t left = n - i;  // values from `from + i` on
+      const auto a = W::load(from + i, std::min(lanes, left));
+      const auto b = left > lanes ? W::load(from + i + lanes, std::min(lanes, left - lanes)) : a;
+      W::store(even, std::min(lanes, (left + 1) / 2), W::permute(a, evens_, b));
+      if (left > 1) W::store(odd, std::min(lanes, left / 2), W::permute(a, odds_, b));
+    }
+#else
+    for (std::size_t i = 0; i < n; ++i) (i % 2 == 0 ? even : odd)[i / 2] = from[i];
+#endif
+  }
+
+  // to[2j] = even[j] and to[2j + 1] = odd[j], for n values of `to`; even and odd hold n / 2
+  // values rounded up to a whole vector.
+  void merge(const T* even, const T* odd, std::size_t n, T* to) const {
+#if defined(__AVX512F__)
+    for (std::size_t i = 0; i < n; i += 2 * lanes, even += lanes, odd += lanes) {
+      const auto a = W::load(even);
+      const auto b = W::load(odd);
+      const std::size_t left = n - i;
+      W::store(to + i, std::min(lanes, left), W::permute(a, low_, b));
+      if (left > lanes) {
+        W::store(to + i + lanes, std::min(lanes, left - lanes), W::permute(a, high_, b));
+      }
+    }
+#else
+    for (std::size_t i = 0; i < n; ++i) to[i] = (i % 2 == 0 ? even : odd)[i / 2];
+#endif
+  }
+
+ private:
+  static constexpr std::size_t lanes = Vec<T>::size;
+#if defined(__AVX512F__)
+  using W = Wide<T>;
+  __m512i evens_, odds_;  // a's and b's lanes 0, 2, 4, ... and 1, 3, 5, ...
+  __m512i low_, high_;    // a0 b0 a1 b1 ..., and the same from the middle lanes on
+#endif
+};
+
+// V[xi] for `count` tiles from q = 0 on, of one channel: the 4x4 patch values (r, j) are the
+// component (r % 2, j % 2) at q + (r / 2) * grid_row + j / 2. Writes v[xi * v_stride + q].
+template <class T>
+void transform_input_block(const T* __restrict component, std::size_t component_size,
+                           std::size_t grid_row, std::size_t count, T* __restrict v,
+                           std::size_t v_stride) {
+  constexpr std::size_t lanes = Vec<T>::size;
+  // Eight runs: the four components, each from its row 0 and its row 1 (r / 2); the column
+  // offset j / 2 is a constant displacement. (Sixteen pointers would not fit in registers.)
+  const T* runs[8];
+  for (std::size_t phase = 0; phase < 4; ++phase) {
+    runs[phase * 2] = component + phase * component_size;
+    runs[phase * 2 + 1] = runs[phase * 2] + grid_row;
+  }
+  for (std::size_t q = 0; q < count; q += lanes) {
+    Vec<T> d[positions];
+    for (std::size_t r = 0; r < 4; ++r) {
+      for (std::size_t j = 0; j < 4; ++j) {
+        d[r * 4 + j] = Vec<T>::load_unaligned(runs[(r % 2 * 2 + j % 2) * 2 + r / 2] + j / 2 + q);
+      }
+    }
+    transform_input(d);
+    T* to = v + q;
+    for (std::size_t xi = 0; xi < positions; ++xi, to += v_stride) d[xi].store_aligned(to);
+  }
+}
+
+// The output tile pixels (i, k) + bias of `count` tiles of one channel from M [16] at
+// m[xi * m_stride + q], written to y[(i * 2 + k) * y_stride + q].
+template <class T>
+void transform_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
+                            T* __restrict y, std::size_t y_stride) {
+  constexpr std::size_t lanes = Vec<T>::size;
+  const Vec<T> shift(bias);
+  for (std::size_t q = 0; q < count; q += lanes) {
+    Vec<T> mv[positions];
+    for (std::size_t xi = 0; xi < positions; ++xi) {
+      mv[xi] = Vec<T>::load_aligned(m + xi * m_stride + q);
+    }
+    Vec<T> pixel[4];
+    transform_output(mv, pixel);
+    for (std::size_t i = 0; i < 4; ++i) (pixel[i] + shift).store_unaligned(y + i * y_stride + q);
+  }
+}
+
+}  // namespace
+
+bool winograd_applies(const ConvGeometry& g, std::size_t out_channels) {
+  return g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 &&
+         g.dilation_h == 1 && g.dilation_w == 1 && g.channels >= min_channels &&
+         out_channels >= min_channels && g.out_h > 0 && g.out_w > 0 &&
+         shifted_conv_applies(g);  // the padded image is no larger than im2col's matrix
+}
+
+template <class T>
+WinogradForward<T>::WinogradForward(const ConvGeometry& g, std::size_t out_channels,
+                                    const T* weight)
+    : g_(g), out_channels_(out_channels), kernel_(forward_kernel<T>(out_channels)) {
+  const std::size_t tile_rows = (g.out_h + 1) / 2;
+  const std::size_t tile_cols = (g.out_w + 1) / 2;
+  grid_row_ = tile_cols + 1;
+  grid_tiles_ = tile_rows * grid_row_;
+  blocks_ = (grid_tiles_ + kernel_.pixels - 1) / kernel_.pixels;
+  // Tile q reads up to q + grid_row_ + 1 in each component; the last block's spare tiles read
+  // past the tile rows, into zeros.
+  component_ = round_up(blocks_ * kernel_.pixels + grid_row_ + 1, Vec<T>::size);
+
+  for (std::size_t c = 0; c < g.channels; ++c) offsets_.push_back(c * kernel_.pixels);
+
+  // U[xi] [C_out, C], each packed for the micro-kernel.
+  std::vector<std::array<double, positions>> u(out_channels * g.channels);
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    std::array<double, 9> w{};
+    std::copy_n(weight + i * 9, 9, w.begin());
+    u[i] = transform_kernel(w.data());
+  }
+  std::vector<T> at(out_channels * g.channels);
+  for (std::size_t xi = 0; xi < positions; ++xi) {
+    for (std::size_t i = 0; i < u.size(); ++i) at[i] = static_cast<T>(u[i][xi]);
+    const std::vector<T> one =
+        pack_forward_weight(at.data(), out_channels, g.channels, kernel_.rows);
+    packed_.insert(packed_.end(), one.begin(), one.end());
+  }
+}
+
+template <class T>
+void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool parallel) const {
+  constexpr std::size_t lanes = Vec<T>::size;
+  const std::size_t channels = g_.channels;
+  const std::size_t pixels = kernel_.pixels;
+
+  // The zero-padded image as its polyphase components [C][row parity][column parity]: component
+  // (b, e) at [y][x] holds padded pixel (2y + b, 2x + e), on rows of grid_row_ values. Image
+  // column x is padded column x + pad_w: the even columns of the image go to component
+  // pad_w % 2 from pad_w / 2 on, the odd ones to the other from (pad_w + 1) / 2 on.
+  Scratch<T, 0> components(channels * 4 * component_);
+  T* poly = components.data();
+  std::fill_n(poly, channels * 4 * component_, T(0));
+  const EvenOdd<T> even_odd;
+  const std::size_t even_to = g_.pad_w % 2 * component_ + g_.pad_w / 2;
+  const std::size_t odd_to = (g_.pad_w + 1) % 2 * component_ + (g_.pad_w + 1) / 2;
+  for (std::size_t c = 0; c < channels; ++c) {
+    for (std::size_t y = 0; y < g_.height; ++y) {
+      const std::size_t py = y + g_.pad_h;
+      T* row = poly + (c * 4 + py % 2 * 2) * component_ + py / 2 * grid_row_;
+      even_odd.split(image + (c * g_.height + y) * g_.width, g_.width, row + even_to, row + odd_to);
+    }
+  }
+
+  // The output tiles' pixels, as four planes per channel [C_out][i][k] on the grid: (i, k) of
+  // tile q at q. Each plane is read in whole vectors, up to `lanes` past the last tile row.
+  const std::size_t plane_tiles = blocks_ * pixels + lanes;
+  Scratch<T, 1> tile_pixels(out_channels_ * 4 * plane_tiles);
+  T* ys = tile_pixels.data();
+
+  const std::size_t rows = kernel_.rows;
+  const std::size_t packed_size = round_up(out_channels_, rows) * channels;
+  auto run_blocks = [&](std::size_t begin, std::size_t end) {
+    // V [16][C][block] (in L2) and M [16][rows][block] (in L1). Each of the sixteen is one cache
+    // line longer than its rows: strides of a multiple of 4 KB would make the sixteen streams
+    // collide in the caches' sets and in the store buffer's address check.
+    const std::size_t v_stride = channels * pixels + lanes;
+    const std::size_t m_stride = rows * pixels + lanes;
+    Scratch<T, 2> transformed(positions * v_stride);
+    Scratch<T, 3> products(positions * m_stride);
+    T* v = transformed.data();
+    T* m = products.data();
+    for (std::size_t b = begin; b < end; ++b) {
+      const std::size_t first = b * pixels;
+      // The last block may hold fewer vectors of tiles.
+      const std::size_t vectors =
+          std::min(kernel_.vectors, (grid_tiles_ - first + lanes - 1) / lanes);
+      BlockStore whole;
+      whole.valid =
+          vectors * lanes == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << (vectors * lanes)) - 1;
+      for (std::size_t c = 0; c < channels; ++c) {
+        transform_input_block(poly + c * 4 * component_ + first, component_, grid_row_,
+                              vectors * lanes, v + c * pixels, v_stride);
+      }
+      // One register tile of output channels at a time through all sixteen products, so that
+      // M stays in L1 until its output transform.
+      for (std::size_t o = 0; o < out_channels_; o += rows) {
+        const std::size_t here = std::min(rows, out_channels_ - o);
+        const ForwardTile<T> tile = kernel_.tile(here, vectors);
+        for (std::size_t xi = 0; xi < positions; ++xi) {
+          tile(channels, offsets_.data(), packed_.data() + xi * packed_size + o * channels,
+               v + xi * v_stride, whole, nullptr, m + xi * m_stride, pixels);
+        }
+        for (std::size_t r = 0; r < here; ++r) {
+          transform_output_block(m + r * pixels, m_stride, vectors * lanes,
+                                 bias ? bias[o + r] : T(0), ys + (o + r) * 4 * plane_tiles + first,
+                                 plane_tiles);
+        }
+      }
+    }
+  };
+  if (parallel) {
+    const std::size_t flops = 2 * positions * out_channels_ * channels * pixels;
+    parallel_for(blocks_,
+                 std::max<std::size_t>(1, flops_per_task / std::max<std::size_t>(1, flops)),
+                 run_blocks);
+  } else {
+    run_blocks(0, blocks_);
+  }
+
+  // Output row 2t + i of each channel interleaves the planes (i, 0) and (i, 1) of tile row t.
+  for (std::size_t o = 0; o < out_channels_; ++o) {
+    for (std::size_t y = 0; y < g_.out_h; ++y) {
+      const T* even = ys + (o * 4 + y % 2 * 2) * plane_tiles + y / 2 * grid_row_;
+      even_odd.merge(even, even + plane_tiles, g_.out_w, out + (o * g_.out_h + y) * g_.out_w);
+    }
+  }
+}
+
+template class WinogradForward<float>;
+template class WinogradForward<double>;
+
+}  // namespace tg::kernels
