@@ -401,8 +401,8 @@ TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
 // across threads: the same bits for 1 and 2 threads. One input channel of an image small enough
 // for two to fit a group of the weight gradient, so that all three passes run on the shifted-row
 // kernels.
-// The same for a layer of 16 -> 24 channels, whose forward and input gradient take Winograd's
-// path (its blocks of tiles split across threads).
+// The same for a layer of 16 -> 24 channels, whose passes take Winograd's path (its blocks of
+// tiles, or its sixteen weight-gradient products, split across threads).
 TEST_CASE("conv2d's stride-1 kernels give the same bits for 1 and 2 threads", "[conv]") {
   tg::manual_seed(18);
   const tg::Conv2dOptions options{.padding = 1};
@@ -460,8 +460,8 @@ TEST_CASE("conv2d's stride-1 gradients keep infinities where the direct loops ha
   }
 }
 
-// 3x3 stride-1 layers with at least 16 channels on both sides run their forward and input
-// gradient through Winograd's F(2x2, 3x3) (ops/kernels/winograd.hpp): random shapes of odd and
+// 3x3 stride-1 layers with at least 16 channels on both sides run all three passes through
+// Winograd's F(2x2, 3x3) (ops/kernels/winograd.hpp): random shapes of odd and
 // even sizes (partial 2x2 tiles), paddings 0-2 (the input gradient's own padding is 2 - p),
 // channel counts with a partial register tile, batches of one (tiles split across threads).
 TEST_CASE("conv2d's Winograd path matches the direct loops", "[conv]") {
@@ -520,6 +520,10 @@ TEST_CASE("conv2d's Winograd layers keep infinities where the direct loops have 
   delta(0, 16, 6, 0) = -std::numeric_limits<double>::infinity();
   const auto expected = reference_conv(c, x, w, xt::zeros<double>({17}));
   const auto expected_dx = reference_input_grad(c, delta, w);
+  // (The weight gradient with a finite delta: an infinite delta at the border meets the zero
+  // padding in every kernel but the direct loops, which skip the padding.)
+  const xt::xarray<double> finite_delta = randn64({2, 17, 7, 9}, false).value<double>();
+  const auto expected_dw = reference_weight_grad(c, finite_delta, x);
   for (const tg::DType dtype : {tg::f64, tg::f32}) {
     INFO((dtype == tg::f64 ? "f64" : "f32"));
     const xt::xarray<double> y = tg::conv2d(f64(x).to(dtype), f64(w).to(dtype), Tensor{}, c.options)
@@ -533,6 +537,13 @@ TEST_CASE("conv2d's Winograd layers keep infinities where the direct loops have 
     CHECK(bool(xt::all(xt::equal(xt::isinf(y), xt::isinf(expected)))));
     CHECK(bool(xt::all(xt::equal(xt::isnan(dx), xt::isnan(expected_dx)))));
     CHECK(bool(xt::all(xt::equal(xt::isinf(dx), xt::isinf(expected_dx)))));
+    const xt::xarray<double> dw =
+        tg::conv2d_weight_grad(f64(finite_delta).to(dtype), f64(x).to(dtype), c.weight_shape(),
+                               c.options)
+            .to(tg::f64)
+            .value<double>();
+    CHECK(bool(xt::all(xt::equal(xt::isnan(dw), xt::isnan(expected_dw)))));
+    CHECK(bool(xt::all(xt::equal(xt::isinf(dw), xt::isinf(expected_dw)))));
   }
 }
 

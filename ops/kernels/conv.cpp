@@ -196,27 +196,37 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
   const std::size_t weight_size = out_channels * k;
-  // dW [C_out, K] = delta x cols^T puts K = C_in*kH*kW across the register tile's columns; when
-  // K fills them worse than C_out would (mnist_cnn's first layer: 9 of 48 lanes, against 32),
-  // dW^T [K, C_out] = cols x delta^T is accumulated instead and transposed at the end.
-  const bool shifted =
-      shifted_weight_grad_applies<T>(g, out_channels) && all_finite(input, batch * g.image_size());
-  const bool transposed = !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
+  // Winograd where it applies (as the forward: finite operands); else the shifted kernel where
+  // a group of images fits its cache budget. Otherwise im2col + GEMM: dW [C_out, K] = delta x
+  // cols^T puts K = C_in*kH*kW across the register tile's columns; when K fills them worse than
+  // C_out would (mnist_cnn's first layer: 9 of 48 lanes, against 32), dW^T [K, C_out] = cols x
+  // delta^T is accumulated instead and transposed at the end.
+  const bool finite = all_finite(input, batch * g.image_size());
+  const bool winograd = winograd_applies(g, out_channels) && finite &&
+                        all_finite(grad_output, batch * out_channels * p);
+  const bool shifted = !winograd && shifted_weight_grad_applies<T>(g, out_channels) && finite;
+  const bool transposed = !winograd && !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
+  std::optional<WinogradWeightGrad<T>> winograd_grad;
+  if (winograd) winograd_grad.emplace(g, out_channels);
   std::optional<ShiftedWeightGrad<T>> shifted_grad;
   if (shifted) shifted_grad.emplace(g, out_channels);
   // Adds the images [begin, end) into dw (which it first overwrites).
   auto accumulate = [&](std::size_t begin, std::size_t end, T* dw, bool parallel) {
-    if (shifted) {
+    const T* delta = grad_output + begin * out_channels * p;
+    const T* images = input + begin * g.image_size();
+    if (winograd || shifted) {
       std::fill_n(dw, weight_size, T(0));
-      shifted_grad->add(end - begin, grad_output + begin * out_channels * p,
-                        input + begin * g.image_size(), dw, parallel);
+      if (winograd) {
+        winograd_grad->add(end - begin, delta, images, dw, parallel);
+      } else {
+        shifted_grad->add(end - begin, delta, images, dw, parallel);
+      }
       return;
     }
     if (begin == end) std::fill_n(dw, weight_size, T(0));
     Scratch<T> scratch(scratch_size(g));
-    for (std::size_t n = begin; n < end; ++n) {
+    for (std::size_t n = begin; n < end; ++n, delta += out_channels * p) {
       const T* cols = columns(g, input + n * g.image_size(), scratch);
-      const T* delta = grad_output + n * out_channels * p;
       const T beta = n == begin ? T(0) : T(1);
       if (transposed) {
         run_gemm(parallel, Trans::no, Trans::yes, k, out_channels, p, cols, p, delta, p, beta, dw,

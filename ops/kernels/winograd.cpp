@@ -4,6 +4,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
@@ -171,6 +173,39 @@ class EvenOdd {
 #endif
   }
 
+  // to[p * to_stride + r] = from[r * from_stride + p] for r < rows and p < cols. Blocks of
+  // lanes x lanes go through registers: log2(lanes) rounds of merging row i with row
+  // i + lanes / 2, each of which moves one bit of the row index into the lane index.
+  void transpose(const T* from, std::size_t rows, std::size_t cols, std::size_t from_stride, T* to,
+                 std::size_t to_stride) const {
+    for (std::size_t r = 0; r < rows; r += lanes) {
+      for (std::size_t p = 0; p < cols; p += lanes) {
+#if defined(__AVX512F__)
+        if (r + lanes <= rows && p + lanes <= cols) {
+          typename W::V x[lanes];
+          for (std::size_t i = 0; i < lanes; ++i) x[i] = W::load(from + (r + i) * from_stride + p);
+          for (std::size_t round = 1; round < lanes; round *= 2) {
+            typename W::V merged[lanes];
+            for (std::size_t i = 0; i < lanes / 2; ++i) {
+              merged[2 * i] = W::permute(x[i], low_, x[i + lanes / 2]);
+              merged[2 * i + 1] = W::permute(x[i], high_, x[i + lanes / 2]);
+            }
+            std::copy(merged, merged + lanes, x);
+          }
+          for (std::size_t i = 0; i < lanes; ++i)
+            W::store(to + (p + i) * to_stride + r, lanes, x[i]);
+          continue;
+        }
+#endif
+        for (std::size_t i = r; i < std::min(rows, r + lanes); ++i) {
+          for (std::size_t j = p; j < std::min(cols, p + lanes); ++j) {
+            to[j * to_stride + i] = from[i * from_stride + j];
+          }
+        }
+      }
+    }
+  }
+
  private:
   static constexpr std::size_t lanes = Vec<T>::size;
 #if defined(__AVX512F__)
@@ -225,6 +260,127 @@ void transform_output_block(const T* __restrict m, std::size_t m_stride, std::si
   }
 }
 
+// The zero-padded planes [channels][height][width] (padding pad_h, pad_w) as their polyphase
+// components [channels][row parity][column parity], each `component_size` values: component
+// (b, e) at [y][x] holds padded pixel (2y + b, 2x + e), on rows of grid_row values. Image column
+// x is padded column x + pad_w: the even columns of the image go to component pad_w % 2 from
+// pad_w / 2 on, the odd ones to the other from (pad_w + 1) / 2 on.
+template <class T>
+void fill_components(const T* planes, std::size_t channels, std::size_t height, std::size_t width,
+                     std::size_t pad_h, std::size_t pad_w, std::size_t grid_row,
+                     std::size_t component_size, T* components) {
+  std::fill_n(components, channels * 4 * component_size, T(0));
+  const EvenOdd<T> even_odd;
+  const std::size_t even_to = pad_w % 2 * component_size + pad_w / 2;
+  const std::size_t odd_to = (pad_w + 1) % 2 * component_size + (pad_w + 1) / 2;
+  for (std::size_t c = 0; c < channels; ++c) {
+    for (std::size_t y = 0; y < height; ++y) {
+      const std::size_t py = y + pad_h;
+      T* row = components + (c * 4 + py % 2 * 2) * component_size + py / 2 * grid_row;
+      even_odd.split(planes + (c * height + y) * width, width, row + even_to, row + odd_to);
+    }
+  }
+}
+
+// The transformed output gradient A delta A^T of one tile, in vectors of output channels:
+// from delta_t [pixel][row] (row values per pixel), the tile's pixel (i, k) at
+// delta_t + (i * out_w + k) * row, where `has` says which of its four pixels exist (bit i*2+k);
+// writes out[xi * out_stride + o] for o < row. A = [1 0; 1 1; 1 -1; 0 -1]: the output
+// transform's transpose, as the gradient of a linear map.
+template <class T>
+void transform_delta_tile(const T* __restrict delta_t, std::size_t out_w, std::size_t row,
+                          unsigned has, T* __restrict out, std::size_t out_stride) {
+  constexpr std::size_t lanes = Vec<T>::size;
+  auto pixel = [&](std::size_t i, std::size_t k, std::size_t o) {
+    return (has >> (i * 2 + k)) & 1U ? Vec<T>::load_aligned(delta_t + (i * out_w + k) * row + o)
+                                     : Vec<T>(T(0));
+  };
+  for (std::size_t o = 0; o < row; o += lanes) {
+    const Vec<T> d00 = pixel(0, 0, o), d01 = pixel(0, 1, o);
+    const Vec<T> d10 = pixel(1, 0, o), d11 = pixel(1, 1, o);
+    // A delta: four rows of two; then each row (p, r) times A^T: (p, p + r, p - r, -r).
+    const Vec<T> left[4] = {d00, d00 + d10, d00 - d10, -d10};
+    const Vec<T> right[4] = {d01, d01 + d11, d01 - d11, -d11};
+    T* to = out + o;
+    for (std::size_t i = 0; i < 4; ++i) {
+      const Vec<T> values[4] = {left[i], left[i] + right[i], left[i] - right[i], -right[i]};
+      for (std::size_t j = 0; j < 4; ++j, to += out_stride) values[j].store_aligned(to);
+    }
+  }
+}
+
+// The weight gradient's register tile: rows of V (broadcast) x vectors of output channels.
+template <class T>
+struct OuterShape {
+#if defined(__AVX512F__)
+  static constexpr std::size_t rows = 6;
+  static constexpr std::size_t vectors = 4;
+#else
+  static constexpr std::size_t rows = 4;
+  static constexpr std::size_t vectors = 2;
+#endif
+};
+
+template <class T>
+using OuterTile = void (*)(std::size_t depth, const T* a, std::size_t lda, const T* b,
+                           std::size_t ldb, T* out, std::size_t ldo);
+
+// out[r * ldo + j] += the sum over t < depth of a[r * lda + t] * b[t * ldb + j], for r < R and
+// j < V vectors: a read along its rows (broadcasts), b along its columns; nothing packed.
+template <std::size_t R, std::size_t V, class T>
+void outer_tile(std::size_t depth, const T* __restrict a, std::size_t lda, const T* __restrict b,
+                std::size_t ldb, T* __restrict out, std::size_t ldo) {
+  constexpr std::size_t lanes = Vec<T>::size;
+  Vec<T> acc[R][V];
+  for (std::size_t r = 0; r < R; ++r) {
+    for (std::size_t v = 0; v < V; ++v)
+      acc[r][v] = Vec<T>::load_unaligned(out + r * ldo + v * lanes);
+  }
+  for (std::size_t t = 0; t < depth; ++t, b += ldb) {
+    Vec<T> bv[V];
+    for (std::size_t v = 0; v < V; ++v) bv[v] = Vec<T>::load_aligned(b + v * lanes);
+    for (std::size_t r = 0; r < R; ++r) {
+      const Vec<T> ar(a[r * lda + t]);
+      for (std::size_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
+    }
+  }
+  for (std::size_t r = 0; r < R; ++r) {
+    for (std::size_t v = 0; v < V; ++v) acc[r][v].store_unaligned(out + r * ldo + v * lanes);
+  }
+}
+
+// outer_tile<r, v> at (v - 1) * rows + r - 1.
+template <class T, std::size_t... I>
+constexpr std::array<OuterTile<T>, sizeof...(I)> outer_tiles(std::index_sequence<I...> /*unused*/) {
+  using S = OuterShape<T>;
+  return {&outer_tile<I % S::rows + 1, I / S::rows + 1, T>...};
+}
+
+template <class T>
+OuterTile<T> outer_tile_for(std::size_t rows, std::size_t vectors) {
+  using S = OuterShape<T>;
+  static constexpr auto tiles = outer_tiles<T>(std::make_index_sequence<S::rows * S::vectors>{});
+  return tiles[(vectors - 1) * S::rows + rows - 1];
+}
+
+// w += G^T u G for one kernel: the gradient of U = G w G^T, u the gradient of U (row-major 4x4),
+// w 3x3; in double.
+void add_kernel_gradient(const double* u, double* w) {
+  double gu[3][4] = {};  // G^T u
+  for (std::size_t j = 0; j < 4; ++j) {
+    const double u0 = u[j], u1 = u[4 + j], u2 = u[8 + j], u3 = u[12 + j];
+    gu[0][j] = u0 + (u1 + u2) / 2;
+    gu[1][j] = (u1 - u2) / 2;
+    gu[2][j] = (u1 + u2) / 2 + u3;
+  }
+  for (std::size_t m = 0; m < 3; ++m) {
+    const double* r = gu[m];
+    w[m * 3] += r[0] + (r[1] + r[2]) / 2;
+    w[m * 3 + 1] += (r[1] - r[2]) / 2;
+    w[m * 3 + 2] += (r[1] + r[2]) / 2 + r[3];
+  }
+}
+
 }  // namespace
 
 bool winograd_applies(const ConvGeometry& g, std::size_t out_channels) {
@@ -271,23 +427,10 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
   const std::size_t channels = g_.channels;
   const std::size_t pixels = kernel_.pixels;
 
-  // The zero-padded image as its polyphase components [C][row parity][column parity]: component
-  // (b, e) at [y][x] holds padded pixel (2y + b, 2x + e), on rows of grid_row_ values. Image
-  // column x is padded column x + pad_w: the even columns of the image go to component
-  // pad_w % 2 from pad_w / 2 on, the odd ones to the other from (pad_w + 1) / 2 on.
   Scratch<T, 0> components(channels * 4 * component_);
   T* poly = components.data();
-  std::fill_n(poly, channels * 4 * component_, T(0));
-  const EvenOdd<T> even_odd;
-  const std::size_t even_to = g_.pad_w % 2 * component_ + g_.pad_w / 2;
-  const std::size_t odd_to = (g_.pad_w + 1) % 2 * component_ + (g_.pad_w + 1) / 2;
-  for (std::size_t c = 0; c < channels; ++c) {
-    for (std::size_t y = 0; y < g_.height; ++y) {
-      const std::size_t py = y + g_.pad_h;
-      T* row = poly + (c * 4 + py % 2 * 2) * component_ + py / 2 * grid_row_;
-      even_odd.split(image + (c * g_.height + y) * g_.width, g_.width, row + even_to, row + odd_to);
-    }
-  }
+  fill_components(image, channels, g_.height, g_.width, g_.pad_h, g_.pad_w, grid_row_, component_,
+                  poly);
 
   // The output tiles' pixels, as four planes per channel [C_out][i][k] on the grid: (i, k) of
   // tile q at q. Each plane is read in whole vectors, up to `lanes` past the last tile row.
@@ -346,6 +489,7 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
   }
 
   // Output row 2t + i of each channel interleaves the planes (i, 0) and (i, 1) of tile row t.
+  const EvenOdd<T> even_odd;
   for (std::size_t o = 0; o < out_channels_; ++o) {
     for (std::size_t y = 0; y < g_.out_h; ++y) {
       const T* even = ys + (o * 4 + y % 2 * 2) * plane_tiles + y / 2 * grid_row_;
@@ -354,7 +498,99 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
   }
 }
 
+template <class T>
+WinogradWeightGrad<T>::WinogradWeightGrad(const ConvGeometry& g, std::size_t out_channels)
+    : g_(g), out_channels_(out_channels) {
+  grid_row_ = (g.out_w + 1) / 2 + 1;
+  length_ = round_up((g.out_h + 1) / 2 * grid_row_, Vec<T>::size);
+  component_ = round_up(length_ + grid_row_ + 1, Vec<T>::size);
+  delta_row_ = round_up(out_channels, Vec<T>::size);
+}
+
+template <class T>
+void WinogradWeightGrad<T>::add(std::size_t count, const T* delta, const T* images, T* grad_weight,
+                                bool parallel) const {
+  constexpr std::size_t lanes = Vec<T>::size;
+  using S = OuterShape<T>;
+  const std::size_t channels = g_.channels;
+  const std::size_t plane = g_.out_h * g_.out_w;
+  // V [16][C][length_] and D^T [length_][16][delta_row_] of one image at a time (about an L2):
+  // dU[xi] [C][delta_row_] += V[xi] x D^T[xi], image after image. D^T keeps a tile's sixteen
+  // rows together: its transform writes one contiguous run per tile.
+  const std::size_t v_xi = channels * length_;
+  const std::size_t d_tile = positions * delta_row_;
+  Scratch<T, 0> image_components(channels * 4 * component_);
+  Scratch<T, 1> delta_transposed(plane * delta_row_);
+  Scratch<T, 2> transformed(positions * v_xi);
+  Scratch<T, 3> transformed_delta(length_ * d_tile);
+  T* poly = image_components.data();
+  T* v = transformed.data();
+  T* d = transformed_delta.data();
+  T* delta_t = delta_transposed.data();
+  std::fill_n(delta_t, plane * delta_row_, T(0));  // the channels past C_out stay zero
+  std::vector<T> du(positions * channels * delta_row_, T(0));
+  const std::size_t vectors = delta_row_ / lanes;
+  auto run_positions = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t xi = begin; xi < end; ++xi) {
+      for (std::size_t c = 0; c < channels; c += S::rows) {
+        const std::size_t rows = std::min(S::rows, channels - c);
+        for (std::size_t o = 0; o < vectors; o += S::vectors) {
+          const std::size_t here = std::min(S::vectors, vectors - o);
+          outer_tile_for<T>(rows, here)(
+              length_, v + xi * v_xi + c * length_, length_, d + xi * delta_row_ + o * lanes,
+              d_tile, du.data() + (xi * channels + c) * delta_row_ + o * lanes, delta_row_);
+        }
+      }
+    }
+  };
+  const EvenOdd<T> shuffles;
+  for (std::size_t n = 0; n < count; ++n) {
+    fill_components(images + n * g_.image_size(), channels, g_.height, g_.width, g_.pad_h, g_.pad_w,
+                    grid_row_, component_, poly);
+    for (std::size_t c = 0; c < channels; ++c) {
+      transform_input_block(poly + c * 4 * component_, component_, grid_row_, length_,
+                            v + c * length_, v_xi);
+    }
+    shuffles.transpose(delta + n * out_channels_ * plane, out_channels_, plane, plane, delta_t,
+                       delta_row_);
+    // Tile q of the grid; the spare tile of each row and those past the grid add nothing.
+    for (std::size_t q = 0; q < length_; ++q) {
+      T* to = d + q * d_tile;
+      const std::size_t y = q / grid_row_ * 2;
+      const std::size_t x = q % grid_row_ * 2;
+      if (y >= g_.out_h || x >= g_.out_w) {
+        std::fill_n(to, d_tile, T(0));
+        continue;
+      }
+      const bool right = x + 1 < g_.out_w;
+      const bool down = y + 1 < g_.out_h;
+      const unsigned has = 1U | (right ? 2U : 0U) | (down ? 4U : 0U) | (right && down ? 8U : 0U);
+      transform_delta_tile(delta_t + (y * g_.out_w + x) * delta_row_, g_.out_w, delta_row_, has, to,
+                           delta_row_);
+    }
+    if (parallel) {
+      parallel_for(positions, 1, run_positions);
+    } else {
+      run_positions(0, positions);
+    }
+  }
+
+  const std::size_t pairs = channels * delta_row_;
+  for (std::size_t o = 0; o < out_channels_; ++o) {
+    for (std::size_t c = 0; c < channels; ++c) {
+      double u[positions];
+      for (std::size_t xi = 0; xi < positions; ++xi) u[xi] = du[xi * pairs + c * delta_row_ + o];
+      double w[9] = {};
+      add_kernel_gradient(u, w);
+      T* to = grad_weight + (o * channels + c) * 9;
+      for (std::size_t k = 0; k < 9; ++k) to[k] += static_cast<T>(w[k]);
+    }
+  }
+}
+
 template class WinogradForward<float>;
 template class WinogradForward<double>;
+template class WinogradWeightGrad<float>;
+template class WinogradWeightGrad<double>;
 
 }  // namespace tg::kernels

@@ -56,4 +56,27 @@ class WinogradForward {
   std::vector<T> packed_;             // U [16][pack_forward_weight's layout of C_out x C]
 };
 
+// grad_weight[C_out, C, 3, 3] += the sum over `count` images of delta[n] [C_out, out_h, out_w]
+// correlated with images[n], by F(2x2, 3x3) run backwards: with D = A delta_tile A^T the
+// gradient of M, the gradient of U[xi] is the sum over tiles of V[xi] D[xi]^T, sixteen products
+// [C, tiles] x [tiles, C_out] whose depth is the tiles of all `count` images; then
+// grad_weight += G^T dU G. D is transformed in vectors of output channels, from delta
+// transposed to [pixel][C_out], so that the products read both operands as they lie. Needs
+// finite images and delta (as the forward).
+template <class T>
+class WinogradWeightGrad {
+ public:
+  WinogradWeightGrad(const ConvGeometry& g, std::size_t out_channels);
+  // `parallel`: split the sixteen products across the parallel seam (for small batches).
+  void add(std::size_t count, const T* delta, const T* images, T* grad_weight, bool parallel) const;
+
+ private:
+  ConvGeometry g_;
+  std::size_t out_channels_;
+  std::size_t grid_row_ = 0;   // as in WinogradForward
+  std::size_t length_ = 0;     // tiles of one image's grid, in whole vectors
+  std::size_t component_ = 0;  // values in one polyphase component of the image
+  std::size_t delta_row_ = 0;  // C_out in whole vectors: a row of D^T
+};
+
 }  // namespace tg::kernels
