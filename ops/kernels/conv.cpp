@@ -59,13 +59,16 @@ void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_i
 // The forward convolution of g on the fastest kernel that applies: Winograd for 3x3 layers with
 // enough channels, else the shifted kernel. Winograd's transforms mix the values of a tile, so
 // an infinity or NaN would spread to pixels the direct sum keeps finite: it takes only finite
-// operands (a scan in vectors).
+// operands (a scan in vectors; `weight_finite` when the caller has scanned the weight). (Finite
+// values within a factor 4 of the type's largest could still overflow in the transforms.)
 template <class T>
 void forward_stride_one(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                        const T* input, const T* weight, const T* bias, T* output) {
+                        const T* input, const T* weight, const T* bias, T* output,
+                        bool weight_finite = false) {
   const std::size_t flops = 2 * out_channels * g.col_rows() * g.col_cols();
   const std::size_t output_size = out_channels * g.col_cols();
-  if (winograd_applies(g, out_channels) && all_finite(weight, out_channels * g.col_rows()) &&
+  if (winograd_applies(g, out_channels) &&
+      (weight_finite || all_finite(weight, out_channels * g.col_rows())) &&
       all_finite(input, batch * g.image_size())) {
     run_each_image(WinogradForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
                    bias, output, output_size);
@@ -172,7 +175,7 @@ void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t
       all_finite(weight, out_channels * g.col_rows())) {
     const std::vector<T> rotated = rotate_kernel(g, out_channels, weight);
     forward_stride_one(input_grad_as_forward(g, out_channels), batch, g.channels, grad_output,
-                       rotated.data(), static_cast<const T*>(nullptr), grad_input);
+                       rotated.data(), static_cast<const T*>(nullptr), grad_input, true);
     return;
   }
   for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
@@ -201,10 +204,14 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   // cols^T puts K = C_in*kH*kW across the register tile's columns; when K fills them worse than
   // C_out would (mnist_cnn's first layer: 9 of 48 lanes, against 32), dW^T [K, C_out] = cols x
   // delta^T is accumulated instead and transposed at the end.
-  const bool finite = all_finite(input, batch * g.image_size());
-  const bool winograd = winograd_applies(g, out_channels) && finite &&
-                        all_finite(grad_output, batch * out_channels * p);
-  const bool shifted = !winograd && shifted_weight_grad_applies<T>(g, out_channels) && finite;
+  // (The scans only where a kernel needs them: a layer that takes im2col + GEMM skips them.)
+  const bool winograd_shape = winograd_applies(g, out_channels);
+  const bool shifted_shape = shifted_weight_grad_applies<T>(g, out_channels);
+  const bool finite =
+      (winograd_shape || shifted_shape) && all_finite(input, batch * g.image_size());
+  const bool winograd =
+      winograd_shape && finite && all_finite(grad_output, batch * out_channels * p);
+  const bool shifted = !winograd && shifted_shape && finite;
   const bool transposed = !winograd && !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
   std::optional<WinogradWeightGrad<T>> winograd_grad;
   if (winograd) winograd_grad.emplace(g, out_channels);

@@ -14,8 +14,9 @@
 // the forward kernel too (conv.cpp sets that up).
 //
 // This translation unit keeps the machine's AVX-512 with GCC 12.2 (see
-// cmake/tapegrad_options.cmake): it builds no small constant aggregates, only loops of loads,
-// broadcasts, FMAs and stores.
+// cmake/tapegrad_options.cmake): its loops are loads, broadcasts, FMAs and stores, and the
+// only constant aggregate it builds (a ForwardKernel) is not of the miscompiled kind (a 256-bit
+// value whose low half is a splat and whose high half is zero).
 //
 // Each output element is summed by one thread in an order fixed by the shapes (the forward over
 // the taps in order; the weight gradient lane-wise over pixels, then across the lanes, group by

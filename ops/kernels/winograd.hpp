@@ -19,8 +19,8 @@
 // Rounding: the transforms add and subtract the values of a tile before and after the products,
 // but each product sums only C terms instead of 9C. On mnist_cnn's second layer in float the
 // result is within 3.3e-7 of the largest output from the f64 direct sum, against 8.0e-7 for the
-// shifted kernel (tests/test_conv.cpp bounds it). Each image is computed by one thread in an
-// order fixed by the shapes.
+// shifted kernel (tests/test_conv.cpp bounds it). Each output element is computed by one thread
+// in an order fixed by the shapes.
 
 #include <cstddef>
 #include <vector>
@@ -30,9 +30,10 @@
 
 namespace tg::kernels {
 
-// Whether WinogradForward handles g (a 3x3 kernel, stride 1, no dilation) and pays there: with
-// few channels on either side the transforms, not the products, would be the work (mnist_cnn's
-// first layer has one input channel), so both sides need at least 16.
+// Whether the Winograd kernels (all three passes) handle g (a 3x3 kernel, stride 1, no
+// dilation) and pay there: with few channels on either side the transforms, not the products,
+// would be the work (mnist_cnn's first layer has one input channel), so both sides need at
+// least 16.
 bool winograd_applies(const ConvGeometry& g, std::size_t out_channels);
 
 // out[C_out, out_h, out_w] = weight x im2col(image) + bias for one image, by F(2x2, 3x3). The
