@@ -339,8 +339,8 @@ struct GemmShape {
 
 // Square sizes, then the products tapegrad runs through its GEMM in the MNIST examples at batch
 // 64: the first fully connected layer's forward (X W^T), input gradient (dY W) and weight
-// gradient (dY^T X) of both models, and mnist_cnn's second convolution's weight gradient per
-// image (delta x im2col^T; its other convolutions run on the shifted-row kernels).
+// gradient (dY^T X) of both models (their convolutions run on the shifted-row and Winograd
+// kernels).
 std::vector<GemmShape> gemm_shapes() {
   std::vector<GemmShape> shapes;
   for (const std::size_t n : {256, 512, 1024}) shapes.push_back({std::to_string(n), n, n, n});
@@ -357,7 +357,6 @@ std::vector<GemmShape> gemm_shapes() {
     add(std::string(model) + ".input_grad", 64, in, out, false, false);
     add(std::string(model) + ".weight_grad", out, in, 64, true, false);
   }
-  add("mnist_cnn.c2.weight_grad", 64, 288, 576, false, true);
   return shapes;
 }
 
