@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <xtensor/xbuilder.hpp>
 
+#include "../ops/kernels/copy.hpp"
 #include "dispatch.hpp"
 #include "engine.hpp"
 #include "node.hpp"
@@ -116,7 +117,7 @@ Tensor Tensor::clone() const {
   return dispatch_any(dtype(), [&]<class T>() {
     const xt::xarray<T>& source = value<T>();
     xt::xarray<T> copy = detail::new_array<T>(source.shape());
-    std::copy_n(source.data(), source.size(), copy.data());
+    kernels::copy(source.data(), source.size(), copy.data());
     return from_array(std::move(copy), false);
   });
 }

@@ -11,6 +11,7 @@
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
 #include "checks.hpp"
+#include "kernels/copy.hpp"
 
 namespace tg {
 namespace {
@@ -57,7 +58,7 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
   if (target == x.shape()) return x;
   Tensor out = dispatch_any(x.dtype(), [&]<class T>() {
     xt::xarray<T> copy = detail::new_array<T>(target);
-    std::copy_n(x.value<T>().data(), x.numel(), copy.data());
+    kernels::copy(x.value<T>().data(), x.numel(), copy.data());
     return tensor(std::move(copy));
   });
   return record("reshape", out, {x},

@@ -1,7 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <utility>
+#include <vector>
+
 #include <tapegrad.hpp>
 #include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
 
 #include "support/arrays.hpp"
 #include "support/random.hpp"
@@ -58,6 +62,46 @@ TEST_CASE("sum over dim sets matches xtensor on long rows, in float and double",
     const xt::xarray<double> in_float =
         xt::cast<double>(tg::sum(x.to(tg::DType::f32), dims).value<float>());
     REQUIRE(bool(xt::allclose(in_float, expected, 1e-4, 1e-3)));
+  }
+}
+
+// A sum that keeps one dim splits the kept values across threads (a convolution's bias
+// gradient: [N, C, H, W] -> [C]; a linear layer's: [N, C] -> [C]): every value is added in the
+// order of the serial loop, so the bits are the same at 1 and 2 threads. Where the first dim is
+// summed, two copies of x stacked in front make a second kept dim, which takes the general
+// (serial) loop: each copy's sum must have those bits too.
+TEST_CASE("a sum that keeps one dim gives the same bits at any thread count", "[reduction]") {
+  tg::manual_seed(34);
+  for (const auto& [shape, dims] :
+       {std::pair<tg::Shape, std::vector<std::int64_t>>{{64, 64, 24, 24}, {0, 2, 3}},
+        std::pair<tg::Shape, std::vector<std::int64_t>>{{300, 70}, {0}},
+        std::pair<tg::Shape, std::vector<std::int64_t>>{{3, 5000, 7}, {2}}}) {
+    INFO("shape " << tg::to_string(shape));
+    const Tensor x = tg::randn(shape);
+    auto sum_at = [&](int threads) {
+      tg::set_num_threads(threads);
+      xt::xarray<float> result = tg::sum(x, dims).value<float>();
+      tg::set_num_threads(0);
+      return result;
+    };
+    const xt::xarray<float> one = sum_at(1);
+    const bool same_bits = one == sum_at(2);
+    CHECK(same_bits);
+    if (dims.front() != 0) continue;
+    std::vector<std::int64_t> one_in_front{1};
+    tg::Shape two_in_front{2};
+    for (const std::size_t size : shape) {
+      one_in_front.push_back(static_cast<std::int64_t>(size));
+      two_in_front.push_back(size);
+    }
+    const Tensor stacked = tg::expand(tg::reshape(x, one_in_front), two_in_front);
+    std::vector<std::int64_t> shifted;
+    for (const std::int64_t d : dims) shifted.push_back(d + 1);
+    const xt::xarray<float> general = tg::sum(stacked, shifted).value<float>();
+    const bool first_copy = xt::xarray<float>(xt::view(general, 0)) == one;
+    const bool second_copy = xt::xarray<float>(xt::view(general, 1)) == one;
+    CHECK(first_copy);
+    CHECK(second_copy);
   }
 }
 
