@@ -51,13 +51,22 @@ echo
 # Mean img_per_s of the epoch lines on stdin.
 mean_rate() { awk '$1 == "epoch" { s += $6; n++ } END { if (n) printf "%.0f", s / n; else print 0 }'; }
 
-# The median of a list of rates, and a / b to two decimals.
+# The median of a list of numbers, and a / b to two decimals.
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# The ratios a_i / b_i of two lists of the same length, one per round.
+paired_ratios() {
+  local -n a_list=$1 b_list=$2
+  for i in "${!a_list[@]}"; do ratio "${a_list[$i]}" "${b_list[$i]}"; echo; done
+}
 
+# The ratios are medians of each round's ratio: the frameworks of one round run back to back,
+# so a machine that drifts by tens of percent over minutes (shared cores) moves both sides of a
+# round's ratio alike, where it would move a ratio of medians taken from different rounds.
 echo "| model | batch | threads | tapegrad img/s | PyTorch $torch_version img/s | libtorch img/s |" \
   "tapegrad / PyTorch | tapegrad / libtorch |"
 echo "|---|---|---|---|---|---|---|---|"
+notes=()
 for model in lenet5 mnist_cnn; do
   tg_rates=() torch_rates=() libtorch_rates=()
   for _ in $(seq "$rounds"); do
@@ -70,6 +79,13 @@ for model in lenet5 mnist_cnn; do
   done
   tg=$(median "${tg_rates[@]}") torch=$(median "${torch_rates[@]}")
   libtorch_rate=$(median "${libtorch_rates[@]}")
-  echo "| $model | 64 | $threads | $tg | $torch | $libtorch_rate | $(ratio "$tg" "$torch") |" \
-    "$(ratio "$tg" "$libtorch_rate") |"
+  mapfile -t vs_torch < <(paired_ratios tg_rates torch_rates)
+  mapfile -t vs_libtorch < <(paired_ratios tg_rates libtorch_rates)
+  echo "| $model | 64 | $threads | $tg | $torch | $libtorch_rate | $(median "${vs_torch[@]}") |" \
+    "$(median "${vs_libtorch[@]}") |"
+  note="$model, round by round: tapegrad ${tg_rates[*]}; PyTorch ${torch_rates[*]};"
+  note+=" libtorch ${libtorch_rates[*]} img/s; tapegrad / PyTorch ${vs_torch[*]};"
+  notes+=("$note tapegrad / libtorch ${vs_libtorch[*]}")
 done
+echo
+printf '%s\n' "${notes[@]}"
