@@ -39,7 +39,9 @@ struct TileShape {
 // input gradient of its second layer, 6 channels of 400 taps, took 11% less time on the narrow
 // tile; its first layer's forward, 25 taps, the same within the noise).
 // Weight gradient: grad_rows channels x grad_taps taps, each accumulator a vector of partial
-// sums over pixels; its loads are grad_rows + grad_taps per grad_rows * grad_taps FMAs.
+// sums over pixels; its loads are grad_rows + grad_taps per grad_rows * grad_taps FMAs. A layer
+// whose channels fill tiles of grad_rows_wide better takes those (LeNet-5's first layer: 6
+// channels, which tiles of 4 padded to 8).
 template <class T>
 struct Tiles {
   static constexpr std::size_t lanes = Vec<T>::size;
@@ -47,14 +49,16 @@ struct Tiles {
   using wide = TileShape<T, 8, 3>;
   using narrow = TileShape<T, 6, 4>;
   static constexpr std::size_t grad_rows = 4;
+  static constexpr std::size_t grad_rows_wide = 6;
   static constexpr std::size_t grad_taps = 4;
 #else
   using wide = TileShape<T, 6, 2>;
   using narrow = wide;
   static constexpr std::size_t grad_rows = 2;
+  static constexpr std::size_t grad_rows_wide = 2;
   static constexpr std::size_t grad_taps = 4;
 #endif
-  static constexpr std::size_t grad_tile = grad_rows * grad_taps;
+  static constexpr std::size_t grad_tile = grad_rows_wide * grad_taps;  // the larger tile
 };
 
 std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
@@ -213,14 +217,14 @@ Vec<T> in_register(Vec<T> v) {
 }
 
 // sums[r * grad_taps + s] = the sum over images n < count and q in [0, length) of
-// d[n * d_image + r * length + q] * x[n * x_image + offsets[s] + q]: grad_rows channels of
-// delta against grad_taps runs of the padded images, folded across the lanes once for them all.
-template <class T>
+// d[n * d_image + r * length + q] * x[n * x_image + offsets[s] + q]: Rows channels of delta
+// against grad_taps runs of the padded images, folded across the lanes once for them all.
+template <std::size_t Rows, class T>
 void weight_grad_tile(std::size_t count, std::size_t length, const T* __restrict d,
                       std::size_t d_image, const T* __restrict x, std::size_t x_image,
                       const std::size_t* __restrict offsets, T* __restrict sums) {
   using Tl = Tiles<T>;
-  constexpr std::size_t rows = Tl::grad_rows;
+  constexpr std::size_t rows = Rows;
   constexpr std::size_t cols = Tl::grad_taps;
   Vec<T> acc[rows * cols];
   for (auto& v : acc) v = Vec<T>(T(0));
@@ -251,6 +255,16 @@ void weight_grad_tile(std::size_t count, std::size_t length, const T* __restrict
 #pragma GCC diagnostic pop
 }
 
+// The channels of the weight gradient's register tile for a layer: whichever of the two tile
+// heights pads the channels less (the wider on a tie: fewer loads per FMA).
+template <class T>
+std::size_t grad_rows_for(std::size_t out_channels) {
+  using Tl = Tiles<T>;
+  return round_up(out_channels, Tl::grad_rows_wide) <= round_up(out_channels, Tl::grad_rows)
+             ? Tl::grad_rows_wide
+             : Tl::grad_rows;
+}
+
 // The weight gradient's buffers for one image: the padded image and delta on the grid, in
 // whole vectors, so that every image's start is aligned; and how many images a group holds.
 template <class T>
@@ -258,7 +272,8 @@ struct GradLayout {
   GradLayout(const ConvGeometry& g, std::size_t out_channels)
       : length(round_up(grid_pixels(g), Vec<T>::size)),
         padded(round_up(padded_buffer(g, length), Vec<T>::size)),
-        channel_rows(round_up(out_channels, Tiles<T>::grad_rows)),
+        tile_rows(grad_rows_for<T>(out_channels)),
+        channel_rows(round_up(out_channels, tile_rows)),
         grid(channel_rows * length),
         group(std::max<std::size_t>(1, group_bytes / ((padded + grid) * sizeof(T)))) {}
 
@@ -271,6 +286,7 @@ struct GradLayout {
 
   std::size_t length;        // grid pixels, in whole vectors
   std::size_t padded;        // a padded image
+  std::size_t tile_rows;     // channels of the register tile
   std::size_t channel_rows;  // delta's channels, in whole register tiles
   std::size_t grid;          // delta of one image on the grid
   std::size_t group;         // images per group
@@ -401,14 +417,21 @@ void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* image
         }
       }
     }
+    const std::size_t tile_rows = layout.tile_rows;
     auto run_channels = [&](std::size_t begin, std::size_t end) {
       alignas(64) T sums[Tl::grad_tile];
       for (std::size_t tile = begin; tile < end; ++tile) {
-        const std::size_t o = tile * Tl::grad_rows;
-        const std::size_t rows = std::min(Tl::grad_rows, out_channels_ - o);
+        const std::size_t o = tile * tile_rows;
+        const std::size_t rows = std::min(tile_rows, out_channels_ - o);
         for (std::size_t t = 0; t < k; t += Tl::grad_taps) {
-          weight_grad_tile(images_here, length, grid.data() + o * length, grid_size, padded.data(),
-                           buffer, offsets_.data() + t, sums);
+          const T* d = grid.data() + o * length;
+          if (tile_rows == Tl::grad_rows_wide) {
+            weight_grad_tile<Tl::grad_rows_wide>(images_here, length, d, grid_size, padded.data(),
+                                                 buffer, offsets_.data() + t, sums);
+          } else {
+            weight_grad_tile<Tl::grad_rows>(images_here, length, d, grid_size, padded.data(),
+                                            buffer, offsets_.data() + t, sums);
+          }
           const std::size_t cols = std::min(Tl::grad_taps, k - t);
           for (std::size_t r = 0; r < rows; ++r) {
             for (std::size_t s = 0; s < cols; ++s) {
@@ -418,7 +441,7 @@ void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* image
         }
       }
     };
-    const std::size_t channel_tiles = channel_rows / Tl::grad_rows;
+    const std::size_t channel_tiles = channel_rows / tile_rows;
     if (parallel) {
       parallel_for(channel_tiles, 1, run_channels);
     } else {
