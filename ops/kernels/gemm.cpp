@@ -15,6 +15,7 @@
 #endif
 
 #include "parallel.hpp"
+#include "sizes.hpp"
 
 // A BLIS-style GEMM: op(A) and op(B) are copied ("packed") block by block into buffers laid
 // out exactly as a register-blocked micro-kernel reads them, so the micro-kernel streams
@@ -259,7 +260,6 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
   scale_c(m, n, beta, c, ldc);
   if (m == 0 || n == 0 || k == 0 || alpha == T(0)) return;
 
-  auto round_up = [](std::size_t x, std::size_t to) { return (x + to - 1) / to * to; };
   T* packed_b = packing_buffer<T>(0, B::kc * round_up(std::min(n, B::nc), B::nr));
   T* packed_a = packing_buffer<T>(1, B::kc * round_up(std::min(m, B::mc), B::mr));
   // Offsets of block (row, depth) in op(A) and (depth, col) in op(B), whatever the transposes.

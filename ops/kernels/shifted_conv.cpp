@@ -17,6 +17,7 @@
 
 #include "parallel.hpp"
 #include "scratch.hpp"
+#include "sizes.hpp"
 
 namespace tg::kernels {
 namespace {
@@ -61,7 +62,6 @@ struct Tiles {
   static constexpr std::size_t grad_tile = grad_rows_wide * grad_taps;  // the larger tile
 };
 
-std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 std::size_t padded_row(const ConvGeometry& g) { return g.width + 2 * g.pad_w; }
 std::size_t padded_plane(const ConvGeometry& g) { return (g.height + 2 * g.pad_h) * padded_row(g); }
 // Output pixels on the grid of padded rows.

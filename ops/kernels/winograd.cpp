@@ -15,6 +15,7 @@
 
 #include "parallel.hpp"
 #include "scratch.hpp"
+#include "sizes.hpp"
 
 namespace tg::kernels {
 namespace {
@@ -24,8 +25,6 @@ using Vec = xsimd::batch<T>;
 
 constexpr std::size_t positions = 16;  // of a transformed 4x4 tile
 constexpr std::size_t min_channels = 16;
-
-std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 
 // G x for a column x of three kernel values, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
 // (Written out, not as a constant matrix: see cmake/tapegrad_options.cmake on GCC 12.2 and
