@@ -418,20 +418,17 @@ void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* image
       }
     }
     const std::size_t tile_rows = layout.tile_rows;
+    const auto weight_grad = tile_rows == Tl::grad_rows_wide
+                                 ? &weight_grad_tile<Tl::grad_rows_wide, T>
+                                 : &weight_grad_tile<Tl::grad_rows, T>;
     auto run_channels = [&](std::size_t begin, std::size_t end) {
       alignas(64) T sums[Tl::grad_tile];
       for (std::size_t tile = begin; tile < end; ++tile) {
         const std::size_t o = tile * tile_rows;
         const std::size_t rows = std::min(tile_rows, out_channels_ - o);
         for (std::size_t t = 0; t < k; t += Tl::grad_taps) {
-          const T* d = grid.data() + o * length;
-          if (tile_rows == Tl::grad_rows_wide) {
-            weight_grad_tile<Tl::grad_rows_wide>(images_here, length, d, grid_size, padded.data(),
-                                                 buffer, offsets_.data() + t, sums);
-          } else {
-            weight_grad_tile<Tl::grad_rows>(images_here, length, d, grid_size, padded.data(),
-                                            buffer, offsets_.data() + t, sums);
-          }
+          weight_grad(images_here, length, grid.data() + o * length, grid_size, padded.data(),
+                      buffer, offsets_.data() + t, sums);
           const std::size_t cols = std::min(Tl::grad_taps, k - t);
           for (std::size_t r = 0; r < rows; ++r) {
             for (std::size_t s = 0; s < cols; ++s) {
