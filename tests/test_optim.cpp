@@ -78,6 +78,54 @@ TEST_CASE("Adam and AdamW follow PyTorch's update", "[optim][adam]") {
   }
 }
 
+TEST_CASE("optimizers update a large parameter in chunks, the same bits at any thread count",
+          "[optim][threads]") {
+  // More elements than several of the update's chunks, and not a multiple of a vector.
+  constexpr std::size_t n = 100003;
+  for (const char* kind : {"sgd", "adam", "adamw"}) {
+    std::vector<xt::xarray<float>> results;
+    for (int threads : {1, 2}) {
+      tg::set_num_threads(threads);
+      tg::manual_seed(7);
+      Tensor p = tg::randn({n}).set_requires_grad(true);
+      const Tensor g = tg::randn({n});
+      p.set_grad(g);
+      const xt::xarray<float> w0 = p.value<float>();
+      std::unique_ptr<tg::optim::Optimizer> opt;
+      if (std::string(kind) == "sgd") {
+        opt = std::make_unique<tg::optim::SGD>(std::vector<Tensor>{p},
+                                               tg::optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+      } else if (std::string(kind) == "adam") {
+        opt = std::make_unique<tg::optim::Adam>(std::vector<Tensor>{p}, tg::optim::AdamOptions{});
+      } else {
+        opt = std::make_unique<tg::optim::AdamW>(std::vector<Tensor>{p},
+                                                 tg::optim::AdamOptions{.weight_decay = 0.01});
+      }
+      opt->step();
+      // Every element took its first step, the last chunk's last element too: SGD moves by
+      // lr * g, Adam by lr * g / |g| (m / sqrt(v) after one step), AdamW after its decay.
+      const xt::xarray<float>& w = p.value<float>();
+      const xt::xarray<float>& grad = g.value<float>();
+      for (std::size_t i : {std::size_t{0}, n / 2, n - 1}) {
+        INFO(kind << " element " << i);
+        if (std::string(kind) == "sgd") {
+          CHECK(w(i) == Approx(w0(i) - 0.1f * grad(i)));
+        } else {
+          const float decayed =
+              std::string(kind) == "adamw" ? w0(i) * (1.0f - 1e-3f * 0.01f) : w0(i);
+          CHECK(w(i) == Approx(decayed - 1e-3f * grad(i) / std::abs(grad(i))).margin(1e-5));
+        }
+      }
+      opt->step();
+      opt->step();
+      results.push_back(w);
+    }
+    tg::set_num_threads(0);
+    INFO(kind);
+    REQUIRE(bool(xt::all(xt::equal(results[0], results[1]))));
+  }
+}
+
 TEST_CASE("optimizer state round-trips: a restored optimizer continues identically",
           "[optim][state]") {
   for (const char* kind : {"sgd", "adam"}) {

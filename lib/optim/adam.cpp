@@ -6,6 +6,34 @@
 #include "../../autograd/dispatch.hpp"
 
 namespace tg::optim {
+namespace {
+
+template <class T>
+struct Rule {
+  T beta1, beta2, eps, decay, shrink;  // shrink = 1 - lr * weight_decay (decoupled decay)
+  T step_size, sqrt_correction2;       // the bias corrections of this step
+  bool decoupled;
+};
+
+// Updates elements [begin, end) of one parameter and its two moments. Everything is an argument,
+// so the compiler keeps the coefficients in registers (see SGD's update).
+template <class T>
+void update(const Rule<T> rule, std::size_t begin, std::size_t end, T* w, const T* g, T* m, T* v) {
+  for (std::size_t j = begin; j < end; ++j) {
+    T gj = g[j];
+    if (rule.decoupled) {
+      w[j] *= rule.shrink;
+    } else {
+      gj += rule.decay * w[j];
+    }
+    m[j] = rule.beta1 * m[j] + (T(1) - rule.beta1) * gj;
+    v[j] = rule.beta2 * v[j] + (T(1) - rule.beta2) * gj * gj;
+    const T denom = std::sqrt(v[j]) / rule.sqrt_correction2 + rule.eps;
+    w[j] -= rule.step_size * m[j] / denom;
+  }
+}
+
+}  // namespace
 
 Adam::Adam(std::vector<Tensor> parameters, AdamOptions options)
     : Adam(std::move(parameters), options, false, "Adam") {}
@@ -52,22 +80,17 @@ void Adam::step() {
       const T* g = grad.value<T>().data();
       T* m = exp_avg_[i].value<T>().data();
       T* v = exp_avg_sq_[i].value<T>().data();
-      const auto b1 = static_cast<T>(beta1);
-      const auto b2 = static_cast<T>(beta2);
-      const auto decay = static_cast<T>(weight_decay);
-      const auto shrink = static_cast<T>(1.0 - lr_ * weight_decay);
-      for (std::size_t j = 0, n = p.numel(); j < n; ++j) {
-        T gj = g[j];
-        if (decoupled_weight_decay_) {
-          w[j] *= shrink;
-        } else {
-          gj += decay * w[j];
-        }
-        m[j] = b1 * m[j] + (T(1) - b1) * gj;
-        v[j] = b2 * v[j] + (T(1) - b2) * gj * gj;
-        const T denom = std::sqrt(v[j]) / static_cast<T>(sqrt_correction2) + static_cast<T>(eps);
-        w[j] -= static_cast<T>(step_size) * m[j] / denom;
-      }
+      const Rule<T> rule{.beta1 = static_cast<T>(beta1),
+                         .beta2 = static_cast<T>(beta2),
+                         .eps = static_cast<T>(eps),
+                         .decay = static_cast<T>(weight_decay),
+                         .shrink = static_cast<T>(1.0 - lr_ * weight_decay),
+                         .step_size = static_cast<T>(step_size),
+                         .sqrt_correction2 = static_cast<T>(sqrt_correction2),
+                         .decoupled = decoupled_weight_decay_};
+      update_in_chunks(p.numel(), [&](std::size_t begin, std::size_t end) {
+        update(rule, begin, end, w, g, m, v);
+      });
     });
   }
 }

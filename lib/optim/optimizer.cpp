@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "../../ops/kernels/parallel.hpp"
+
 namespace tg::optim {
 
 Optimizer::Optimizer(std::vector<Tensor> parameters, double lr, const char* name)
@@ -18,6 +20,11 @@ Optimizer::Optimizer(std::vector<Tensor> parameters, double lr, const char* name
 void Optimizer::set_lr(double lr) {
   if (!(lr >= 0.0) || !std::isfinite(lr)) fail("{}: learning rate must be >= 0, got {}", name_, lr);
   lr_ = lr;
+}
+
+void Optimizer::update_in_chunks(
+    std::size_t n, const std::function<void(std::size_t begin, std::size_t end)>& update) {
+  kernels::parallel_for(n, kernels::elementwise_grain, update);
 }
 
 void Optimizer::zero_grad() {

@@ -5,6 +5,30 @@
 #include "../../autograd/dispatch.hpp"
 
 namespace tg::optim {
+namespace {
+
+template <class T>
+struct Rule {
+  T momentum, keep, decay, rate;  // keep = 1 - dampening
+  bool first, nesterov;           // first: the momentum buffer starts as the gradient
+};
+
+// Updates elements [begin, end) of one parameter (buf: its momentum buffer, or null). Everything
+// is an argument, so the compiler keeps the coefficients in registers and vectorises the loop;
+// through a lambda's captures, which the stores to w might alias, it ran 3x slower.
+template <class T>
+void update(const Rule<T> rule, std::size_t begin, std::size_t end, T* w, const T* g, T* buf) {
+  for (std::size_t j = begin; j < end; ++j) {
+    T d = g[j] + rule.decay * w[j];
+    if (buf) {
+      buf[j] = rule.first ? d : rule.momentum * buf[j] + rule.keep * d;
+      d = rule.nesterov ? d + rule.momentum * buf[j] : buf[j];
+    }
+    w[j] -= rule.rate * d;
+  }
+}
+
+}  // namespace
 
 SGD::SGD(std::vector<Tensor> parameters, SGDOptions options)
     : Optimizer(std::move(parameters), options.lr, "SGD"),
@@ -37,18 +61,15 @@ void SGD::step() {
       T* w = p.value<T>().data();
       const T* g = grad.value<T>().data();
       T* buf = momentum != 0.0 ? momentum_buffers_[i].value<T>().data() : nullptr;
-      const auto m = static_cast<T>(momentum);
-      const auto keep = static_cast<T>(1.0 - dampening);
-      const auto decay = static_cast<T>(weight_decay);
-      const auto rate = static_cast<T>(lr);
-      for (std::size_t j = 0, n = p.numel(); j < n; ++j) {
-        T d = g[j] + decay * w[j];
-        if (buf) {
-          buf[j] = first ? d : m * buf[j] + keep * d;
-          d = nesterov ? d + m * buf[j] : buf[j];
-        }
-        w[j] -= rate * d;
-      }
+      const Rule<T> rule{.momentum = static_cast<T>(momentum),
+                         .keep = static_cast<T>(1.0 - dampening),
+                         .decay = static_cast<T>(weight_decay),
+                         .rate = static_cast<T>(lr),
+                         .first = first,
+                         .nesterov = nesterov};
+      update_in_chunks(p.numel(), [&](std::size_t begin, std::size_t end) {
+        update(rule, begin, end, w, g, buf);
+      });
     });
   }
 }

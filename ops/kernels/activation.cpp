@@ -9,8 +9,6 @@
 namespace tg::kernels {
 namespace {
 
-// Elements per task: large enough that scheduling costs little next to a memory-bound loop.
-constexpr std::size_t elementwise_grain = std::size_t{1} << 15;
 // Transcendental functions cost tens of cycles per element, so smaller tasks pay off.
 constexpr std::size_t transcendental_grain = std::size_t{1} << 12;
 

@@ -13,6 +13,9 @@ namespace tg::kernels {
 // About 1 MFLOP per task: enough arithmetic to amortise a task's scheduling. Every kernel that
 // cuts its work by FLOPs uses this one size.
 inline constexpr std::size_t flops_per_task = std::size_t{1} << 20;
+// Elements per task of a memory-bound elementwise loop (activations, optimizer updates): large
+// enough that scheduling costs little beside it.
+inline constexpr std::size_t elementwise_grain = std::size_t{1} << 15;
 
 // Calls body(begin, end) on disjoint chunks covering [0, n), in parallel. Each chunk holds at
 // most `grain` items.
