@@ -121,43 +121,63 @@ void pad_image(const ConvGeometry& g, const T* image, std::size_t buffer_size, T
   }
 }
 
-// Writes the values of a block's output pixels, in order, from out[block.to] on: the lanes of
-// `values` whose bit is set in block.valid.
+// Where a block's V vectors go in an output plane: its output pixels, in order, from block.to
+// on, are the lanes of each vector whose bit is set in block.valid. Worked out once per block
+// for all its channels, and each vector stored as it leaves its register: per channel, and from
+// an array of the tile's sums (which went through memory), the stores took 1.5x oneDNN's time
+// for mnist_cnn's first layer (9 taps: as few FMAs per output vector as that), 1.1-1.3x now.
 template <class T, std::size_t V>
-void store_block(const Vec<T> (&values)[V], const BlockStore& block, T* out) {
-  using Tl = Tiles<T>;
-  out += block.to;
-  // A block whose pixels are all output pixels (Winograd's products) is a plain store.
-  constexpr std::uint64_t all_valid =
-      V * Tl::lanes == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << (V * Tl::lanes)) - 1;
-  if (block.valid == all_valid) {
-    for (std::size_t v = 0; v < V; ++v) values[v].store_unaligned(out + v * Tl::lanes);
-    return;
-  }
-#if defined(__AVX512F__)
-  // Compressed in a register and written with one masked store per vector.
-  constexpr std::uint64_t lane_mask = (std::uint64_t{1} << Tl::lanes) - 1;
-  for (std::size_t v = 0; v < V; ++v) {
-    const std::uint64_t valid = (block.valid >> (v * Tl::lanes)) & lane_mask;
-    const auto count = static_cast<unsigned>(std::popcount(valid));
-    const auto first = static_cast<std::uint64_t>((std::uint64_t{1} << count) - 1);
-    if constexpr (std::is_same_v<T, float>) {
-      const __m512 packed = _mm512_maskz_compress_ps(static_cast<__mmask16>(valid), values[v]);
-      _mm512_mask_storeu_ps(out, static_cast<__mmask16>(first), packed);
-    } else {
-      const __m512d packed = _mm512_maskz_compress_pd(static_cast<__mmask8>(valid), values[v]);
-      _mm512_mask_storeu_pd(out, static_cast<__mmask8>(first), packed);
+class BlockStores {
+ public:
+  explicit BlockStores(const BlockStore& block) : to_(block.to) {
+    constexpr std::size_t lanes = Vec<T>::size;
+    constexpr std::uint64_t all_valid =
+        V * lanes == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << (V * lanes)) - 1;
+    whole_ = block.valid == all_valid;
+    std::size_t at = 0;
+    for (std::size_t v = 0; v < V; ++v) {
+      valid_[v] = static_cast<std::uint32_t>((block.valid >> (v * lanes)) & ((1U << lanes) - 1));
+      at_[v] = at;
+      at += static_cast<std::size_t>(std::popcount(valid_[v]));
+      first_[v] = static_cast<std::uint32_t>((std::uint64_t{1} << (at - at_[v])) - 1);
     }
-    out += count;
   }
+
+  // Writes the output pixels among `values`, the block's vector v, into the plane `out`.
+  void store(std::size_t v, Vec<T> values, T* out) const {
+    constexpr std::size_t lanes = Vec<T>::size;
+    out += to_;
+    // A block whose pixels are all output pixels (Winograd's products) is a plain store.
+    if (whole_) {
+      values.store_unaligned(out + v * lanes);
+      return;
+    }
+#if defined(__AVX512F__)
+    // Compressed in a register and written with one masked store.
+    if constexpr (std::is_same_v<T, float>) {
+      const __m512 packed = _mm512_maskz_compress_ps(static_cast<__mmask16>(valid_[v]), values);
+      _mm512_mask_storeu_ps(out + at_[v], static_cast<__mmask16>(first_[v]), packed);
+    } else {
+      const __m512d packed = _mm512_maskz_compress_pd(static_cast<__mmask8>(valid_[v]), values);
+      _mm512_mask_storeu_pd(out + at_[v], static_cast<__mmask8>(first_[v]), packed);
+    }
 #else
-  alignas(64) T all[V * Tl::lanes];
-  for (std::size_t v = 0; v < V; ++v) values[v].store_aligned(all + v * Tl::lanes);
-  for (std::size_t i = 0; i < V * Tl::lanes; ++i) {
-    if ((block.valid >> i) & 1U) *out++ = all[i];
-  }
+    alignas(64) T all[lanes];
+    values.store_aligned(all);
+    T* to = out + at_[v];
+    for (std::size_t i = 0; i < lanes; ++i) {
+      if ((valid_[v] >> i) & 1U) *to++ = all[i];
+    }
 #endif
-}
+  }
+
+ private:
+  std::size_t to_;
+  bool whole_;
+  std::uint32_t valid_[V];  // the vector's lanes that are output pixels
+  std::uint32_t first_[V];  // as many lanes, from the first
+  std::size_t at_[V];       // output pixels before the vector's, from block.to
+};
 
 // out[r] at the block's output pixels = bias[r] + the sum over taps t of w[t][r] * x[offsets[t]
 // + q] for the block's grid pixels q: R channels of a block of V vectors of the grid, with the
@@ -180,10 +200,10 @@ void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
       for (std::size_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(wr, xv[v], acc[r][v]);
     }
   }
+  const BlockStores<T, V> stores(block);
   for (std::size_t r = 0; r < R; ++r) {
     const Vec<T> b(bias ? bias[r] : T(0));
-    for (std::size_t v = 0; v < V; ++v) acc[r][v] += b;
-    store_block(acc[r], block, out + r * plane);
+    for (std::size_t v = 0; v < V; ++v) stores.store(v, acc[r][v] + b, out + r * plane);
   }
 }
 
