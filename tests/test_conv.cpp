@@ -14,6 +14,9 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
+#include "../ops/kernels/direct_conv.hpp"
+#include "../ops/kernels/shifted_conv.hpp"
+
 namespace {
 
 using tg::Tensor;
@@ -394,6 +397,69 @@ TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
         Config{1, 32, 64, 26, 26, 3, 3, {}, true}}) {         // mnist_cnn c2
     INFO(layer.str());
     check_against_reference(layer);
+  }
+}
+
+// Layers of many taps and whole vectors of output channels run their forward (and an input
+// gradient whose own geometry qualifies) on the channel-vector kernel (direct_conv.hpp): random
+// kernel widths 1-7, rows of several segments, paddings 0-3, output channels of one or two
+// vectors in float (16 lanes with AVX-512) and double. Against the direct loops; then against
+// the shifted kernel, whose sums run in the same order: the same bits; and at 1 and 2 threads
+// for a batch of one (its rows split across threads).
+TEST_CASE("conv2d's channel-vector forward matches the direct loops and the shifted kernel",
+          "[conv]") {
+  tg::manual_seed(23);
+  tg::Generator gen(123);
+  auto pick = [&](std::size_t lo, std::size_t hi) { return lo + gen.below(hi - lo + 1); };
+  for (int trial = 0; trial < 16; ++trial) {
+    Config c{};
+    c.batch = pick(1, 3);
+    c.kernel_h = pick(1, 5);
+    c.kernel_w = pick(1, 7);
+    c.in_channels = (32 + c.kernel_h * c.kernel_w - 1) / (c.kernel_h * c.kernel_w) + pick(0, 2);
+    c.out_channels = 16 * pick(1, 2);
+    c.options.padding = {static_cast<std::int64_t>(pick(0, 3)),
+                         static_cast<std::int64_t>(pick(0, 3))};
+    c.height = c.kernel_h + pick(0, 8);
+    c.width = c.kernel_w + pick(0, 40);
+    c.bias = gen.below(2) == 1;
+    INFO("trial " << trial << ": " << c.str());
+    const tg::kernels::ConvGeometry g{
+        .channels = c.in_channels,
+        .height = c.height,
+        .width = c.width,
+        .kernel_h = c.kernel_h,
+        .kernel_w = c.kernel_w,
+        .stride_h = 1,
+        .stride_w = 1,
+        .pad_h = static_cast<std::size_t>(c.options.padding.h),
+        .pad_w = static_cast<std::size_t>(c.options.padding.w),
+        .dilation_h = 1,
+        .dilation_w = 1,
+        .out_h = c.height + 2 * static_cast<std::size_t>(c.options.padding.h) - c.kernel_h + 1,
+        .out_w = c.width + 2 * static_cast<std::size_t>(c.options.padding.w) - c.kernel_w + 1};
+    REQUIRE(tg::kernels::direct_forward_applies<float>(g, c.out_channels));
+    REQUIRE(tg::kernels::direct_forward_applies<double>(g, c.out_channels));
+    check_against_reference(c);
+
+    const Tensor x = tg::randn({1, c.in_channels, c.height, c.width});
+    const Tensor w = tg::randn(c.weight_shape());
+    const Tensor b = tg::randn({c.out_channels});
+    const float* image = x.value<float>().data();
+    const float* weight = w.value<float>().data();
+    const float* bias = b.value<float>().data();
+    const std::size_t size = c.out_channels * g.out_h * g.out_w;
+    std::vector<float> shifted(size), direct(size), direct_two(size);
+    tg::kernels::ShiftedForward<float>(g, c.out_channels, weight)
+        .run(image, bias, shifted.data(), false);
+    const tg::kernels::DirectForward<float> kernel(g, c.out_channels, weight);
+    tg::set_num_threads(1);
+    kernel.run(image, bias, direct.data(), true);
+    tg::set_num_threads(2);
+    kernel.run(image, bias, direct_two.data(), true);
+    tg::set_num_threads(0);
+    CHECK(direct == shifted);
+    CHECK(direct_two == direct);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "direct_conv.hpp"
 #include "gemm.hpp"
 #include "parallel.hpp"
 #include "reduce.hpp"
@@ -57,7 +58,8 @@ void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_i
 }
 
 // The forward convolution of g on the fastest kernel that applies: Winograd for 3x3 layers with
-// enough channels, else the shifted kernel. Winograd's transforms mix the values of a tile, so
+// enough channels, the channel-vector kernel for many taps and whole vectors of output channels,
+// else the shifted kernel. Winograd's transforms mix the values of a tile, so
 // an infinity or NaN would spread to pixels the direct sum keeps finite: it takes only finite
 // operands (a scan in vectors; `weight_finite` when the caller has scanned the weight). (Finite
 // values within a factor 4 of the type's largest could still overflow in the transforms.)
@@ -71,6 +73,11 @@ void forward_stride_one(const ConvGeometry& g, std::size_t batch, std::size_t ou
       (weight_finite || all_finite(weight, out_channels * g.col_rows())) &&
       all_finite(input, batch * g.image_size())) {
     run_each_image(WinogradForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
+                   bias, output, output_size);
+    return;
+  }
+  if (direct_forward_applies<T>(g, out_channels)) {
+    run_each_image(DirectForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
                    bias, output, output_size);
     return;
   }

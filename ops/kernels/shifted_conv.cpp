@@ -108,19 +108,6 @@ void copy_row(const T* from, std::size_t n, T* to) {
 #endif
 }
 
-// Copies the image [C,H,W] into the middle of its zero-padded buffer.
-template <class T>
-void pad_image(const ConvGeometry& g, const T* image, std::size_t buffer_size, T* padded) {
-  std::fill_n(padded, buffer_size, T(0));
-  const std::size_t row = padded_row(g);
-  for (std::size_t c = 0; c < g.channels; ++c) {
-    T* plane = padded + c * padded_plane(g) + g.pad_h * row + g.pad_w;
-    for (std::size_t y = 0; y < g.height; ++y) {
-      copy_row(image + (c * g.height + y) * g.width, g.width, plane + y * row);
-    }
-  }
-}
-
 // Where a block's V vectors go in an output plane: its output pixels, in order, from block.to
 // on, are the lanes of each vector whose bit is set in block.valid. Worked out once per block
 // for all its channels, and each vector stored as it leaves its register: per channel, and from
@@ -314,6 +301,18 @@ struct GradLayout {
 
 }  // namespace
 
+template <class T>
+void pad_image(const ConvGeometry& g, const T* image, std::size_t buffer_size, T* padded) {
+  std::fill_n(padded, buffer_size, T(0));
+  const std::size_t row = padded_row(g);
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    T* plane = padded + c * padded_plane(g) + g.pad_h * row + g.pad_w;
+    for (std::size_t y = 0; y < g.height; ++y) {
+      copy_row(image + (c * g.height + y) * g.width, g.width, plane + y * row);
+    }
+  }
+}
+
 bool shifted_conv_applies(const ConvGeometry& g) {
   if (g.stride_h != 1 || g.stride_w != 1 || g.cols_are_image()) return false;
   std::size_t columns = 0;  // the column matrix's size, which the padded image must not exceed
@@ -470,6 +469,7 @@ void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* image
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
 #define TG_INSTANTIATE_SHIFTED_CONV(T)                                                             \
   template bool shifted_weight_grad_applies<T>(const ConvGeometry&, std::size_t);                  \
+  template void pad_image<T>(const ConvGeometry&, const T*, std::size_t, T*);                      \
   template ForwardKernel<T> forward_kernel<T>(std::size_t);                                        \
   template std::vector<T> pack_forward_weight<T>(const T*, std::size_t, std::size_t, std::size_t); \
   template class ShiftedForward<T>;                                                                \

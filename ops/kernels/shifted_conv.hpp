@@ -30,6 +30,11 @@
 
 namespace tg::kernels {
 
+// The image [C,H,W] copied into the middle of a zero-filled buffer of `buffer_size` >= C planes of
+// (H + 2 pad_h) x (W + 2 pad_w) (the rest zeros too).
+template <class T>
+void pad_image(const ConvGeometry& g, const T* image, std::size_t buffer_size, T* padded);
+
 // Whether the forward kernel handles g: stride 1, a kernel other than a plain 1x1 (whose column
 // matrix is the image itself), and a padded image no larger than the column matrix would be.
 bool shifted_conv_applies(const ConvGeometry& g);
