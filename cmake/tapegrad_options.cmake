@@ -32,8 +32,18 @@ function(tg_enable_native_avx512 source)
     int main() { return 0; }" TG_NATIVE_HAS_AVX512)
   unset(CMAKE_REQUIRED_FLAGS)
   if(TG_NATIVE_HAS_AVX512)
-    set_source_files_properties(${source} TARGET_DIRECTORY tapegrad PROPERTIES COMPILE_OPTIONS
-      "-mavx512f;-mavx512vl;-mavx512bw;-mavx512dq")
+    set_property(SOURCE ${source} TARGET_DIRECTORY tapegrad APPEND PROPERTY COMPILE_OPTIONS
+      -mavx512f -mavx512vl -mavx512bw -mavx512dq)
+  endif()
+endfunction()
+
+# AddressSanitizer's use-after-scope check gives every broadcast temporary of a fully unrolled
+# register-tile kernel its own poisoned stack slot: ops/kernels/direct_conv.cpp took 24 minutes
+# to compile with it, 66 s without. Heap reads and writes stay checked.
+function(tg_sanitize_without_scope_check source)
+  if(TG_SANITIZE)
+    set_property(SOURCE ${source} TARGET_DIRECTORY tapegrad APPEND PROPERTY COMPILE_OPTIONS
+      -fno-sanitize-address-use-after-scope)
   endif()
 endfunction()
 
