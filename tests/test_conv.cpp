@@ -75,17 +75,35 @@ std::size_t out_size(std::size_t in, std::size_t k, std::int64_t s, std::int64_t
       (static_cast<std::int64_t>(in) + 2 * p - d * (static_cast<std::int64_t>(k) - 1) - 1) / s + 1);
 }
 
+// The kernels' description of one image of c.
+tg::kernels::ConvGeometry geometry(const Config& c) {
+  const auto& o = c.options;
+  auto size = [](std::int64_t v) { return static_cast<std::size_t>(v); };
+  return {.channels = c.in_channels,
+          .height = c.height,
+          .width = c.width,
+          .kernel_h = c.kernel_h,
+          .kernel_w = c.kernel_w,
+          .stride_h = size(o.stride.h),
+          .stride_w = size(o.stride.w),
+          .pad_h = size(o.padding.h),
+          .pad_w = size(o.padding.w),
+          .dilation_h = size(o.dilation.h),
+          .dilation_w = size(o.dilation.w),
+          .out_h = out_size(c.height, c.kernel_h, o.stride.h, o.padding.h, o.dilation.h),
+          .out_w = out_size(c.width, c.kernel_w, o.stride.w, o.padding.w, o.dilation.w)};
+}
+
 // The header's formulas as plain loops over (n, o, y, x, c, m, k). Each call visits every
 // (output position, kernel tap) pair whose input position is inside the image.
 template <class F>
 void for_each_term(const Config& c, F&& term) {
   const auto& o = c.options;
-  const std::size_t oh = out_size(c.height, c.kernel_h, o.stride.h, o.padding.h, o.dilation.h);
-  const std::size_t ow = out_size(c.width, c.kernel_w, o.stride.w, o.padding.w, o.dilation.w);
+  const auto g = geometry(c);
   for (std::size_t n = 0; n < c.batch; ++n)
     for (std::size_t oc = 0; oc < c.out_channels; ++oc)
-      for (std::size_t y = 0; y < oh; ++y)
-        for (std::size_t x = 0; x < ow; ++x)
+      for (std::size_t y = 0; y < g.out_h; ++y)
+        for (std::size_t x = 0; x < g.out_w; ++x)
           for (std::size_t ic = 0; ic < c.in_channels; ++ic)
             for (std::size_t m = 0; m < c.kernel_h; ++m)
               for (std::size_t k = 0; k < c.kernel_w; ++k) {
@@ -104,11 +122,8 @@ void for_each_term(const Config& c, F&& term) {
 
 xt::xarray<double> reference_conv(const Config& c, const xt::xarray<double>& in,
                                   const xt::xarray<double>& w, const xt::xarray<double>& b) {
-  const auto& o = c.options;
-  xt::xarray<double> out =
-      xt::zeros<double>({c.batch, c.out_channels,
-                         out_size(c.height, c.kernel_h, o.stride.h, o.padding.h, o.dilation.h),
-                         out_size(c.width, c.kernel_w, o.stride.w, o.padding.w, o.dilation.w)});
+  const auto g = geometry(c);
+  xt::xarray<double> out = xt::zeros<double>({c.batch, c.out_channels, g.out_h, g.out_w});
   for_each_term(c, [&](auto n, auto oc, auto y, auto x, auto ic, auto m, auto k, auto iy, auto ix) {
     out(n, oc, y, x) += w(oc, ic, m, k) * in(n, ic, iy, ix);
   });
@@ -424,20 +439,7 @@ TEST_CASE("conv2d's channel-vector forward matches the direct loops and the shif
     c.width = c.kernel_w + pick(0, 40);
     c.bias = gen.below(2) == 1;
     INFO("trial " << trial << ": " << c.str());
-    const tg::kernels::ConvGeometry g{
-        .channels = c.in_channels,
-        .height = c.height,
-        .width = c.width,
-        .kernel_h = c.kernel_h,
-        .kernel_w = c.kernel_w,
-        .stride_h = 1,
-        .stride_w = 1,
-        .pad_h = static_cast<std::size_t>(c.options.padding.h),
-        .pad_w = static_cast<std::size_t>(c.options.padding.w),
-        .dilation_h = 1,
-        .dilation_w = 1,
-        .out_h = c.height + 2 * static_cast<std::size_t>(c.options.padding.h) - c.kernel_h + 1,
-        .out_w = c.width + 2 * static_cast<std::size_t>(c.options.padding.w) - c.kernel_w + 1};
+    const tg::kernels::ConvGeometry g = geometry(c);
     REQUIRE(tg::kernels::direct_forward_applies<float>(g, c.out_channels));
     REQUIRE(tg::kernels::direct_forward_applies<double>(g, c.out_channels));
     check_against_reference(c);

@@ -47,7 +47,8 @@ void for_each_image(std::size_t batch, std::size_t flops_per_image, F&& image) {
   });
 }
 
-// Runs a one-image convolution (ShiftedForward, WinogradForward) on each image of the batch.
+// Runs a one-image convolution (ShiftedForward, DirectForward, WinogradForward) on each image of
+// the batch.
 template <class Conv, class T>
 void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_image,
                     const T* input, std::size_t input_size, const T* bias, T* output,
@@ -59,10 +60,10 @@ void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_i
 
 // The forward convolution of g on the fastest kernel that applies: Winograd for 3x3 layers with
 // enough channels, the channel-vector kernel for many taps and whole vectors of output channels,
-// else the shifted kernel. Winograd's transforms mix the values of a tile, so
-// an infinity or NaN would spread to pixels the direct sum keeps finite: it takes only finite
-// operands (a scan in vectors; `weight_finite` when the caller has scanned the weight). (Finite
-// values within a factor 4 of the type's largest could still overflow in the transforms.)
+// else the shifted kernel. Winograd's transforms mix the values of a tile, so an infinity or NaN
+// would spread to pixels the direct sum keeps finite: it takes only finite operands (a scan in
+// vectors; `weight_finite` when the caller has scanned the weight). (Finite values within a
+// factor 4 of the type's largest could still overflow in the transforms.)
 template <class T>
 void forward_stride_one(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
                         const T* input, const T* weight, const T* bias, T* output,

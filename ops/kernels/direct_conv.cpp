@@ -97,8 +97,8 @@ DirectForward<T>::DirectForward(const ConvGeometry& g, std::size_t out_channels,
 template <class T>
 void DirectForward<T>::run(const T* image, const T* bias, T* out, bool parallel) const {
   constexpr std::size_t lanes = Vec<T>::size;
-  const std::size_t row = g_.width + 2 * g_.pad_w;
-  const std::size_t plane = (g_.height + 2 * g_.pad_h) * row;
+  const std::size_t row = g_.padded_row();
+  const std::size_t plane = g_.padded_plane();
   // Without padding the image is read where it lies (the copy was 5% of LeNet-5's second layer).
   const bool pad = g_.pad_h > 0 || g_.pad_w > 0;
   const std::size_t buffer = pad ? g_.channels * plane : 0;

@@ -28,6 +28,9 @@ struct ConvGeometry {
   std::size_t image_size() const { return channels * height * width; }
   std::size_t col_rows() const { return channels * kernel_h * kernel_w; }
   std::size_t col_cols() const { return out_h * out_w; }
+  // One channel of the image with its zero border, as the padded-image kernels lay it out.
+  std::size_t padded_row() const { return width + 2 * pad_w; }
+  std::size_t padded_plane() const { return (height + 2 * pad_h) * padded_row(); }
   // A 1x1 kernel with stride 1 and no padding: the image already is its column matrix.
   bool cols_are_image() const {
     return kernel_h == 1 && kernel_w == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 &&

@@ -62,10 +62,8 @@ struct Tiles {
   static constexpr std::size_t grad_tile = grad_rows_wide * grad_taps;  // the larger tile
 };
 
-std::size_t padded_row(const ConvGeometry& g) { return g.width + 2 * g.pad_w; }
-std::size_t padded_plane(const ConvGeometry& g) { return (g.height + 2 * g.pad_h) * padded_row(g); }
 // Output pixels on the grid of padded rows.
-std::size_t grid_pixels(const ConvGeometry& g) { return g.out_h * padded_row(g); }
+std::size_t grid_pixels(const ConvGeometry& g) { return g.out_h * g.padded_row(); }
 std::size_t taps(const ConvGeometry& g) { return g.col_rows(); }
 
 // Offset of each tap's run in the padded image.
@@ -75,7 +73,7 @@ std::vector<std::size_t> tap_offsets(const ConvGeometry& g) {
   for (std::size_t c = 0; c < g.channels; ++c)
     for (std::size_t m = 0; m < g.kernel_h; ++m)
       for (std::size_t k = 0; k < g.kernel_w; ++k)
-        offsets.push_back(c * padded_plane(g) + m * g.dilation_h * padded_row(g) +
+        offsets.push_back(c * g.padded_plane() + m * g.dilation_h * g.padded_row() +
                           k * g.dilation_w);
   return offsets;
 }
@@ -83,7 +81,8 @@ std::vector<std::size_t> tap_offsets(const ConvGeometry& g) {
 // Size of the padded image buffer when the grid is read up to `grid_end` >= grid_pixels(g):
 // the last tap reads (k_w-1)*d_w + grid_end - grid_pixels(g) past the padded image.
 std::size_t padded_buffer(const ConvGeometry& g, std::size_t grid_end) {
-  return g.channels * padded_plane(g) + (g.kernel_w - 1) * g.dilation_w + grid_end - grid_pixels(g);
+  return g.channels * g.padded_plane() + (g.kernel_w - 1) * g.dilation_w + grid_end -
+         grid_pixels(g);
 }
 
 // to[0, n) = from[0, n) in whole vectors and a masked one: rows here are 10 to 28 values, and a
@@ -304,9 +303,9 @@ struct GradLayout {
 template <class T>
 void pad_image(const ConvGeometry& g, const T* image, std::size_t buffer_size, T* padded) {
   std::fill_n(padded, buffer_size, T(0));
-  const std::size_t row = padded_row(g);
+  const std::size_t row = g.padded_row();
   for (std::size_t c = 0; c < g.channels; ++c) {
-    T* plane = padded + c * padded_plane(g) + g.pad_h * row + g.pad_w;
+    T* plane = padded + c * g.padded_plane() + g.pad_h * row + g.pad_w;
     for (std::size_t y = 0; y < g.height; ++y) {
       copy_row(image + (c * g.height + y) * g.width, g.width, plane + y * row);
     }
@@ -317,7 +316,7 @@ bool shifted_conv_applies(const ConvGeometry& g) {
   if (g.stride_h != 1 || g.stride_w != 1 || g.cols_are_image()) return false;
   std::size_t columns = 0;  // the column matrix's size, which the padded image must not exceed
   if (__builtin_mul_overflow(g.col_rows(), g.col_cols(), &columns) || columns == 0) return false;
-  const std::size_t row = padded_row(g);
+  const std::size_t row = g.padded_row();
   const std::size_t height = g.height + 2 * g.pad_h;
   return row <= columns / height && g.channels <= columns / (row * height);
 }
@@ -354,7 +353,7 @@ ShiftedForward<T>::ShiftedForward(const ConvGeometry& g, std::size_t out_channel
       packed_(pack_forward_weight(weight, out_channels, taps(g), kernel_.rows)) {
   // Which grid pixels of each block are output pixels: x < out_w, and inside the grid.
   const std::size_t pixels = kernel_.pixels;
-  const std::size_t row = padded_row(g);
+  const std::size_t row = g.padded_row();
   std::size_t to = 0;
   for (std::size_t first = 0; first < grid_pixels(g); first += pixels) {
     BlockStore block;
@@ -409,7 +408,7 @@ template <class T>
 void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* images, T* grad_weight,
                                bool parallel) const {
   using Tl = Tiles<T>;
-  const std::size_t row = padded_row(g_);
+  const std::size_t row = g_.padded_row();
   const GradLayout<T> layout(g_, out_channels_);
   const std::size_t length = layout.length;
   const std::size_t buffer = layout.padded;
