@@ -379,7 +379,8 @@ TEST_CASE("conv2d's weight gradient is right both ways round", "[conv]") {
 // the padded input, blocks of 48 (24 in double) grid pixels that cross rows, 8-channel register
 // tiles with an edge, the input gradient as a forward convolution (padding up to (k-1)*d; more
 // falls back to im2col), and the weight gradient in groups of images. Random shapes sized to reach
-// every edge, and the layers of the MNIST examples.
+// every edge, and the layers of the MNIST examples, which with one more take each of the weight
+// gradient's register tiles on AVX-512 (channels x taps: 4 x 4, 6 x 4, 2 x 9, 3 x 9).
 TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
   tg::manual_seed(17);
   tg::Generator gen(99);
@@ -407,6 +408,7 @@ TEST_CASE("conv2d's stride-1 kernels match the direct loops", "[conv]") {
   }
   for (const Config& layer :
        {Config{2, 1, 6, 28, 28, 5, 5, {.padding = 2}, true},  // LeNet-5 c1
+        Config{3, 1, 12, 9, 9, 2, 2, {}, false},              // 12 channels of 4 taps
         Config{2, 6, 16, 14, 14, 5, 5, {}, true},             // LeNet-5 c2
         Config{5, 1, 32, 28, 28, 3, 3, {}, true},             // mnist_cnn c1: groups of 2 in float
         Config{1, 32, 64, 26, 26, 3, 3, {}, true}}) {         // mnist_cnn c2

@@ -35,32 +35,42 @@ struct TileShape {
   static_assert(pixels <= 64, "BlockStore's mask holds 64 pixels");
 };
 
-// Register tiles. Forward: `wide` in general, `narrow` for layers of at most narrow::rows output
+// Forward register tiles: `wide` in general, `narrow` for layers of at most narrow::rows output
 // channels (LeNet-5's 6: on the wide tile of 8 they left a quarter of the accumulators idle; the
 // input gradient of its second layer, 6 channels of 400 taps, took 11% less time on the narrow
 // tile; its first layer's forward, 25 taps, the same within the noise).
-// Weight gradient: grad_rows channels x grad_taps taps, each accumulator a vector of partial
-// sums over pixels; its loads are grad_rows + grad_taps per grad_rows * grad_taps FMAs. A layer
-// whose channels fill tiles of grad_rows_wide better takes those (LeNet-5's first layer: 6
-// channels, which tiles of 4 padded to 8).
 template <class T>
 struct Tiles {
   static constexpr std::size_t lanes = Vec<T>::size;
 #if defined(__AVX512F__)
   using wide = TileShape<T, 8, 3>;
   using narrow = TileShape<T, 6, 4>;
-  static constexpr std::size_t grad_rows = 4;
-  static constexpr std::size_t grad_rows_wide = 6;
-  static constexpr std::size_t grad_taps = 4;
 #else
   using wide = TileShape<T, 6, 2>;
   using narrow = wide;
-  static constexpr std::size_t grad_rows = 2;
-  static constexpr std::size_t grad_rows_wide = 2;
-  static constexpr std::size_t grad_taps = 4;
 #endif
-  static constexpr std::size_t grad_tile = grad_rows_wide * grad_taps;  // the larger tile
 };
+
+// Weight-gradient register tiles: `rows` channels x `taps` taps, each accumulator a vector of
+// partial sums over pixels; its loads are rows + taps per rows * taps FMAs. Each layer takes the
+// one that pads its channels and taps least (grad_shape_for): LeNet-5's first layer, 6 channels
+// of 25 taps, fills 3 x 9 tiles with 27 taps where 4 x 4 ones padded it to 8 x 28; mnist_cnn's
+// first, 32 channels of 9 taps, fills 2 x 9 ones exactly, where 4 x 4 ones padded it to 12 taps.
+struct GradShape {
+  std::size_t rows;
+  std::size_t taps;
+};
+#if defined(__AVX512F__)
+constexpr std::array grad_shapes{GradShape{4, 4}, GradShape{6, 4}, GradShape{2, 9},
+                                 GradShape{3, 9}};
+#else
+constexpr std::array grad_shapes{GradShape{2, 4}};
+#endif
+constexpr std::size_t max_grad_tile = [] {
+  std::size_t most = 0;
+  for (const GradShape t : grad_shapes) most = std::max(most, t.rows * t.taps);
+  return most;
+}();
 
 // Output pixels on the grid of padded rows.
 std::size_t grid_pixels(const ConvGeometry& g) { return g.out_h * g.padded_row(); }
@@ -85,25 +95,34 @@ std::size_t padded_buffer(const ConvGeometry& g, std::size_t grid_end) {
          grid_pixels(g);
 }
 
-// to[0, n) = from[0, n) in whole vectors and a masked one: rows here are 10 to 28 values, and a
-// call to memmove for each was a sixth of a first layer's weight gradient.
+// to[0, n) = from[0, n) and to[n, width) = 0, in whole vectors and a masked one: rows here are
+// 10 to 28 values, and a call to memmove for each was a sixth of a first layer's weight
+// gradient (and memset for each row's zeros, in the gradient's copy of delta, a tenth).
 template <class T>
-void copy_row(const T* from, std::size_t n, T* to) {
+void copy_row(const T* from, std::size_t n, T* to, std::size_t width) {
   using Tl = Tiles<T>;
   std::size_t i = 0;
   for (; i + Tl::lanes <= n; i += Tl::lanes)
     Vec<T>::load_unaligned(from + i).store_unaligned(to + i);
-  if (i == n) return;
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float>) {
-    const auto mask = static_cast<__mmask16>((1U << (n - i)) - 1);
-    _mm512_mask_storeu_ps(to + i, mask, _mm512_maskz_loadu_ps(mask, from + i));
-  } else {
-    const auto mask = static_cast<__mmask8>((1U << (n - i)) - 1);
-    _mm512_mask_storeu_pd(to + i, mask, _mm512_maskz_loadu_pd(mask, from + i));
+  // The low k bits of a lane mask, all of them for k >= 32 (BMI2's bzhi).
+  const auto lanes_below = [](std::size_t k) {
+    return _bzhi_u32((1U << Tl::lanes) - 1, static_cast<unsigned>(std::min<std::size_t>(k, 32)));
+  };
+  for (; i < width; i += Tl::lanes) {
+    const unsigned values = lanes_below(n - std::min(n, i));
+    const unsigned stores = lanes_below(width - i);
+    if constexpr (std::is_same_v<T, float>) {
+      _mm512_mask_storeu_ps(to + i, static_cast<__mmask16>(stores),
+                            _mm512_maskz_loadu_ps(static_cast<__mmask16>(values), from + i));
+    } else {
+      _mm512_mask_storeu_pd(to + i, static_cast<__mmask8>(stores),
+                            _mm512_maskz_loadu_pd(static_cast<__mmask8>(values), from + i));
+    }
   }
 #else
   std::copy(from + i, from + n, to + i);
+  std::fill(to + n, to + width, T(0));
 #endif
 }
 
@@ -209,8 +228,8 @@ ForwardKernel<T> forward_kernel() {
 }
 
 // Returns v, which the compiler must then hold in a register. Without it GCC folds an unaligned
-// load into each FMA that uses v, loading the same image values grad_rows times, across cache
-// lines: the weight gradient ran at half speed.
+// load into each FMA that uses v, loading the same image values once per channel of the tile,
+// across cache lines: the weight gradient ran at half speed.
 template <class T>
 Vec<T> in_register(Vec<T> v) {
 #if defined(__GNUC__) && defined(__AVX__)
@@ -222,28 +241,26 @@ Vec<T> in_register(Vec<T> v) {
 #endif
 }
 
-// sums[r * grad_taps + s] = the sum over images n < count and q in [0, length) of
+// sums[r * Taps + s] = the sum over images n < count and q in [0, length) of
 // d[n * d_image + r * length + q] * x[n * x_image + offsets[s] + q]: Rows channels of delta
-// against grad_taps runs of the padded images, folded across the lanes once for them all.
-template <std::size_t Rows, class T>
+// against Taps runs of the padded images, folded across the lanes once for them all.
+template <std::size_t Rows, std::size_t Taps, class T>
 void weight_grad_tile(std::size_t count, std::size_t length, const T* __restrict d,
                       std::size_t d_image, const T* __restrict x, std::size_t x_image,
                       const std::size_t* __restrict offsets, T* __restrict sums) {
-  using Tl = Tiles<T>;
-  constexpr std::size_t rows = Rows;
-  constexpr std::size_t cols = Tl::grad_taps;
-  Vec<T> acc[rows * cols];
+  constexpr std::size_t lanes = Vec<T>::size;
+  Vec<T> acc[Rows * Taps];
   for (auto& v : acc) v = Vec<T>(T(0));
   for (std::size_t n = 0; n < count; ++n, d += d_image, x += x_image) {
-    const T* runs[cols];
-    for (std::size_t s = 0; s < cols; ++s) runs[s] = x + offsets[s];
-    for (std::size_t q = 0; q < length; q += Tl::lanes) {
-      Vec<T> dv[rows];
-      for (std::size_t r = 0; r < rows; ++r) dv[r] = Vec<T>::load_aligned(d + r * length + q);
-      for (std::size_t s = 0; s < cols; ++s) {
+    const T* runs[Taps];
+    for (std::size_t s = 0; s < Taps; ++s) runs[s] = x + offsets[s];
+    for (std::size_t q = 0; q < length; q += lanes) {
+      Vec<T> dv[Rows];
+      for (std::size_t r = 0; r < Rows; ++r) dv[r] = Vec<T>::load_aligned(d + r * length + q);
+      for (std::size_t s = 0; s < Taps; ++s) {
         const Vec<T> xv = in_register(Vec<T>::load_unaligned(runs[s] + q));
-        for (std::size_t r = 0; r < rows; ++r) {
-          acc[r * cols + s] = xsimd::fma(dv[r], xv, acc[r * cols + s]);
+        for (std::size_t r = 0; r < Rows; ++r) {
+          acc[r * Taps + s] = xsimd::fma(dv[r], xv, acc[r * Taps + s]);
         }
       }
     }
@@ -257,18 +274,37 @@ void weight_grad_tile(std::size_t count, std::size_t length, const T* __restrict
 #if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-  for (std::size_t i = 0; i < rows * cols; ++i) sums[i] = xsimd::hadd(acc[i]);
+  for (std::size_t i = 0; i < Rows * Taps; ++i) sums[i] = xsimd::hadd(acc[i]);
 #pragma GCC diagnostic pop
 }
 
-// The channels of the weight gradient's register tile for a layer: whichever of the two tile
-// heights pads the channels less (the wider on a tie: fewer loads per FMA).
 template <class T>
-std::size_t grad_rows_for(std::size_t out_channels) {
-  using Tl = Tiles<T>;
-  return round_up(out_channels, Tl::grad_rows_wide) <= round_up(out_channels, Tl::grad_rows)
-             ? Tl::grad_rows_wide
-             : Tl::grad_rows;
+using GradTile = void (*)(std::size_t, std::size_t, const T*, std::size_t, const T*, std::size_t,
+                          const std::size_t*, T*);
+
+// weight_grad_tile for grad_shapes[i].
+template <class T>
+GradTile<T> grad_tile(std::size_t i) {
+  static constexpr auto tiles = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<GradTile<T>, sizeof...(I)>{
+        &weight_grad_tile<grad_shapes[I].rows, grad_shapes[I].taps, T>...};
+  }
+  (std::make_index_sequence<grad_shapes.size()>{});
+  return tiles[i];
+}
+
+// The weight-gradient tile for a layer, as an index into grad_shapes: the least work with
+// channels and taps padded to whole tiles; the larger tile on a tie (fewer loads per FMA).
+std::size_t grad_shape_for(std::size_t out_channels, std::size_t taps) {
+  auto work = [&](GradShape t) { return round_up(out_channels, t.rows) * round_up(taps, t.taps); };
+  auto size = [](GradShape t) { return t.rows * t.taps; };
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < grad_shapes.size(); ++i) {
+    const GradShape t = grad_shapes[i];
+    const GradShape b = grad_shapes[best];
+    if (work(t) < work(b) || (work(t) == work(b) && size(t) > size(b))) best = i;
+  }
+  return best;
 }
 
 // The weight gradient's buffers for one image: the padded image and delta on the grid, in
@@ -278,7 +314,9 @@ struct GradLayout {
   GradLayout(const ConvGeometry& g, std::size_t out_channels)
       : length(round_up(grid_pixels(g), Vec<T>::size)),
         padded(round_up(padded_buffer(g, length), Vec<T>::size)),
-        tile_rows(grad_rows_for<T>(out_channels)),
+        shape(grad_shape_for(out_channels, g.col_rows())),
+        tile_rows(grad_shapes[shape].rows),
+        tile_taps(grad_shapes[shape].taps),
         channel_rows(round_up(out_channels, tile_rows)),
         grid(channel_rows * length),
         group(std::max<std::size_t>(1, group_bytes / ((padded + grid) * sizeof(T)))) {}
@@ -292,7 +330,9 @@ struct GradLayout {
 
   std::size_t length;        // grid pixels, in whole vectors
   std::size_t padded;        // a padded image
-  std::size_t tile_rows;     // channels of the register tile
+  std::size_t shape;         // the register tile, grad_shapes[shape]
+  std::size_t tile_rows;     // its channels
+  std::size_t tile_taps;     // its taps
   std::size_t channel_rows;  // delta's channels, in whole register tiles
   std::size_t grid;          // delta of one image on the grid
   std::size_t group;         // images per group
@@ -307,7 +347,7 @@ void pad_image(const ConvGeometry& g, const T* image, std::size_t buffer_size, T
   for (std::size_t c = 0; c < g.channels; ++c) {
     T* plane = padded + c * g.padded_plane() + g.pad_h * row + g.pad_w;
     for (std::size_t y = 0; y < g.height; ++y) {
-      copy_row(image + (c * g.height + y) * g.width, g.width, plane + y * row);
+      copy_row(image + (c * g.height + y) * g.width, g.width, plane + y * row, g.width);
     }
   }
 }
@@ -401,13 +441,12 @@ void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel
 template <class T>
 ShiftedWeightGrad<T>::ShiftedWeightGrad(const ConvGeometry& g, std::size_t out_channels)
     : g_(g), out_channels_(out_channels), offsets_(tap_offsets(g)) {
-  offsets_.resize(round_up(offsets_.size(), Tiles<T>::grad_taps), 0);
+  offsets_.resize(round_up(offsets_.size(), GradLayout<T>(g, out_channels).tile_taps), 0);
 }
 
 template <class T>
 void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* images, T* grad_weight,
                                bool parallel) const {
-  using Tl = Tiles<T>;
   const std::size_t row = g_.padded_row();
   const GradLayout<T> layout(g_, out_channels_);
   const std::size_t length = layout.length;
@@ -425,32 +464,34 @@ void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* image
     for (std::size_t n = 0; n < images_here; ++n) {
       pad_image(g_, images + (first + n) * g_.image_size(), buffer, padded.data() + n * buffer);
       // delta on the grid, zero where the grid has no output pixel (so the image values read
-      // there add nothing), in whole tiles of channels.
+      // there add nothing), in whole tiles of channels. Each value written once: zeroing the
+      // whole grid first took a quarter of mnist_cnn's first-layer weight gradient.
       T* to = grid.data() + n * grid_size;
-      std::fill_n(to, grid_size, T(0));
       const T* from = delta + (first + n) * delta_size;
-      for (std::size_t o = 0; o < out_channels_; ++o) {
+      for (std::size_t o = 0; o < out_channels_; ++o, to += length) {
+        // The last row's zeros run on to the end of the channel's whole vectors.
         for (std::size_t y = 0; y < g_.out_h; ++y) {
-          copy_row(from + (o * g_.out_h + y) * g_.out_w, g_.out_w, to + o * length + y * row);
+          const std::size_t width = y + 1 < g_.out_h ? row : length - y * row;
+          copy_row(from + (o * g_.out_h + y) * g_.out_w, g_.out_w, to + y * row, width);
         }
       }
+      std::fill(to, grid.data() + (n + 1) * grid_size, T(0));
     }
     const std::size_t tile_rows = layout.tile_rows;
-    const auto weight_grad = tile_rows == Tl::grad_rows_wide
-                                 ? &weight_grad_tile<Tl::grad_rows_wide, T>
-                                 : &weight_grad_tile<Tl::grad_rows, T>;
+    const std::size_t tile_taps = layout.tile_taps;
+    const GradTile<T> weight_grad = grad_tile<T>(layout.shape);
     auto run_channels = [&](std::size_t begin, std::size_t end) {
-      alignas(64) T sums[Tl::grad_tile];
+      alignas(64) T sums[max_grad_tile];
       for (std::size_t tile = begin; tile < end; ++tile) {
         const std::size_t o = tile * tile_rows;
         const std::size_t rows = std::min(tile_rows, out_channels_ - o);
-        for (std::size_t t = 0; t < k; t += Tl::grad_taps) {
+        for (std::size_t t = 0; t < k; t += tile_taps) {
           weight_grad(images_here, length, grid.data() + o * length, grid_size, padded.data(),
                       buffer, offsets_.data() + t, sums);
-          const std::size_t cols = std::min(Tl::grad_taps, k - t);
+          const std::size_t cols = std::min(tile_taps, k - t);
           for (std::size_t r = 0; r < rows; ++r) {
             for (std::size_t s = 0; s < cols; ++s) {
-              grad_weight[(o + r) * k + t + s] += sums[r * Tl::grad_taps + s];
+              grad_weight[(o + r) * k + t + s] += sums[r * tile_taps + s];
             }
           }
         }
