@@ -105,7 +105,7 @@ void copy_row(const T* from, std::size_t n, T* to, std::size_t width) {
   for (; i + Tl::lanes <= n; i += Tl::lanes)
     Vec<T>::load_unaligned(from + i).store_unaligned(to + i);
 #if defined(__AVX512F__)
-  // The low k bits of a lane mask, all of them for k >= 32 (BMI2's bzhi).
+  // The mask of the first k lanes, all of them for k >= lanes (BMI2's bzhi keeps the low k bits).
   const auto lanes_below = [](std::size_t k) {
     return _bzhi_u32((1U << Tl::lanes) - 1, static_cast<unsigned>(std::min<std::size_t>(k, 32)));
   };
