@@ -96,8 +96,8 @@ std::size_t padded_buffer(const ConvGeometry& g, std::size_t grid_end) {
 }
 
 // to[0, n) = from[0, n) and to[n, width) = 0, in whole vectors and a masked one: rows here are
-// 10 to 28 values, and a call to memmove for each was a sixth of a first layer's weight
-// gradient (and memset for each row's zeros, in the gradient's copy of delta, a tenth).
+// 10 to 28 values, and a call to memmove (or memset) for each was a sixth of a first layer's
+// weight gradient.
 template <class T>
 void copy_row(const T* from, std::size_t n, T* to, std::size_t width) {
   using Tl = Tiles<T>;
@@ -465,7 +465,7 @@ void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* image
       pad_image(g_, images + (first + n) * g_.image_size(), buffer, padded.data() + n * buffer);
       // delta on the grid, zero where the grid has no output pixel (so the image values read
       // there add nothing), in whole tiles of channels. Each value written once: zeroing the
-      // whole grid first took a quarter of mnist_cnn's first-layer weight gradient.
+      // whole grid first was a tenth of mnist_cnn's first-layer weight gradient.
       T* to = grid.data() + n * grid_size;
       const T* from = delta + (first + n) * delta_size;
       for (std::size_t o = 0; o < out_channels_; ++o, to += length) {
