@@ -69,13 +69,18 @@ const std::array<Layer, 4> layers{{
     {"mnist_cnn.c2", 32, 64, 3, 0, 26, 26},
 }};
 
-enum class Pass { forward, backward_data, backward_weights };
-const std::array<Pass, 3> passes{Pass::forward, Pass::backward_data, Pass::backward_weights};
+// forward_relu: the forward pass with the ReLU that follows each of these layers fused into it
+// (tapegrad's conv2d_relu, oneDNN's eltwise post-op).
+enum class Pass { forward, forward_relu, backward_data, backward_weights };
+const std::array<Pass, 4> passes{Pass::forward, Pass::forward_relu, Pass::backward_data,
+                                 Pass::backward_weights};
 
 const char* pass_name(Pass pass) {
   switch (pass) {
     case Pass::forward:
       return "forward";
+    case Pass::forward_relu:
+      return "forward_relu";
     case Pass::backward_data:
       return "backward_data";
     case Pass::backward_weights:
@@ -143,6 +148,7 @@ class TapegradConv {
            .out_w = l.out_w()},
         in_(in),
         y_(l.dst_size()),
+        y_relu_(l.dst_size()),
         dx_(l.src_size()),
         dw_(l.weights_size()),
         db_(l.out_channels) {}
@@ -154,6 +160,10 @@ class TapegradConv {
       case Pass::forward:
         k::conv2d_forward<float>(g_, batch, c_out, in_.x.data(), in_.w.data(), in_.b.data(),
                                  y_.data());
+        break;
+      case Pass::forward_relu:
+        k::conv2d_forward<float>(g_, batch, c_out, in_.x.data(), in_.w.data(), in_.b.data(),
+                                 y_relu_.data(), k::Activation::relu);
         break;
       case Pass::backward_data:
         k::conv2d_backward_input<float>(g_, batch, c_out, in_.dy.data(), in_.w.data(), dx_.data());
@@ -169,6 +179,7 @@ class TapegradConv {
     }
   }
   std::span<const float> dst() const { return y_.span(); }
+  std::span<const float> dst_relu() const { return y_relu_.span(); }
   std::span<const float> diff_src() const { return dx_.span(); }
   std::span<const float> diff_weights() const { return dw_.span(); }
   std::span<const float> diff_bias() const { return db_.span(); }
@@ -177,7 +188,7 @@ class TapegradConv {
   Layer layer_;
   tg::kernels::ConvGeometry g_;
   const Operands& in_;
-  Buffer y_, dx_, dw_, db_;
+  Buffer y_, y_relu_, dx_, dw_, db_;
 };
 
 // ---- oneDNN: the strongest baseline we can set up ----
@@ -213,10 +224,15 @@ class OnednnConv {
 
     // forward_training, not inference: the pass a training step runs, and the hint the backward
     // primitives require.
-    fwd_pd_ = dnnl::convolution_forward::primitive_desc(
-        {dnnl::prop_kind::forward_training, algo, any(src_dims_), any(weights_dims_), bias_desc,
-         any(dst_dims_), strides, padding, padding},
-        engine_);
+    const dnnl::convolution_forward::desc fwd_desc(dnnl::prop_kind::forward_training, algo,
+                                                   any(src_dims_), any(weights_dims_), bias_desc,
+                                                   any(dst_dims_), strides, padding, padding);
+    fwd_pd_ = dnnl::convolution_forward::primitive_desc(fwd_desc, engine_);
+    dnnl::post_ops relu;
+    relu.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    dnnl::primitive_attr with_relu;
+    with_relu.set_post_ops(relu);
+    fwd_relu_pd_ = dnnl::convolution_forward::primitive_desc(fwd_desc, with_relu, engine_);
     bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
         {algo, any(src_dims_), any(weights_dims_), any(dst_dims_), strides, padding, padding},
         engine_, fwd_pd_);
@@ -233,6 +249,10 @@ class OnednnConv {
                  {DNNL_ARG_WEIGHTS, reordered(w, fwd_pd_.weights_desc())},
                  {DNNL_ARG_BIAS, b},
                  {DNNL_ARG_DST, memory(fwd_pd_.dst_desc(), engine_)}};
+    fwd_relu_args_ = {{DNNL_ARG_SRC, reordered(x, fwd_relu_pd_.src_desc())},
+                      {DNNL_ARG_WEIGHTS, reordered(w, fwd_relu_pd_.weights_desc())},
+                      {DNNL_ARG_BIAS, b},
+                      {DNNL_ARG_DST, memory(fwd_relu_pd_.dst_desc(), engine_)}};
     bwd_data_args_ = {{DNNL_ARG_DIFF_DST, reordered(dy, bwd_data_pd_.diff_dst_desc())},
                       {DNNL_ARG_WEIGHTS, reordered(w, bwd_data_pd_.weights_desc())},
                       {DNNL_ARG_DIFF_SRC, memory(bwd_data_pd_.diff_src_desc(), engine_)}};
@@ -242,6 +262,7 @@ class OnednnConv {
         {DNNL_ARG_DIFF_WEIGHTS, memory(bwd_weights_pd_.diff_weights_desc(), engine_)},
         {DNNL_ARG_DIFF_BIAS, memory(bwd_weights_pd_.diff_bias_desc(), engine_)}};
     fwd_ = dnnl::convolution_forward(fwd_pd_);
+    fwd_relu_ = dnnl::convolution_forward(fwd_relu_pd_);
     bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
     bwd_weights_ = dnnl::convolution_backward_weights(bwd_weights_pd_);
   }
@@ -250,6 +271,9 @@ class OnednnConv {
     switch (pass) {
       case Pass::forward:
         fwd_.execute(stream_, fwd_args_);
+        break;
+      case Pass::forward_relu:
+        fwd_relu_.execute(stream_, fwd_relu_args_);
         break;
       case Pass::backward_data:
         bwd_data_.execute(stream_, bwd_data_args_);
@@ -266,6 +290,8 @@ class OnednnConv {
     switch (pass) {
       case Pass::forward:
         return fwd_pd_.impl_info_str();
+      case Pass::forward_relu:
+        return fwd_relu_pd_.impl_info_str();
       case Pass::backward_data:
         return bwd_data_pd_.impl_info_str();
       case Pass::backward_weights:
@@ -276,6 +302,7 @@ class OnednnConv {
 
   // The results in tapegrad's layouts, for the checks (never timed).
   std::vector<float> dst() { return plain(fwd_args_.at(DNNL_ARG_DST), dst_dims_, nchw); }
+  std::vector<float> dst_relu() { return plain(fwd_relu_args_.at(DNNL_ARG_DST), dst_dims_, nchw); }
   std::vector<float> diff_src() {
     return plain(bwd_data_args_.at(DNNL_ARG_DIFF_SRC), src_dims_, nchw);
   }
@@ -316,13 +343,13 @@ class OnednnConv {
   dnnl::engine engine_{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream_{engine_};
   memory::dims src_dims_, weights_dims_, dst_dims_;
-  dnnl::convolution_forward::primitive_desc fwd_pd_;
+  dnnl::convolution_forward::primitive_desc fwd_pd_, fwd_relu_pd_;
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;
   dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd_;
-  dnnl::convolution_forward fwd_;
+  dnnl::convolution_forward fwd_, fwd_relu_;
   dnnl::convolution_backward_data bwd_data_;
   dnnl::convolution_backward_weights bwd_weights_;
-  Args fwd_args_, bwd_data_args_, bwd_weights_args_;
+  Args fwd_args_, fwd_relu_args_, bwd_data_args_, bwd_weights_args_;
 };
 
 // ---- GEMM: row-major, C = op(A)[m,k] op(B)[k,n] ----
@@ -554,6 +581,7 @@ bool check() {
     }
     const std::string name = std::string(layer.name) + " ";
     ok &= agree(name + "forward", d.dst(), t.dst());
+    ok &= agree(name + "forward_relu", d.dst_relu(), t.dst_relu());
     ok &= agree(name + "backward_data", d.diff_src(), t.diff_src());
     ok &= agree(name + "backward_weights", d.diff_weights(), t.diff_weights());
     ok &= agree(name + "backward_weights bias", d.diff_bias(), t.diff_bias());

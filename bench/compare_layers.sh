@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Per-layer yardsticks, all on one thread: tapegrad's convolution kernels against oneDNN (Debian's
-# libdnnl-dev) on every convolution layer of the MNIST examples at batch 64 (forward,
+# libdnnl-dev) on every convolution layer of the MNIST examples at batch 64 (forward, forward with
+# the ReLU fused (oneDNN: an eltwise post-op),
 # backward-data, backward-weights with the bias gradient, each timed apart), and tapegrad's GEMM
 # against OpenBLAS's sgemm on square sizes and on the products the examples run through it. Installs the
 # two libraries if missing (as root), builds bench/bench_layers.cpp in the Release build, runs it
@@ -104,7 +105,7 @@ for b in report["benchmarks"]:
 
 # The pairs of one kind in a fixed order (the JSON lists them in the interleaved run's order):
 # layers by name, passes as a step runs them; square GEMMs by size, then the layers' shapes.
-PASSES = ["forward", "backward_data", "backward_weights"]
+PASSES = ["forward", "forward_relu", "backward_data", "backward_weights"]
 
 
 def ordered(kind):

@@ -20,16 +20,22 @@ Tensor map_unary(const Tensor& x, const Kernel& kernel) {
   return tensor(std::move(out));
 }
 
-// The gradient of relu (and leaky_relu) as an op of its own, g * f'(x), so that the
-// backward pass can itself be recorded. It is linear in g, so its gradient w.r.t. g is the
-// same op applied to gg; f' is piecewise constant, so its gradient w.r.t. x is zero.
-Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
+}  // namespace
+
+// Linear in g, so its gradient w.r.t. g is the same op applied to gg; f' is piecewise constant,
+// so its gradient w.r.t. x is zero.
+Tensor leaky_relu_backward(const Tensor& grad_output, const Tensor& x, double negative_slope) {
+  const Tensor& g = grad_output;
+  const double slope = negative_slope;
   const char* op = slope == 0.0 ? "relu_backward" : "leaky_relu_backward";
   detail::check_floating(op, g, "grad_output");
   detail::check_same_dtype(op, g, "grad_output", x, "input");
   if (g.shape() != x.shape()) {
     fail("{}: grad_output {} does not match input {}", op, to_string(g.shape()),
          to_string(x.shape()));
+  }
+  if (!std::isfinite(slope)) {
+    fail("{}: negative_slope must be finite, got {} (input {})", op, slope, to_string(x.shape()));
   }
   Tensor out = dispatch_floating(x.dtype(), op, [&]<class T>() {
     auto result = detail::new_array<T>(x.shape());
@@ -46,8 +52,6 @@ Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
     return std::vector<Tensor>{leaky_relu_backward(gg, x, slope), Tensor{}};
   });
 }
-
-}  // namespace
 
 Tensor relu(const Tensor& x) {
   detail::check_floating("relu", x, "input");

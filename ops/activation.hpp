@@ -15,4 +15,10 @@ namespace tg {
 [[nodiscard]] Tensor sigmoid(const Tensor& x);
 [[nodiscard]] Tensor tanh(const Tensor& x);
 
+// The gradient of leaky_relu (and of relu, negative_slope 0) as an op of its own:
+// g * f'(x), differentiable again. f' depends only on the sign of x, and relu keeps that sign
+// where it is positive, so for relu x may as well be relu's output (which conv2d_relu keeps).
+[[nodiscard]] Tensor leaky_relu_backward(const Tensor& grad_output, const Tensor& x,
+                                         double negative_slope);
+
 }  // namespace tg

@@ -10,6 +10,7 @@
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
+#include "activation.hpp"
 #include "checks.hpp"
 #include "kernels/conv.hpp"
 #include "reduction.hpp"
@@ -105,14 +106,14 @@ xt::xarray<T> uninitialized(const Shape& shape) {
   return detail::new_array<T>(shape);
 }
 
-Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias,
-               const ConvGeometry& g) {
+Tensor forward(std::string_view op, const Tensor& input, const Tensor& weight, const Tensor& bias,
+               const ConvGeometry& g, kernels::Activation activation) {
   const std::size_t batch = input.shape()[0];
   const std::size_t out_channels = weight.shape()[0];
-  return dispatch_floating(input.dtype(), "conv2d", [&]<class T>() {
+  return dispatch_floating(input.dtype(), op, [&]<class T>() {
     auto out = uninitialized<T>({batch, out_channels, g.out_h, g.out_w});
     kernels::conv2d_forward<T>(g, batch, out_channels, data<T>(input), data<T>(weight),
-                               bias.defined() ? data<T>(bias) : nullptr, out.data());
+                               bias.defined() ? data<T>(bias) : nullptr, out.data(), activation);
     return tensor(std::move(out));
   });
 }
@@ -137,11 +138,10 @@ Tensor weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& 
   });
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
-              const Conv2dOptions& options) {
-  constexpr std::string_view op = "conv2d";
+// conv2d and conv2d_relu: the checks, the forward pass and the backward closure.
+Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weight,
+                   const Tensor& bias, const Conv2dOptions& options,
+                   kernels::Activation activation) {
   detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
   detail::check_floating_rank(op, weight, "weight", 4, "[C_out,C_in,kH,kW]");
   detail::check_same_dtype(op, input, "input", weight, "weight");
@@ -149,20 +149,39 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
       fmt::format("(input {}, weight {})", to_string(input.shape()), to_string(weight.shape()));
   detail::check_bias(op, bias, weight, "[C_out]", context);
   const ConvGeometry g = geometry(op, input.shape(), weight.shape(), options, context);
-  Tensor output = forward(input, weight, bias, g);
+  Tensor output = forward(op, input, weight, bias, g, activation);
 
   const bool need_input = needs_input_grad(input);
   const bool need_weight = needs_input_grad(weight);
   const bool need_bias = needs_input_grad(bias);
+  // The gradients of the convolution given delta = dE/dnet.
+  auto gradients = [x = keep_if(need_weight, input), w = keep_if(need_input, weight),
+                    input_shape = input.shape(), weight_shape = weight.shape(), need_input,
+                    need_weight, need_bias, options](const Tensor& delta) {
+    return std::vector<Tensor>{
+        need_input ? conv2d_input_grad(delta, w, input_shape, options) : Tensor{},
+        need_weight ? conv2d_weight_grad(delta, x, weight_shape, options) : Tensor{},
+        need_bias ? sum(delta, {0, 2, 3}) : Tensor{}};
+  };
+  if (activation == kernels::Activation::none) {
+    return record(std::string(op), output, {input, weight, bias}, gradients);
+  }
   return record(std::string(op), output, {input, weight, bias},
-                [x = keep_if(need_weight, input), w = keep_if(need_input, weight),
-                 input_shape = input.shape(), weight_shape = weight.shape(), need_input,
-                 need_weight, need_bias, options](const Tensor& grad) {
-                  return std::vector<Tensor>{
-                      need_input ? conv2d_input_grad(grad, w, input_shape, options) : Tensor{},
-                      need_weight ? conv2d_weight_grad(grad, x, weight_shape, options) : Tensor{},
-                      need_bias ? sum(grad, {0, 2, 3}) : Tensor{}};
+                [gradients](const Tensor& grad, const Tensor& y) {
+                  return gradients(leaky_relu_backward(grad, y, 0.0));
                 });
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  return convolution("conv2d", input, weight, bias, options, kernels::Activation::none);
+}
+
+Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const Conv2dOptions& options) {
+  return convolution("conv2d_relu", input, weight, bias, options, kernels::Activation::relu);
 }
 
 Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,

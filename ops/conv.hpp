@@ -25,6 +25,13 @@ namespace tg {
 [[nodiscard]] Tensor conv2d(const Tensor& input, const Tensor& weight,
                             const Tensor& bias = Tensor{}, const Conv2dOptions& options = {});
 
+// relu(conv2d(input, weight, bias, options)) with the same bits and gradients, in one op: the
+// relu is applied to each image's output while it is still in cache, where a separate relu
+// reads and writes the whole batch's output once more. Backward: delta = g * [y > 0] from the
+// output y (relu keeps the sign where it is positive), then conv2d's gradients of delta.
+[[nodiscard]] Tensor conv2d_relu(const Tensor& input, const Tensor& weight,
+                                 const Tensor& bias = Tensor{}, const Conv2dOptions& options = {});
+
 // dE/dinput of conv2d for an input of `input_shape` [N,C_in,H,W], given delta [N,C_out,Ho,Wo].
 [[nodiscard]] Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight,
                                        const Shape& input_shape, const Conv2dOptions& options = {});

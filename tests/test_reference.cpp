@@ -36,7 +36,7 @@ const std::set<std::string> kOps = {
     "leaky_relu", "sigmoid",    "tanh",       "softmax",       "log_softmax", "add",
     "sub",        "mul",        "div",        "neg",           "exp",         "log",
     "pow",        "sum",        "mean",       "reshape",       "flatten",     "transpose",
-    "expand",     "sum_to",     "nll_loss",   "cross_entropy", "mse_loss"};
+    "expand",     "sum_to",     "nll_loss",   "cross_entropy", "mse_loss",    "conv2d_relu"};
 
 // torch and tapegrad sum in different orders: agreement to a few ulps, not bitwise.
 constexpr double kRtol = 1e-9;
@@ -190,15 +190,16 @@ Tensor leaf(const Case& c, Fixture& f, const std::string& name, const std::strin
 // The one input of an elementwise, reduction or shape op, of the manifest's shape=.
 Tensor input(const Case& c, Fixture& f) { return leaf(c, f, "input", "shape"); }
 
+// conv2d and conv2d_relu.
 Tensor run_conv2d(const Case& c, Fixture& f) {
   Tensor x = f.leaf("input");
   Tensor w = f.leaf("weight");
   Tensor b = flag(c, "bias") ? f.leaf("bias") : Tensor{};
   REQUIRE(f.has("bias") == flag(c, "bias"));
-  return tg::conv2d(x, w, b,
-                    {.stride = size2(c, "stride"),
-                     .padding = size2(c, "padding"),
-                     .dilation = size2(c, "dilation")});
+  const tg::Conv2dOptions options{.stride = size2(c, "stride"),
+                                  .padding = size2(c, "padding"),
+                                  .dilation = size2(c, "dilation")};
+  return c.op == "conv2d" ? tg::conv2d(x, w, b, options) : tg::conv2d_relu(x, w, b, options);
 }
 
 Tensor run_max_pool2d(const Case& c, Fixture& f) {
@@ -289,7 +290,7 @@ Tensor run_binary(const Case& c, Fixture& f) {
 }
 
 Tensor run(const Case& c, Fixture& f) {
-  if (c.op == "conv2d") return run_conv2d(c, f);
+  if (c.op == "conv2d" || c.op == "conv2d_relu") return run_conv2d(c, f);
   if (c.op == "max_pool2d") return run_max_pool2d(c, f);
   if (c.op == "avg_pool2d") return run_avg_pool2d(c, f);
   if (c.op == "linear") return run_linear(c, f);

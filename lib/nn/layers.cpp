@@ -39,6 +39,10 @@ Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel
 
 Tensor Conv2d::forward(const Tensor& input) { return conv2d(input, weight, bias, options); }
 
+Tensor ConvReLU2d::forward(const Tensor& input) {
+  return conv2d_relu(input, weight, bias, options);
+}
+
 Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool with_bias) {
   const std::size_t in = positive(in_features, "Linear", "in_features");
   const std::size_t out = positive(out_features, "Linear", "out_features");

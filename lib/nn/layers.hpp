@@ -24,6 +24,15 @@ class Conv2d : public Module {
   Conv2dOptions options;
 };
 
+// Conv2d followed by a ReLU, computed in one op (conv2d_relu): the same parameters, names and
+// results as Conv2d then tg::relu, with one pass over the output fewer. PyTorch's name for the
+// fused pair.
+class ConvReLU2d : public Conv2d {
+ public:
+  using Conv2d::Conv2d;
+  Tensor forward(const Tensor& input) override;
+};
+
 class Linear : public Module {
  public:
   Linear(std::int64_t in_features, std::int64_t out_features, bool bias = true);

@@ -17,29 +17,42 @@ constexpr std::size_t transcendental_grain = std::size_t{1} << 12;
 // "x > 0 ? g : 0" on its own (it will not load g where the condition is false), and a branch per
 // element mispredicts on the random signs of activations.
 template <class T, class Vector, class Scalar>
+void serial_batches(std::size_t begin, std::size_t end, const Vector& vector,
+                    const Scalar& scalar) {
+  constexpr std::size_t lanes = xsimd::batch<T>::size;
+  std::size_t i = begin;
+  for (; i + lanes <= end; i += lanes) vector(i);
+  for (; i < end; ++i) scalar(i);
+}
+
+template <class T, class Vector, class Scalar>
 void for_batches(std::size_t n, std::size_t grain, const Vector& vector, const Scalar& scalar) {
   parallel_for(n, grain, [&](std::size_t begin, std::size_t end) {
-    constexpr std::size_t lanes = xsimd::batch<T>::size;
-    std::size_t i = begin;
-    for (; i + lanes <= end; i += lanes) vector(i);
-    for (; i < end; ++i) scalar(i);
+    serial_batches<T>(begin, end, vector, scalar);
   });
 }
 
 }  // namespace
 
 template <class T>
-void relu(const T* x, T* out, std::size_t n) {
+void relu_serial(const T* x, T* out, std::size_t n) {
   using Batch = xsimd::batch<T>;
   const Batch zero(T(0));
   // "x < 0 ? 0 : x" rather than "x > 0 ? x : 0": a NaN passes through, as in PyTorch.
-  for_batches<T>(
-      n, elementwise_grain,
+  serial_batches<T>(
+      0, n,
       [&](std::size_t i) {
         const Batch v = Batch::load_unaligned(x + i);
         xsimd::select(v < zero, zero, v).store_unaligned(out + i);
       },
       [&](std::size_t i) { out[i] = x[i] < T(0) ? T(0) : x[i]; });
+}
+
+template <class T>
+void relu(const T* x, T* out, std::size_t n) {
+  parallel_for(n, elementwise_grain, [&](std::size_t begin, std::size_t end) {
+    relu_serial(x + begin, out + begin, end - begin);
+  });
 }
 
 template <class T>
@@ -101,6 +114,7 @@ void tanh(const T* x, T* out, std::size_t n) {
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
 #define TG_INSTANTIATE(T)                                                       \
   template void relu<T>(const T*, T*, std::size_t);                             \
+  template void relu_serial<T>(const T*, T*, std::size_t);                      \
   template void relu_backward<T>(const T*, const T*, T*, std::size_t);          \
   template void leaky_relu<T>(const T*, T, T*, std::size_t);                    \
   template void leaky_relu_backward<T>(const T*, const T*, T, T*, std::size_t); \

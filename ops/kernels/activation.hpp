@@ -10,6 +10,10 @@ namespace tg::kernels {
 // out = max(x, 0); a NaN stays NaN (as PyTorch).
 template <class T>
 void relu(const T* x, T* out, std::size_t n);
+// relu on the calling thread only: for a caller that is itself one task of a parallel loop
+// (a convolution's fused activation).
+template <class T>
+void relu_serial(const T* x, T* out, std::size_t n);
 // out = g * [x > 0]
 template <class T>
 void relu_backward(const T* g, const T* x, T* out, std::size_t n);

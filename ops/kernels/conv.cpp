@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "activation.hpp"
 #include "direct_conv.hpp"
 #include "gemm.hpp"
 #include "parallel.hpp"
@@ -52,9 +53,9 @@ void for_each_image(std::size_t batch, std::size_t flops_per_image, F&& image) {
 template <class Conv, class T>
 void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_image,
                     const T* input, std::size_t input_size, const T* bias, T* output,
-                    std::size_t output_size) {
+                    std::size_t output_size, Activation activation) {
   for_each_image(batch, flops_per_image, [&](std::size_t n, bool parallel) {
-    conv.run(input + n * input_size, bias, output + n * output_size, parallel);
+    conv.run(input + n * input_size, bias, output + n * output_size, parallel, activation);
   });
 }
 
@@ -67,23 +68,23 @@ void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_i
 template <class T>
 void forward_stride_one(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
                         const T* input, const T* weight, const T* bias, T* output,
-                        bool weight_finite = false) {
+                        Activation activation, bool weight_finite = false) {
   const std::size_t flops = 2 * out_channels * g.col_rows() * g.col_cols();
   const std::size_t output_size = out_channels * g.col_cols();
   if (winograd_applies(g, out_channels) &&
       (weight_finite || all_finite(weight, out_channels * g.col_rows())) &&
       all_finite(input, batch * g.image_size())) {
     run_each_image(WinogradForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
-                   bias, output, output_size);
+                   bias, output, output_size, activation);
     return;
   }
   if (direct_forward_applies<T>(g, out_channels)) {
     run_each_image(DirectForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
-                   bias, output, output_size);
+                   bias, output, output_size, activation);
     return;
   }
   run_each_image(ShiftedForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
-                 bias, output, output_size);
+                 bias, output, output_size, activation);
 }
 
 template <class T>
@@ -154,11 +155,12 @@ std::vector<T> rotate_kernel(const ConvGeometry& g, std::size_t out_channels, co
 
 template <class T>
 void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                    const T* input, const T* weight, const T* bias, T* output) {
+                    const T* input, const T* weight, const T* bias, T* output,
+                    Activation activation) {
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
   if (shifted_conv_applies(g)) {
-    forward_stride_one(g, batch, out_channels, input, weight, bias, output);
+    forward_stride_one(g, batch, out_channels, input, weight, bias, output, activation);
     return;
   }
   for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
@@ -171,6 +173,8 @@ void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_ch
     const T* cols = columns(g, input + n * g.image_size(), scratch);
     run_gemm(parallel, Trans::no, Trans::no, out_channels, p, k, weight, k, cols, p,
              bias ? T(1) : T(0), out, p);
+    // The GEMM has no epilogue: the activation follows while this image's output is in cache.
+    if (activation == Activation::relu) relu_serial(out, out, out_channels * p);
   });
 }
 
@@ -183,7 +187,8 @@ void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t
       all_finite(weight, out_channels * g.col_rows())) {
     const std::vector<T> rotated = rotate_kernel(g, out_channels, weight);
     forward_stride_one(input_grad_as_forward(g, out_channels), batch, g.channels, grad_output,
-                       rotated.data(), static_cast<const T*>(nullptr), grad_input, true);
+                       rotated.data(), static_cast<const T*>(nullptr), grad_input, Activation::none,
+                       true);
     return;
   }
   for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
@@ -280,7 +285,7 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
 #define TG_INSTANTIATE_CONV(T)                                                                     \
   template void conv2d_forward<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,         \
-                                  const T*, const T*, T*);                                         \
+                                  const T*, const T*, T*, Activation);                             \
   template void conv2d_backward_input<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,  \
                                          const T*, T*);                                            \
   template void conv2d_backward_weight<T>(const ConvGeometry&, std::size_t, std::size_t, const T*, \

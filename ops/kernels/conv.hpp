@@ -6,14 +6,16 @@
 
 #include <cstddef>
 
+#include "epilogue.hpp"
 #include "im2col.hpp"
 
 namespace tg::kernels {
 
-// output[n] = weight x im2col(input[n]) + bias (bias may be null).
+// output[n] = activation(weight x im2col(input[n]) + bias) (bias may be null).
 template <class T>
 void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                    const T* input, const T* weight, const T* bias, T* output);
+                    const T* input, const T* weight, const T* bias, T* output,
+                    Activation activation = Activation::none);
 
 // grad_input[n] = col2im(weight^T x grad_output[n]).
 template <class T>

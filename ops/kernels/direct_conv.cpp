@@ -95,7 +95,8 @@ DirectForward<T>::DirectForward(const ConvGeometry& g, std::size_t out_channels,
 }
 
 template <class T>
-void DirectForward<T>::run(const T* image, const T* bias, T* out, bool parallel) const {
+void DirectForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
+                           Activation activation) const {
   constexpr std::size_t lanes = Vec<T>::size;
   const std::size_t row = g_.padded_row();
   const std::size_t plane = g_.padded_plane();
@@ -122,12 +123,17 @@ void DirectForward<T>::run(const T* image, const T* bias, T* out, bool parallel)
         const std::size_t pixels = std::min(width, g_.out_w - x0);
         segment_for<T>(g_.kernel_w, pixels)(g_.channels, g_.kernel_h, x + y * row + x0, row, plane,
                                             w, sums);
-        // The transpose into the channels' output rows.
+        // Bias and activation on whole vectors (a select per value in the transpose would be
+        // a branch, mispredicted on the random signs), then the transpose into the channels'
+        // output rows.
+        const Vec<T> b = bias ? Vec<T>::load_unaligned(bias + vector * lanes) : Vec<T>(T(0));
+        for (std::size_t p = 0; p < pixels; ++p) {
+          T* sum = sums + p * lanes;
+          activate(activation, Vec<T>::load_aligned(sum) + b).store_aligned(sum);
+        }
         for (std::size_t lane = 0; lane < lanes; ++lane) {
-          const std::size_t o = vector * lanes + lane;
-          const T b = bias ? bias[o] : T(0);
-          T* to = out + o * out_plane + y * g_.out_w + x0;
-          for (std::size_t p = 0; p < pixels; ++p) to[p] = sums[p * lanes + lane] + b;
+          T* to = out + (vector * lanes + lane) * out_plane + y * g_.out_w + x0;
+          for (std::size_t p = 0; p < pixels; ++p) to[p] = sums[p * lanes + lane];
         }
       }
     }

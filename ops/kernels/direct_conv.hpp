@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "epilogue.hpp"
 #include "im2col.hpp"
 
 namespace tg::kernels {
@@ -30,14 +31,15 @@ namespace tg::kernels {
 template <class T>
 bool direct_forward_applies(const ConvGeometry& g, std::size_t out_channels);
 
-// out[C_out, out_h, out_w] = weight x im2col(image) + bias for one image; the weight
+// out[C_out, out_h, out_w] = activation(weight x im2col(image) + bias) for one image; the weight
 // [C_out, C*kH*kW] is repacked once, at construction. Same interface as ShiftedForward.
 template <class T>
 class DirectForward {
  public:
   DirectForward(const ConvGeometry& g, std::size_t out_channels, const T* weight);
   // `parallel`: split the image's rows across the parallel seam (for a batch of one).
-  void run(const T* image, const T* bias, T* out, bool parallel) const;
+  void run(const T* image, const T* bias, T* out, bool parallel,
+           Activation activation = Activation::none) const;
 
  private:
   ConvGeometry g_;

@@ -184,13 +184,13 @@ class BlockStores {
   std::size_t at_[V];       // output pixels before the vector's, from block.to
 };
 
-// out[r] at the block's output pixels = bias[r] + the sum over taps t of w[t][r] * x[offsets[t]
-// + q] for the block's grid pixels q: R channels of a block of V vectors of the grid, with the
-// weight packed for tiles of S::rows channels.
+// out[r] at the block's output pixels = activation(bias[r] + the sum over taps t of w[t][r] *
+// x[offsets[t] + q]) for the block's grid pixels q: R channels of a block of V vectors of the grid,
+// with the weight packed for tiles of S::rows channels.
 template <class S, std::size_t R, std::size_t V, class T>
 void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
                   const T* __restrict w, const T* __restrict x, const BlockStore& block,
-                  const T* bias, T* __restrict out, std::size_t plane) {
+                  const T* bias, Activation activation, T* __restrict out, std::size_t plane) {
   constexpr std::size_t lanes = Vec<T>::size;
   Vec<T> acc[R][V];
   for (auto& row : acc) {
@@ -208,7 +208,9 @@ void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
   const BlockStores<T, V> stores(block);
   for (std::size_t r = 0; r < R; ++r) {
     const Vec<T> b(bias ? bias[r] : T(0));
-    for (std::size_t v = 0; v < V; ++v) stores.store(v, acc[r][v] + b, out + r * plane);
+    for (std::size_t v = 0; v < V; ++v) {
+      stores.store(v, activate(activation, acc[r][v] + b), out + r * plane);
+    }
   }
 }
 
@@ -410,7 +412,8 @@ ShiftedForward<T>::ShiftedForward(const ConvGeometry& g, std::size_t out_channel
 }
 
 template <class T>
-void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel) const {
+void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
+                            Activation activation) const {
   const std::size_t blocks = blocks_.size();
   const std::size_t pixels = kernel_.pixels;
   const std::size_t rows_per_tile = kernel_.rows;
@@ -426,7 +429,7 @@ void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel
       for (std::size_t o = 0; o < out_channels_; o += rows_per_tile) {
         const std::size_t rows = std::min(rows_per_tile, out_channels_ - o);
         kernel_.tile(rows)(k, offsets_.data(), packed_.data() + o * k, x, blocks_[b],
-                           bias ? bias + o : nullptr, out + o * plane, plane);
+                           bias ? bias + o : nullptr, activation, out + o * plane, plane);
       }
     }
   };

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "epilogue.hpp"
 #include "im2col.hpp"
 
 namespace tg::kernels {
@@ -56,8 +57,8 @@ bool shifted_weight_grad_applies(const ConvGeometry& g, std::size_t out_channels
 // The forward micro-kernel of one register-tile shape and row count (shifted_conv.cpp).
 template <class T>
 using ForwardTile = void (*)(std::size_t taps, const std::size_t* offsets, const T* weight,
-                             const T* image, const BlockStore& block, const T* bias, T* out,
-                             std::size_t plane);
+                             const T* image, const BlockStore& block, const T* bias,
+                             Activation activation, T* out, std::size_t plane);
 
 // The forward micro-kernels for a layer of `out_channels` output channels: a register tile of
 // `rows` channels x `vectors` vectors of grid pixels (`pixels` in all: a block of the grid), and
@@ -82,14 +83,15 @@ template <class T>
 std::vector<T> pack_forward_weight(const T* weight, std::size_t out_channels, std::size_t taps,
                                    std::size_t rows);
 
-// out[C_out, out_h, out_w] = weight x im2col(image) + bias, for one image; the weight
+// out[C_out, out_h, out_w] = activation(weight x im2col(image) + bias), for one image; the weight
 // [C_out, C*kH*kW] is repacked once, at construction.
 template <class T>
 class ShiftedForward {
  public:
   ShiftedForward(const ConvGeometry& g, std::size_t out_channels, const T* weight);
   // `parallel`: split the image's pixels across the parallel seam (for a batch of one).
-  void run(const T* image, const T* bias, T* out, bool parallel) const;
+  void run(const T* image, const T* bias, T* out, bool parallel,
+           Activation activation = Activation::none) const;
 
  private:
   ConvGeometry g_;

@@ -243,11 +243,11 @@ void transform_input_block(const T* __restrict component, std::size_t component_
   }
 }
 
-// The output tile pixels (i, k) + bias of `count` tiles of one channel from M [16] at
-// m[xi * m_stride + q], written to y[(i * 2 + k) * y_stride + q].
+// activation(the output tile pixels (i, k) + bias) of `count` tiles of one channel from M [16]
+// at m[xi * m_stride + q], written to y[(i * 2 + k) * y_stride + q].
 template <class T>
 void transform_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
-                            T* __restrict y, std::size_t y_stride) {
+                            Activation activation, T* __restrict y, std::size_t y_stride) {
   constexpr std::size_t lanes = Vec<T>::size;
   const Vec<T> shift(bias);
   for (std::size_t q = 0; q < count; q += lanes) {
@@ -257,7 +257,9 @@ void transform_output_block(const T* __restrict m, std::size_t m_stride, std::si
     }
     Vec<T> pixel[4];
     transform_output(mv, pixel);
-    for (std::size_t i = 0; i < 4; ++i) (pixel[i] + shift).store_unaligned(y + i * y_stride + q);
+    for (std::size_t i = 0; i < 4; ++i) {
+      activate(activation, pixel[i] + shift).store_unaligned(y + i * y_stride + q);
+    }
   }
 }
 
@@ -423,7 +425,8 @@ WinogradForward<T>::WinogradForward(const ConvGeometry& g, std::size_t out_chann
 }
 
 template <class T>
-void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool parallel) const {
+void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
+                             Activation activation) const {
   constexpr std::size_t lanes = Vec<T>::size;
   const std::size_t channels = g_.channels;
   const std::size_t pixels = kernel_.pixels;
@@ -470,12 +473,12 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
         const ForwardTile<T> tile = kernel_.tile(here, vectors);
         for (std::size_t xi = 0; xi < positions; ++xi) {
           tile(channels, offsets_.data(), packed_.data() + xi * packed_size + o * channels,
-               v + xi * v_stride, whole, nullptr, m + xi * m_stride, pixels);
+               v + xi * v_stride, whole, nullptr, Activation::none, m + xi * m_stride, pixels);
         }
         for (std::size_t r = 0; r < here; ++r) {
           transform_output_block(m + r * pixels, m_stride, vectors * lanes,
-                                 bias ? bias[o + r] : T(0), ys + (o + r) * 4 * plane_tiles + first,
-                                 plane_tiles);
+                                 bias ? bias[o + r] : T(0), activation,
+                                 ys + (o + r) * 4 * plane_tiles + first, plane_tiles);
         }
       }
     }

@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "epilogue.hpp"
 #include "im2col.hpp"
 #include "shifted_conv.hpp"
 
@@ -36,14 +37,16 @@ namespace tg::kernels {
 // least 16.
 bool winograd_applies(const ConvGeometry& g, std::size_t out_channels);
 
-// out[C_out, out_h, out_w] = weight x im2col(image) + bias for one image, by F(2x2, 3x3). The
-// weight [C_out, C, 3, 3] is transformed once, at construction. Same interface as ShiftedForward.
+// out[C_out, out_h, out_w] = activation(weight x im2col(image) + bias) for one image, by F(2x2,
+// 3x3). The weight [C_out, C, 3, 3] is transformed once, at construction. Same interface as
+// ShiftedForward.
 template <class T>
 class WinogradForward {
  public:
   WinogradForward(const ConvGeometry& g, std::size_t out_channels, const T* weight);
   // `parallel`: split the image's tiles across the parallel seam (for a batch of one).
-  void run(const T* image, const T* bias, T* out, bool parallel) const;
+  void run(const T* image, const T* bias, T* out, bool parallel,
+           Activation activation = Activation::none) const;
 
  private:
   ConvGeometry g_;

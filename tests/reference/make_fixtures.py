@@ -122,6 +122,26 @@ def conv2d_cases(writer, count=12):
                                           dilation=dilation))
 
 
+def conv2d_relu_cases(writer, count=8):
+    """relu(conv2d): tapegrad's fused conv2d_relu (zero-mean outputs: about half are cut)."""
+    for i in range(count):
+        n, c_in, c_out = rng.integers(1, 3), rng.integers(1, 4), rng.integers(1, 5)
+        kernel = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        stride = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+        padding = [int(rng.integers(0, k // 2 + 1)) for k in kernel]
+        dilation = [1, 1] if i < 4 else [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+        bias = i % 2 == 0
+        spatial = [dilation[d] * (kernel[d] - 1) + 1 + int(rng.integers(0, 5)) for d in range(2)]
+        inputs = [("input", normal([n, c_in, *spatial])),
+                  ("weight", normal([c_out, c_in, *kernel], 0.5))]
+        if bias:
+            inputs.append(("bias", normal([c_out])))
+        options = {"stride": stride, "padding": padding, "dilation": dilation, "bias": bias}
+        run(writer, "conv2d_relu", options, inputs,
+            lambda x, w, b=None: F.relu(F.conv2d(x, w, b, stride=stride, padding=padding,
+                                                 dilation=dilation)))
+
+
 def max_pool2d_cases(writer, count=10):
     for i in range(count):
         n, c = rng.integers(1, 3), rng.integers(1, 4)
@@ -481,6 +501,7 @@ def main():
     nll_loss_cases(writer)
     mse_loss_cases(writer)
     cross_entropy_more_cases(writer)
+    conv2d_relu_cases(writer)  # last: the cases above keep their random data
     writer.finish()
     total = sum(p.stat().st_size for p in FIXTURES.iterdir())
     print(f"{len(writer.cases)} cases, {len(list(FIXTURES.iterdir()))} files, {total} bytes "

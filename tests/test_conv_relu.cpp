@@ -1,0 +1,156 @@
+// conv2d_relu and nn::ConvReLU2d: the fused op gives relu(conv2d)'s bits and gradients on every
+// convolution kernel, gradchecks in f64, and rejects bad input under its own name.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <tapegrad.hpp>
+
+namespace {
+
+using tg::Tensor;
+
+template <class T>
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return false;
+  const auto& x = a.value<T>();
+  const auto& y = b.value<T>();
+  return x.size() == 0 || std::memcmp(x.data(), y.data(), x.size() * sizeof(T)) == 0;
+}
+
+struct Layer {
+  std::string name;
+  tg::Shape input, weight;
+  tg::Conv2dOptions options;
+};
+
+// Layers that reach each forward kernel: Winograd (3x3, many channels), the channel-vector
+// kernel (LeNet-5's second layer: whole vectors of output channels, many taps), the shifted
+// kernel (LeNet-5's first layer),
+// im2col + GEMM (stride 2, dilation), and a batch of one (parallel inside the image).
+const std::vector<Layer>& layers() {
+  static const std::vector<Layer> all = {
+      {"winograd", {3, 32, 12, 12}, {64, 32, 3, 3}, {}},
+      {"channel vector", {3, 6, 14, 14}, {16, 6, 5, 5}, {}},
+      {"shifted", {3, 1, 12, 12}, {6, 1, 5, 5}, {.padding = 2}},
+      {"gemm", {2, 3, 11, 9}, {5, 3, 3, 2}, {.stride = 2, .padding = {1, 0}, .dilation = {1, 2}}},
+      {"batch of one", {1, 4, 10, 10}, {8, 4, 3, 3}, {.padding = 1}},
+  };
+  return all;
+}
+
+template <class T>
+void check_same_as_unfused(const Layer& layer, bool with_nan) {
+  const auto dtype = std::is_same_v<T, float> ? tg::f32 : tg::f64;
+  const tg::TensorOptions options{.dtype = dtype, .requires_grad = true};
+  Tensor x = tg::randn(layer.input, options);
+  if (with_nan) x.value<T>()(0, 0, 1, 1) = std::numeric_limits<T>::quiet_NaN();
+  Tensor w = tg::randn(layer.weight, options);
+  Tensor b = tg::randn({layer.weight[0]}, options);
+
+  Tensor fused = tg::conv2d_relu(x, w, b, layer.options);
+  Tensor unfused = tg::relu(tg::conv2d(x, w, b, layer.options));
+  REQUIRE(same_bits<T>(fused, unfused));
+  // Some outputs are cut to zero and some pass, so both sides of the mask are exercised.
+  const auto& y = fused.value<T>();
+  CHECK(std::count(y.begin(), y.end(), T(0)) > 0);
+  CHECK(std::count_if(y.begin(), y.end(), [](T v) { return v > T(0); }) > 0);
+
+  Tensor g = tg::randn(fused.shape(), {.dtype = dtype});
+  const std::vector<Tensor> fused_grads = tg::grad({fused}, {x, w, b}, {.grad_outputs = {g}});
+  const std::vector<Tensor> unfused_grads = tg::grad({unfused}, {x, w, b}, {.grad_outputs = {g}});
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO("gradient " << i);
+    CHECK(same_bits<T>(fused_grads[i], unfused_grads[i]));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d_relu gives relu(conv2d)'s bits and gradients on every kernel", "[conv]") {
+  tg::manual_seed(31);
+  for (const Layer& layer : layers()) {
+    for (const bool with_nan : {false, true}) {
+      INFO(layer.name << (with_nan ? ", a NaN in the input" : ""));
+      check_same_as_unfused<float>(layer, with_nan);
+      check_same_as_unfused<double>(layer, with_nan);
+    }
+  }
+}
+
+TEST_CASE("conv2d_relu gradchecks in f64 on random shapes and options", "[conv]") {
+  tg::manual_seed(32);
+  tg::Generator gen(33);
+  auto pick = [&](std::size_t lo, std::size_t hi) { return lo + gen.below(hi - lo + 1); };
+  auto i64 = [](std::size_t v) { return static_cast<std::int64_t>(v); };
+  for (int trial = 0; trial < 16; ++trial) {
+    const std::size_t kh = pick(1, 3);
+    const std::size_t kw = pick(1, 3);
+    const tg::Conv2dOptions options{.stride = {i64(pick(1, 2)), i64(pick(1, 2))},
+                                    .padding = {i64(pick(0, kh / 2)), i64(pick(0, kw / 2))},
+                                    .dilation = {i64(pick(1, 2)), i64(pick(1, 2))}};
+    const tg::Shape input{pick(1, 3), pick(1, 3), 2 * kh + pick(0, 3), 2 * kw + pick(0, 3)};
+    const tg::Shape weight{pick(1, 4), input[1], kh, kw};
+    INFO(fmt::format("trial {}: input [{}] weight [{}] stride ({},{}) padding ({},{})", trial,
+                     fmt::join(input, ","), fmt::join(weight, ","), options.stride.h,
+                     options.stride.w, options.padding.h, options.padding.w));
+    const tg::TensorOptions f64{.dtype = tg::f64, .requires_grad = true};
+    const bool bias = trial % 2 == 0;
+    auto result = tg::gradcheck(
+        [options](const std::vector<Tensor>& in) {
+          return tg::conv2d_relu(in[0], in[1], in[2], options);
+        },
+        {tg::randn(input, f64), tg::randn(weight, f64),
+         bias ? tg::randn({weight[0]}, f64) : Tensor{}},
+        {.check_grad_grad = trial % 3 == 0});
+    INFO(result.message);
+    CHECK(result);
+  }
+}
+
+TEST_CASE("nn::ConvReLU2d is Conv2d followed by relu, with Conv2d's parameters", "[conv]") {
+  tg::manual_seed(34);
+  auto fused = std::make_shared<tg::nn::ConvReLU2d>(2, 3, 3, tg::Conv2dOptions{.padding = 1});
+  tg::manual_seed(34);
+  auto plain = std::make_shared<tg::nn::Conv2d>(2, 3, 3, tg::Conv2dOptions{.padding = 1});
+  std::vector<std::string> fused_names;
+  std::vector<std::string> plain_names;
+  for (const auto& [name, p] : fused->named_parameters()) fused_names.push_back(name);
+  for (const auto& [name, p] : plain->named_parameters()) plain_names.push_back(name);
+  CHECK(fused_names == plain_names);
+  Tensor x = tg::randn({2, 2, 6, 5});
+  CHECK(same_bits<float>((*fused)(x), tg::relu((*plain)(x))));
+}
+
+TEST_CASE("conv2d_relu and leaky_relu_backward reject bad input", "[conv]") {
+  Tensor x = tg::zeros({2, 3, 8, 8});
+  Tensor w = tg::zeros({4, 3, 3, 3});
+  CHECK_THROWS_WITH(tg::conv2d_relu(x, tg::zeros({4, 2, 3, 3})),
+                    "conv2d_relu: input has 3 channels but weight expects 2 (input [2,3,8,8], "
+                    "weight [4,2,3,3])");
+  CHECK_THROWS_WITH(tg::conv2d_relu(x, w, tg::zeros({3})), Catch::Contains("conv2d_relu") &&
+                                                               Catch::Contains("bias") &&
+                                                               Catch::Contains("[3]"));
+  CHECK_THROWS_WITH(tg::conv2d_relu(x, w, {}, {.stride = 0}),
+                    Catch::Contains("conv2d_relu") && Catch::Contains("stride"));
+  CHECK_THROWS_WITH(tg::conv2d_relu(x.to(tg::f64), w),
+                    Catch::Contains("conv2d_relu") && Catch::Contains("[2,3,8,8]"));
+  CHECK_THROWS_WITH(tg::conv2d_relu(tg::zeros({3, 8, 8}), w),
+                    Catch::Contains("conv2d_relu") && Catch::Contains("[3,8,8]"));
+
+  CHECK_THROWS_WITH(
+      tg::leaky_relu_backward(tg::zeros({2, 3}), tg::zeros({3, 2}), 0.0),
+      Catch::Contains("relu_backward") && Catch::Contains("[2,3]") && Catch::Contains("[3,2]"));
+  CHECK_THROWS_WITH(tg::leaky_relu_backward(tg::zeros({2}), tg::zeros({2}), std::nan("")),
+                    Catch::Contains("leaky_relu_backward") && Catch::Contains("negative_slope"));
+  CHECK_THROWS_AS(tg::leaky_relu_backward(tg::zeros({2}), tg::zeros({2}, {.dtype = tg::f64}), 0.0),
+                  tg::Error);
+}
