@@ -186,11 +186,13 @@ class BlockStores {
 
 // out[r] at the block's output pixels = activation(bias[r] + the sum over taps t of w[t][r] *
 // x[offsets[t] + q]) for the block's grid pixels q: R channels of a block of V vectors of the grid,
-// with the weight packed for tiles of S::rows channels.
-template <class S, std::size_t R, std::size_t V, class T>
+// with the weight packed for tiles of S::rows channels. The activation is a template argument, so
+// that the plain convolution's tiles stay the code they were without one (a run-time argument
+// is one more on the stack, and a test per store unless the compiler hoists it).
+template <class S, std::size_t R, std::size_t V, Activation A, class T>
 void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
                   const T* __restrict w, const T* __restrict x, const BlockStore& block,
-                  const T* bias, Activation activation, T* __restrict out, std::size_t plane) {
+                  const T* bias, T* __restrict out, std::size_t plane) {
   constexpr std::size_t lanes = Vec<T>::size;
   Vec<T> acc[R][V];
   for (auto& row : acc) {
@@ -209,24 +211,29 @@ void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
   for (std::size_t r = 0; r < R; ++r) {
     const Vec<T> b(bias ? bias[r] : T(0));
     for (std::size_t v = 0; v < V; ++v) {
-      stores.store(v, activate(activation, acc[r][v] + b), out + r * plane);
+      stores.store(v, activate(A, acc[r][v] + b), out + r * plane);
     }
   }
 }
 
 // forward_tile<S, r, v> for r = 1 .. S::rows and v = 1 .. S::vectors, at (v - 1) * S::rows +
 // r - 1: an edge block of channels or of pixels costs only its own rows and vectors.
-template <class S, class T, std::size_t... I>
+template <class S, Activation A, class T, std::size_t... I>
 constexpr std::array<ForwardTile<T>, S::rows * S::vectors> forward_tiles(
     std::index_sequence<I...> /*(v - 1) * rows + r - 1*/) {
-  return {&forward_tile<S, I % S::rows + 1, I / S::rows + 1, T>...};
+  return {&forward_tile<S, I % S::rows + 1, I / S::rows + 1, A, T>...};
 }
 
 template <class S, class T>
 ForwardKernel<T> forward_kernel() {
-  static constexpr auto tiles =
-      forward_tiles<S, T>(std::make_index_sequence<S::rows * S::vectors>{});
-  return {.rows = S::rows, .vectors = S::vectors, .pixels = S::pixels, .table = tiles.data()};
+  constexpr auto all = std::make_index_sequence<S::rows * S::vectors>{};
+  static constexpr auto tiles = forward_tiles<S, Activation::none, T>(all);
+  static constexpr auto relu_tiles = forward_tiles<S, Activation::relu, T>(all);
+  return {.rows = S::rows,
+          .vectors = S::vectors,
+          .pixels = S::pixels,
+          .table = tiles.data(),
+          .relu_table = relu_tiles.data()};
 }
 
 // Returns v, which the compiler must then hold in a register. Without it GCC folds an unaligned
@@ -428,8 +435,8 @@ void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel
       const T* x = padded.data() + b * pixels;
       for (std::size_t o = 0; o < out_channels_; o += rows_per_tile) {
         const std::size_t rows = std::min(rows_per_tile, out_channels_ - o);
-        kernel_.tile(rows)(k, offsets_.data(), packed_.data() + o * k, x, blocks_[b],
-                           bias ? bias + o : nullptr, activation, out + o * plane, plane);
+        kernel_.tile(rows, activation)(k, offsets_.data(), packed_.data() + o * k, x, blocks_[b],
+                                       bias ? bias + o : nullptr, out + o * plane, plane);
       }
     }
   };

@@ -57,22 +57,28 @@ bool shifted_weight_grad_applies(const ConvGeometry& g, std::size_t out_channels
 // The forward micro-kernel of one register-tile shape and row count (shifted_conv.cpp).
 template <class T>
 using ForwardTile = void (*)(std::size_t taps, const std::size_t* offsets, const T* weight,
-                             const T* image, const BlockStore& block, const T* bias,
-                             Activation activation, T* out, std::size_t plane);
+                             const T* image, const BlockStore& block, const T* bias, T* out,
+                             std::size_t plane);
 
 // The forward micro-kernels for a layer of `out_channels` output channels: a register tile of
 // `rows` channels x `vectors` vectors of grid pixels (`pixels` in all: a block of the grid), and
-// the tiles of fewer rows or vectors for the edges. Winograd's sixteen products (winograd.hpp)
-// run on them too.
+// the tiles of fewer rows or vectors for the edges, each without and with a ReLU as it stores.
+// Winograd's sixteen products (winograd.hpp) run on them too.
 template <class T>
 struct ForwardKernel {
   std::size_t rows = 0;
   std::size_t vectors = 0;
   std::size_t pixels = 0;
-  const ForwardTile<T>* table = nullptr;  // r rows x v vectors at (v - 1) * rows + r - 1
+  const ForwardTile<T>* table = nullptr;       // r rows x v vectors at (v - 1) * rows + r - 1
+  const ForwardTile<T>* relu_table = nullptr;  // the same tiles with the ReLU
 
-  ForwardTile<T> tile(std::size_t r) const { return tile(r, vectors); }
-  ForwardTile<T> tile(std::size_t r, std::size_t v) const { return table[(v - 1) * rows + r - 1]; }
+  ForwardTile<T> tile(std::size_t r, Activation activation = Activation::none) const {
+    return tile(r, vectors, activation);
+  }
+  ForwardTile<T> tile(std::size_t r, std::size_t v,
+                      Activation activation = Activation::none) const {
+    return (activation == Activation::relu ? relu_table : table)[(v - 1) * rows + r - 1];
+  }
 };
 template <class T>
 ForwardKernel<T> forward_kernel(std::size_t out_channels);

@@ -244,10 +244,11 @@ void transform_input_block(const T* __restrict component, std::size_t component_
 }
 
 // activation(the output tile pixels (i, k) + bias) of `count` tiles of one channel from M [16]
-// at m[xi * m_stride + q], written to y[(i * 2 + k) * y_stride + q].
-template <class T>
+// at m[xi * m_stride + q], written to y[(i * 2 + k) * y_stride + q]. (The activation is a
+// template argument, as in the shifted tiles.)
+template <Activation A, class T>
 void transform_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
-                            Activation activation, T* __restrict y, std::size_t y_stride) {
+                            T* __restrict y, std::size_t y_stride) {
   constexpr std::size_t lanes = Vec<T>::size;
   const Vec<T> shift(bias);
   for (std::size_t q = 0; q < count; q += lanes) {
@@ -258,7 +259,7 @@ void transform_output_block(const T* __restrict m, std::size_t m_stride, std::si
     Vec<T> pixel[4];
     transform_output(mv, pixel);
     for (std::size_t i = 0; i < 4; ++i) {
-      activate(activation, pixel[i] + shift).store_unaligned(y + i * y_stride + q);
+      activate(A, pixel[i] + shift).store_unaligned(y + i * y_stride + q);
     }
   }
 }
@@ -444,6 +445,15 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
 
   const std::size_t rows = kernel_.rows;
   const std::size_t packed_size = round_up(out_channels_, rows) * channels;
+  // Both instantiations inlinable behind one predictable branch (not a pointer to one of them,
+  // which would be a call per channel row).
+  auto output_block = [activation](auto... args) {
+    if (activation == Activation::relu) {
+      transform_output_block<Activation::relu, T>(args...);
+    } else {
+      transform_output_block<Activation::none, T>(args...);
+    }
+  };
   auto run_blocks = [&](std::size_t begin, std::size_t end) {
     // V [16][C][block] (in L2) and M [16][rows][block] (in L1). Each of the sixteen is one vector
     // longer than its rows: strides of a multiple of 4 KB would make the sixteen streams
@@ -473,12 +483,11 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
         const ForwardTile<T> tile = kernel_.tile(here, vectors);
         for (std::size_t xi = 0; xi < positions; ++xi) {
           tile(channels, offsets_.data(), packed_.data() + xi * packed_size + o * channels,
-               v + xi * v_stride, whole, nullptr, Activation::none, m + xi * m_stride, pixels);
+               v + xi * v_stride, whole, nullptr, m + xi * m_stride, pixels);
         }
         for (std::size_t r = 0; r < here; ++r) {
-          transform_output_block(m + r * pixels, m_stride, vectors * lanes,
-                                 bias ? bias[o + r] : T(0), activation,
-                                 ys + (o + r) * 4 * plane_tiles + first, plane_tiles);
+          output_block(m + r * pixels, m_stride, vectors * lanes, bias ? bias[o + r] : T(0),
+                       ys + (o + r) * 4 * plane_tiles + first, plane_tiles);
         }
       }
     }
