@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Per-layer yardsticks, all on one thread: tapegrad's convolution kernels against oneDNN (Debian's
-# libdnnl-dev) on every convolution layer of the MNIST examples at batch 64 (forward, forward with
-# the ReLU fused (oneDNN: an eltwise post-op),
-# backward-data, backward-weights with the bias gradient, each timed apart), and tapegrad's GEMM
-# against OpenBLAS's sgemm on square sizes and on the products the examples run through it. Installs the
-# two libraries if missing (as root), builds bench/bench_layers.cpp in the Release build, runs it
-# (which first checks that both sides agree) and prints the machine and library context, then
-# Markdown tables of the medians over the repetitions (interleaved in random order).
+# libdnnl-dev) on every convolution layer of the MNIST examples at batch 64 (forward; forward with
+# the ReLU fused, oneDNN's as an eltwise post-op; backward-data; backward-weights with the bias
+# gradient; each timed apart), and tapegrad's GEMM against OpenBLAS's sgemm on square sizes and on
+# the products the examples run through it. Installs the two libraries if missing (as root),
+# builds bench/bench_layers.cpp in the Release build, runs it (which first checks that both sides
+# agree) and prints the machine and library context, then Markdown tables of the medians over
+# the repetitions (interleaved in random order).
 #   bench/compare_layers.sh [--repetitions N] [--min-time SECONDS] [--build DIR]
 #                           [--openblas-core CORE]
 # OpenBLAS picks its kernels for this CPU: an OPENBLAS_CORETYPE in the environment (some set

@@ -26,9 +26,10 @@ namespace tg {
                             const Tensor& bias = Tensor{}, const Conv2dOptions& options = {});
 
 // relu(conv2d(input, weight, bias, options)) with the same bits and gradients, in one op: the
-// relu is applied to each image's output while it is still in cache, where a separate relu
-// reads and writes the whole batch's output once more. Backward: delta = g * [y > 0] from the
-// output y (relu keeps the sign where it is positive), then conv2d's gradients of delta.
+// relu is applied as the kernels store each output value (after each image's product on the
+// im2col + GEMM path), where a separate relu reads and writes the whole batch's output once
+// more. Backward: delta = g * [y > 0] from the output y (relu keeps the sign where it is
+// positive), then conv2d's gradients of delta.
 [[nodiscard]] Tensor conv2d_relu(const Tensor& input, const Tensor& weight,
                                  const Tensor& bias = Tensor{}, const Conv2dOptions& options = {});
 

@@ -12,10 +12,10 @@ namespace {
 // Transcendental functions cost tens of cycles per element, so smaller tasks pay off.
 constexpr std::size_t transcendental_grain = std::size_t{1} << 12;
 
-// Runs vector(i) on the whole xsimd batches of [0, n) and scalar(i) on the rest, in parallel
-// chunks of `grain`. The piecewise kernels select explicitly on batches: GCC does not vectorise
-// "x > 0 ? g : 0" on its own (it will not load g where the condition is false), and a branch per
-// element mispredicts on the random signs of activations.
+// Runs vector(i) on the whole xsimd batches of [begin, end) and scalar(i) on the rest. The
+// piecewise kernels select explicitly on batches: GCC does not vectorise "x > 0 ? g : 0" on its
+// own (it will not load g where the condition is false), and a branch per element mispredicts on
+// the random signs of activations.
 template <class T, class Vector, class Scalar>
 void serial_batches(std::size_t begin, std::size_t end, const Vector& vector,
                     const Scalar& scalar) {
@@ -25,6 +25,7 @@ void serial_batches(std::size_t begin, std::size_t end, const Vector& vector,
   for (; i < end; ++i) scalar(i);
 }
 
+// serial_batches over [0, n), in parallel chunks of `grain`.
 template <class T, class Vector, class Scalar>
 void for_batches(std::size_t n, std::size_t grain, const Vector& vector, const Scalar& scalar) {
   parallel_for(n, grain, [&](std::size_t begin, std::size_t end) {
