@@ -114,6 +114,13 @@ TEST_CASE("gradcheck of activations on 24 random shapes", "[activation]") {
         options));
     CHECK(tg::gradcheck([](const auto& in) { return tg::sigmoid(tg::tanh(in[0]) * in[0]); }, {x},
                         options));
+    // The public backward op itself, in both arguments (its gradient w.r.t. x is zero away from
+    // the kink, which finite differences confirm).
+    Tensor g = tg::randn(shape, {.dtype = tg::f64, .requires_grad = true});
+    for (const double s : {0.0, slope}) {
+      CHECK(tg::gradcheck([s](const auto& in) { return tg::leaky_relu_backward(in[0], in[1], s); },
+                          {g, x}, options));
+    }
   }
 }
 

@@ -97,6 +97,19 @@ def run(writer, op, options, named_inputs, forward, labels=None):
                 [("grad_" + name, g) for (name, _), g in zip(leaves, grads)], labels)
 
 
+def conv_case(writer, op, n, c_in, c_out, spatial, kernel, stride, padding, dilation, bias,
+              activation):
+    """One case of `op` = activation(conv2d): random input, weight and (if `bias`) bias."""
+    inputs = [("input", normal([n, c_in, *spatial])),
+              ("weight", normal([c_out, c_in, *kernel], 0.5))]
+    if bias:
+        inputs.append(("bias", normal([c_out])))
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "bias": bias}
+    run(writer, op, options, inputs,
+        lambda x, w, b=None: activation(F.conv2d(x, w, b, stride=stride, padding=padding,
+                                                 dilation=dilation)))
+
+
 def conv2d_cases(writer, count=12):
     for i in range(count):
         n, c_in, c_out = rng.integers(1, 3), rng.integers(1, 4), rng.integers(1, 5)
@@ -112,14 +125,8 @@ def conv2d_cases(writer, count=12):
         # Smallest input that gives one output row/column, plus a few more.
         spatial = [max(1, dilation[d] * (kernel[d] - 1) + 1 - 2 * padding[d])
                    + int(rng.integers(0, 5)) for d in range(2)]
-        inputs = [("input", normal([n, c_in, *spatial])),
-                  ("weight", normal([c_out, c_in, *kernel], 0.5))]
-        if bias:
-            inputs.append(("bias", normal([c_out])))
-        options = {"stride": stride, "padding": padding, "dilation": dilation, "bias": bias}
-        run(writer, "conv2d", options, inputs,
-            lambda x, w, b=None: F.conv2d(x, w, b, stride=stride, padding=padding,
-                                          dilation=dilation))
+        conv_case(writer, "conv2d", n, c_in, c_out, spatial, kernel, stride, padding, dilation,
+                  bias, lambda y: y)
 
 
 def conv2d_relu_cases(writer, count=8):
@@ -132,14 +139,8 @@ def conv2d_relu_cases(writer, count=8):
         dilation = [1, 1] if i < 4 else [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
         bias = i % 2 == 0
         spatial = [dilation[d] * (kernel[d] - 1) + 1 + int(rng.integers(0, 5)) for d in range(2)]
-        inputs = [("input", normal([n, c_in, *spatial])),
-                  ("weight", normal([c_out, c_in, *kernel], 0.5))]
-        if bias:
-            inputs.append(("bias", normal([c_out])))
-        options = {"stride": stride, "padding": padding, "dilation": dilation, "bias": bias}
-        run(writer, "conv2d_relu", options, inputs,
-            lambda x, w, b=None: F.relu(F.conv2d(x, w, b, stride=stride, padding=padding,
-                                                 dilation=dilation)))
+        conv_case(writer, "conv2d_relu", n, c_in, c_out, spatial, kernel, stride, padding,
+                  dilation, bias, F.relu)
 
 
 def max_pool2d_cases(writer, count=10):
