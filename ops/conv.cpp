@@ -1,6 +1,7 @@
 #include "conv.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "activation.hpp"
 #include "checks.hpp"
 #include "kernels/conv.hpp"
+#include "kernels/pool.hpp"
+#include "max_pool_argmax.hpp"
 #include "reduction.hpp"
 
 namespace tg {
@@ -138,31 +141,42 @@ Tensor weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& 
   });
 }
 
-// conv2d and conv2d_relu: the checks, the forward pass and the backward closure.
-Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weight,
-                   const Tensor& bias, const Conv2dOptions& options,
-                   kernels::Activation activation) {
+// The checks of the forward convolutions (conv2d, conv2d_relu, conv2d_relu_max_pool2d); returns
+// the geometry.
+ConvGeometry check_convolution(std::string_view op, const Tensor& input, const Tensor& weight,
+                               const Tensor& bias, const Conv2dOptions& options) {
   detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
   detail::check_floating_rank(op, weight, "weight", 4, "[C_out,C_in,kH,kW]");
   detail::check_same_dtype(op, input, "input", weight, "weight");
   const std::string context =
       fmt::format("(input {}, weight {})", to_string(input.shape()), to_string(weight.shape()));
   detail::check_bias(op, bias, weight, "[C_out]", context);
-  const ConvGeometry g = geometry(op, input.shape(), weight.shape(), options, context);
-  Tensor output = forward(op, input, weight, bias, g, activation);
+  return geometry(op, input.shape(), weight.shape(), options, context);
+}
 
+// The convolution's gradients given delta = dE/dnet, as a closure for a forward op's backward.
+auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                           const Conv2dOptions& options) {
   const bool need_input = needs_input_grad(input);
   const bool need_weight = needs_input_grad(weight);
   const bool need_bias = needs_input_grad(bias);
-  // The gradients of the convolution given delta = dE/dnet.
-  auto gradients = [x = keep_if(need_weight, input), w = keep_if(need_input, weight),
-                    input_shape = input.shape(), weight_shape = weight.shape(), need_input,
-                    need_weight, need_bias, options](const Tensor& delta) {
+  return [x = keep_if(need_weight, input), w = keep_if(need_input, weight),
+          input_shape = input.shape(), weight_shape = weight.shape(), need_input, need_weight,
+          need_bias, options](const Tensor& delta) {
     return std::vector<Tensor>{
         need_input ? conv2d_input_grad(delta, w, input_shape, options) : Tensor{},
         need_weight ? conv2d_weight_grad(delta, x, weight_shape, options) : Tensor{},
         need_bias ? sum(delta, {0, 2, 3}) : Tensor{}};
   };
+}
+
+// conv2d and conv2d_relu.
+Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weight,
+                   const Tensor& bias, const Conv2dOptions& options,
+                   kernels::Activation activation) {
+  const ConvGeometry g = check_convolution(op, input, weight, bias, options);
+  Tensor output = forward(op, input, weight, bias, g, activation);
+  auto gradients = convolution_gradients(input, weight, bias, options);
   if (activation == kernels::Activation::none) {
     return record(std::string(op), output, {input, weight, bias}, gradients);
   }
@@ -170,6 +184,11 @@ Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weigh
                 [gradients](const Tensor& grad, const Tensor& y) {
                   return gradients(leaky_relu_backward(grad, y, 0.0));
                 });
+}
+
+bool is_2x2_window(const kernels::Pool2dGeometry& p) {
+  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
+         p.pad_w == 0;
 }
 
 }  // namespace
@@ -182,6 +201,43 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
 Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const Conv2dOptions& options) {
   return convolution("conv2d_relu", input, weight, bias, options, kernels::Activation::relu);
+}
+
+Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                              const Conv2dOptions& conv_options,
+                              const MaxPool2dOptions& pool_options) {
+  constexpr std::string_view op = "conv2d_relu_max_pool2d";
+  const ConvGeometry g = check_convolution(op, input, weight, bias, conv_options);
+  const std::size_t batch = input.shape()[0];
+  const std::size_t out_channels = weight.shape()[0];
+  const Shape conv_shape{batch, out_channels, g.out_h, g.out_w};
+  const kernels::Pool2dGeometry pool = detail::max_pool_geometry(op, conv_shape, pool_options);
+  auto argmax = std::make_shared<std::vector<std::int32_t>>(pool.planes * pool.out_h * pool.out_w);
+  Tensor output = dispatch_floating(input.dtype(), op, [&]<class T>() {
+    auto pooled = uninitialized<T>({batch, out_channels, pool.out_h, pool.out_w});
+    const T* b = bias.defined() ? data<T>(bias) : nullptr;
+    const kernels::PooledOutput<T> out{.values = pooled.data(), .argmax = argmax->data()};
+    constexpr auto relu = kernels::Activation::relu;
+    if (!is_2x2_window(pool) ||
+        !kernels::conv2d_forward_max_pool_2x2<T>(g, batch, out_channels, data<T>(input),
+                                                 data<T>(weight), b, relu, out)) {
+      auto unpooled = uninitialized<T>(conv_shape);
+      kernels::conv2d_forward<T>(g, batch, out_channels, data<T>(input), data<T>(weight), b,
+                                 unpooled.data(), relu);
+      kernels::max_pool2d_forward(pool, unpooled.data(), out.values, out.argmax);
+    }
+    return tensor(std::move(pooled));
+  });
+  // delta = relu' x the pool's scatter of g. The mask [y > 0] is taken on the pooled output:
+  // the scatter puts nothing but zeros where no window's maximum is, and where one is, the
+  // unpooled value is the pooled one.
+  return record(std::string(op), output, {input, weight, bias},
+                [gradients = convolution_gradients(input, weight, bias, conv_options),
+                 argmax = detail::Argmax(std::move(argmax)), pool,
+                 conv_shape](const Tensor& grad, const Tensor& y) {
+                  return gradients(detail::max_pool_scatter(leaky_relu_backward(grad, y, 0.0),
+                                                            argmax, pool, conv_shape));
+                });
 }
 
 Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,

@@ -15,19 +15,20 @@
 #include "../autograd/storage.hpp"
 #include "checks.hpp"
 #include "kernels/pool.hpp"
+#include "max_pool_argmax.hpp"
 
 namespace tg {
 namespace {
 
 using kernels::Pool2dGeometry;
 
-// The argmax lives as an int32 array shared by every closure of one max_pool2d: max_pool2d's
-// backward, the scatter it records, the gather that scatter's backward records, and so on to
-// any order. The kernels read it directly, it takes half the memory of i64 (it is held for the
-// whole forward-backward span of every pooling layer), and it is never converted while
-// training. The i64 Tensor form exists only at the public max_pool2d_scatter / _gather
-// boundary, which checks its range and converts it once per call.
-using Argmax = std::shared_ptr<const std::vector<std::int32_t>>;
+// The argmax lives as an int32 array (detail::Argmax) shared by every closure of one
+// max_pool2d: max_pool2d's backward, the scatter it records, the gather that scatter's backward
+// records, and so on to any order. The kernels read it directly, it takes half the memory of
+// i64 (it is held for the whole forward-backward span of every pooling layer), and it is never
+// converted while training. The i64 Tensor form exists only at the public max_pool2d_scatter /
+// _gather boundary, which checks its range and converts it once per call.
+using detail::Argmax;
 
 constexpr auto int32_max = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
 
@@ -209,9 +210,19 @@ Tensor avg_backward(const Tensor& grad_output, const Pool2dGeometry& g, bool cou
 
 }  // namespace
 
+Pool2dGeometry detail::max_pool_geometry(std::string_view op, const Shape& input_shape,
+                                         const MaxPool2dOptions& options) {
+  return pool_geometry(op, input_shape, window_of(options));
+}
+
+Tensor detail::max_pool_scatter(const Tensor& grad_output, const Argmax& argmax,
+                                const Pool2dGeometry& g, const Shape& input_shape) {
+  return scatter(grad_output, argmax, g, input_shape);
+}
+
 Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options) {
   detail::check_floating_rank("max_pool2d", input, "input", 4, "[N,C,H,W]");
-  const Pool2dGeometry g = pool_geometry("max_pool2d", input.shape(), window_of(options));
+  const Pool2dGeometry g = detail::max_pool_geometry("max_pool2d", input.shape(), options);
   const Shape out_shape = output_shape(input.shape(), g);
   const bool recording = needs_grad({input});
   std::shared_ptr<std::vector<std::int32_t>> argmax;

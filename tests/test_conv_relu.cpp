@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -14,17 +13,11 @@
 #include <fmt/ranges.h>
 #include <tapegrad.hpp>
 
+#include "support/fused.hpp"
+
 namespace {
 
 using tg::Tensor;
-
-template <class T>
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return false;
-  const auto& x = a.value<T>();
-  const auto& y = b.value<T>();
-  return x.size() == 0 || std::memcmp(x.data(), y.data(), x.size() * sizeof(T)) == 0;
-}
 
 struct Layer {
   std::string name;
@@ -56,21 +49,18 @@ void check_same_as_unfused(const Layer& layer, bool with_nan) {
   Tensor w = tg::randn(layer.weight, options);
   Tensor b = tg::randn({layer.weight[0]}, options);
 
-  Tensor fused = tg::conv2d_relu(x, w, b, layer.options);
-  Tensor unfused = tg::relu(tg::conv2d(x, w, b, layer.options));
-  REQUIRE(same_bits<T>(fused, unfused));
+  const Tensor fused = tg::test::check_same_bits<T>(
+      [&](const std::vector<Tensor>& in) {
+        return tg::conv2d_relu(in[0], in[1], in[2], layer.options);
+      },
+      [&](const std::vector<Tensor>& in) {
+        return tg::relu(tg::conv2d(in[0], in[1], in[2], layer.options));
+      },
+      {x, w, b});
   // Some outputs are cut to zero and some pass, so both sides of the mask are exercised.
   const auto& y = fused.value<T>();
   CHECK(std::count(y.begin(), y.end(), T(0)) > 0);
   CHECK(std::count_if(y.begin(), y.end(), [](T v) { return v > T(0); }) > 0);
-
-  Tensor g = tg::randn(fused.shape(), {.dtype = dtype});
-  const std::vector<Tensor> fused_grads = tg::grad({fused}, {x, w, b}, {.grad_outputs = {g}});
-  const std::vector<Tensor> unfused_grads = tg::grad({unfused}, {x, w, b}, {.grad_outputs = {g}});
-  for (std::size_t i = 0; i < 3; ++i) {
-    INFO("gradient " << i);
-    CHECK(same_bits<T>(fused_grads[i], unfused_grads[i]));
-  }
 }
 
 }  // namespace
@@ -127,7 +117,7 @@ TEST_CASE("nn::ConvReLU2d is Conv2d followed by relu, with Conv2d's parameters",
   for (const auto& [name, p] : plain->named_parameters()) plain_names.push_back(name);
   CHECK(fused_names == plain_names);
   Tensor x = tg::randn({2, 2, 6, 5});
-  CHECK(same_bits<float>((*fused)(x), tg::relu((*plain)(x))));
+  CHECK(tg::test::same_bits<float>((*fused)(x), tg::relu((*plain)(x))));
 }
 
 TEST_CASE("conv2d_relu and leaky_relu_backward reject bad input", "[conv]") {

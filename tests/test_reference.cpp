@@ -31,12 +31,37 @@ constexpr std::size_t kMinCases = 270;
 constexpr std::size_t kMinCasesPerOp = 8;
 // Every differentiable op of ops/, but dropout (a random mask) and the backward maps such as
 // conv2d_input_grad (whose values the gradients here check, though not their own gradients).
-const std::set<std::string> kOps = {
-    "conv2d",     "max_pool2d", "avg_pool2d", "linear",        "matmul",      "relu",
-    "leaky_relu", "sigmoid",    "tanh",       "softmax",       "log_softmax", "add",
-    "sub",        "mul",        "div",        "neg",           "exp",         "log",
-    "pow",        "sum",        "mean",       "reshape",       "flatten",     "transpose",
-    "expand",     "sum_to",     "nll_loss",   "cross_entropy", "mse_loss",    "conv2d_relu"};
+const std::set<std::string> kOps = {"conv2d",
+                                    "max_pool2d",
+                                    "avg_pool2d",
+                                    "linear",
+                                    "matmul",
+                                    "relu",
+                                    "leaky_relu",
+                                    "sigmoid",
+                                    "tanh",
+                                    "softmax",
+                                    "log_softmax",
+                                    "add",
+                                    "sub",
+                                    "mul",
+                                    "div",
+                                    "neg",
+                                    "exp",
+                                    "log",
+                                    "pow",
+                                    "sum",
+                                    "mean",
+                                    "reshape",
+                                    "flatten",
+                                    "transpose",
+                                    "expand",
+                                    "sum_to",
+                                    "nll_loss",
+                                    "cross_entropy",
+                                    "mse_loss",
+                                    "conv2d_relu",
+                                    "conv2d_relu_max_pool2d"};
 
 // torch and tapegrad sum in different orders: agreement to a few ulps, not bitwise.
 constexpr double kRtol = 1e-9;
@@ -190,7 +215,7 @@ Tensor leaf(const Case& c, Fixture& f, const std::string& name, const std::strin
 // The one input of an elementwise, reduction or shape op, of the manifest's shape=.
 Tensor input(const Case& c, Fixture& f) { return leaf(c, f, "input", "shape"); }
 
-// conv2d and conv2d_relu.
+// conv2d, conv2d_relu and conv2d_relu_max_pool2d.
 Tensor run_conv2d(const Case& c, Fixture& f) {
   Tensor x = f.leaf("input");
   Tensor w = f.leaf("weight");
@@ -199,7 +224,12 @@ Tensor run_conv2d(const Case& c, Fixture& f) {
   const tg::Conv2dOptions options{.stride = size2(c, "stride"),
                                   .padding = size2(c, "padding"),
                                   .dilation = size2(c, "dilation")};
-  return c.op == "conv2d" ? tg::conv2d(x, w, b, options) : tg::conv2d_relu(x, w, b, options);
+  if (c.op == "conv2d") return tg::conv2d(x, w, b, options);
+  if (c.op == "conv2d_relu") return tg::conv2d_relu(x, w, b, options);
+  return tg::conv2d_relu_max_pool2d(x, w, b, options,
+                                    {.kernel = size2(c, "pool_kernel"),
+                                     .stride = size2(c, "pool_stride"),
+                                     .padding = size2(c, "pool_padding")});
 }
 
 Tensor run_max_pool2d(const Case& c, Fixture& f) {
@@ -290,7 +320,7 @@ Tensor run_binary(const Case& c, Fixture& f) {
 }
 
 Tensor run(const Case& c, Fixture& f) {
-  if (c.op == "conv2d" || c.op == "conv2d_relu") return run_conv2d(c, f);
+  if (c.op.starts_with("conv2d")) return run_conv2d(c, f);
   if (c.op == "max_pool2d") return run_max_pool2d(c, f);
   if (c.op == "avg_pool2d") return run_avg_pool2d(c, f);
   if (c.op == "linear") return run_linear(c, f);

@@ -1,7 +1,8 @@
 #pragma once
 // The two reference CNNs of shared/bench/torch_ref.py, with the same layer names (c1, c2,
-// f1, ...) so checkpoints line up with PyTorch's state_dict. Each convolution and the ReLU after
-// it are one ConvReLU2d: the same parameters and results, one pass over memory fewer.
+// f1, ...) so checkpoints line up with PyTorch's state_dict. Each convolution, the ReLU after it
+// and the max-pool after that are one ConvReLUMaxPool2d (or the first two a ConvReLU2d): the
+// same parameters and results, fewer passes over memory.
 
 #include <memory>
 #include <string>
@@ -18,7 +19,7 @@ class LeNet5 : public tg::nn::Module {
   tg::Tensor forward(const tg::Tensor& x) override;
 
  private:
-  std::shared_ptr<tg::nn::ConvReLU2d> c1_, c2_;
+  std::shared_ptr<tg::nn::ConvReLUMaxPool2d> c1_, c2_;
   std::shared_ptr<tg::nn::Linear> f1_, f2_, f3_;
 };
 
@@ -30,7 +31,8 @@ class MnistCNN : public tg::nn::Module {
   tg::Tensor forward(const tg::Tensor& x) override;
 
  private:
-  std::shared_ptr<tg::nn::ConvReLU2d> c1_, c2_;
+  std::shared_ptr<tg::nn::ConvReLU2d> c1_;
+  std::shared_ptr<tg::nn::ConvReLUMaxPool2d> c2_;
   std::shared_ptr<tg::nn::Linear> f1_, f2_;
 };
 

@@ -43,6 +43,15 @@ Tensor ConvReLU2d::forward(const Tensor& input) {
   return conv2d_relu(input, weight, bias, options);
 }
 
+ConvReLUMaxPool2d::ConvReLUMaxPool2d(std::int64_t in_channels, std::int64_t out_channels,
+                                     Size2 kernel, MaxPool2dOptions pool_options,
+                                     Conv2dOptions conv_options, bool with_bias)
+    : Conv2d(in_channels, out_channels, kernel, conv_options, with_bias), pool(pool_options) {}
+
+Tensor ConvReLUMaxPool2d::forward(const Tensor& input) {
+  return conv2d_relu_max_pool2d(input, weight, bias, options, pool);
+}
+
 Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool with_bias) {
   const std::size_t in = positive(in_features, "Linear", "in_features");
   const std::size_t out = positive(out_features, "Linear", "out_features");

@@ -33,6 +33,17 @@ class ConvReLU2d : public Conv2d {
   Tensor forward(const Tensor& input) override;
 };
 
+// ConvReLU2d followed by a max-pool, computed in one op (conv2d_relu_max_pool2d): the same
+// parameters, names and results as Conv2d, tg::relu and tg::max_pool2d.
+class ConvReLUMaxPool2d : public Conv2d {
+ public:
+  ConvReLUMaxPool2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel,
+                    MaxPool2dOptions pool, Conv2dOptions options = {}, bool bias = true);
+  Tensor forward(const Tensor& input) override;
+
+  MaxPool2dOptions pool;
+};
+
 class Linear : public Module {
  public:
   Linear(std::int64_t in_features, std::int64_t out_features, bool bias = true);

@@ -59,6 +59,16 @@ void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_i
   });
 }
 
+// Whether Winograd's kernels take this forward convolution: they apply to g and the operands are
+// finite (see forward_stride_one).
+template <class T>
+bool winograd_takes(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                    const T* input, const T* weight, bool weight_finite = false) {
+  return winograd_applies(g, out_channels) &&
+         (weight_finite || all_finite(weight, out_channels * g.col_rows())) &&
+         all_finite(input, batch * g.image_size());
+}
+
 // The forward convolution of g on the fastest kernel that applies: Winograd for 3x3 layers with
 // enough channels, the channel-vector kernel for many taps and whole vectors of output channels,
 // else the shifted kernel. Winograd's transforms mix the values of a tile, so an infinity or NaN
@@ -71,9 +81,7 @@ void forward_stride_one(const ConvGeometry& g, std::size_t batch, std::size_t ou
                         Activation activation, bool weight_finite = false) {
   const std::size_t flops = 2 * out_channels * g.col_rows() * g.col_cols();
   const std::size_t output_size = out_channels * g.col_cols();
-  if (winograd_applies(g, out_channels) &&
-      (weight_finite || all_finite(weight, out_channels * g.col_rows())) &&
-      all_finite(input, batch * g.image_size())) {
+  if (winograd_takes(g, batch, out_channels, input, weight, weight_finite)) {
     run_each_image(WinogradForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
                    bias, output, output_size, activation);
     return;
@@ -176,6 +184,24 @@ void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_ch
     // The GEMM has no epilogue: the activation follows while this image's output is in cache.
     if (activation == Activation::relu) relu_serial(out, out, out_channels * p);
   });
+}
+
+template <class T>
+bool conv2d_forward_max_pool_2x2(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                                 const T* input, const T* weight, const T* bias,
+                                 Activation activation, const PooledOutput<T>& output) {
+  if (!winograd_takes(g, batch, out_channels, input, weight)) {
+    return false;
+  }
+  const WinogradForward<T> conv(g, out_channels, weight);
+  const std::size_t pooled_size = out_channels * (g.out_h / 2) * (g.out_w / 2);
+  for_each_image(
+      batch, 2 * out_channels * g.col_rows() * g.col_cols(), [&](std::size_t n, bool parallel) {
+        const PooledOutput<T> image_output{.values = output.values + n * pooled_size,
+                                           .argmax = output.argmax + n * pooled_size};
+        conv.run_pooled(input + n * g.image_size(), bias, image_output, parallel, activation);
+      });
+  return true;
 }
 
 template <class T>
@@ -286,6 +312,9 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
 #define TG_INSTANTIATE_CONV(T)                                                                     \
   template void conv2d_forward<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,         \
                                   const T*, const T*, T*, Activation);                             \
+  template bool conv2d_forward_max_pool_2x2<T>(const ConvGeometry&, std::size_t, std::size_t,      \
+                                               const T*, const T*, const T*, Activation,           \
+                                               const PooledOutput<T>&);                            \
   template void conv2d_backward_input<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,  \
                                          const T*, T*);                                            \
   template void conv2d_backward_weight<T>(const ConvGeometry&, std::size_t, std::size_t, const T*, \

@@ -17,6 +17,14 @@ void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_ch
                     const T* input, const T* weight, const T* bias, T* output,
                     Activation activation = Activation::none);
 
+// output = conv2d_forward's output pooled by 2x2 windows with stride 2 and no padding (see
+// PooledOutput), where a kernel pools as it stores: Winograd's, whose tiles are the windows.
+// Returns false, having written nothing, where none applies; the caller then runs the two.
+template <class T>
+bool conv2d_forward_max_pool_2x2(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                                 const T* input, const T* weight, const T* bias,
+                                 Activation activation, const PooledOutput<T>& output);
+
 // grad_input[n] = col2im(weight^T x grad_output[n]).
 template <class T>
 void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,

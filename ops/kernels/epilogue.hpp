@@ -1,8 +1,10 @@
 #pragma once
 // What a forward convolution does to each output value as it stores it, while the value is still
-// in a register: add the channel's bias, then apply the activation. A separate relu op would
-// read and write the whole output once more.
+// in a register: add the channel's bias, then apply the activation, and where a kernel can, take
+// a 2x2 max-pool instead of storing. Each separate op would read and write the whole output once
+// more.
 
+#include <cstdint>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -22,5 +24,15 @@ V activate(Activation activation, V v) {
     return xsimd::select(v < V(0), V(0), v);
   }
 }
+
+// Where a convolution that pools its output as it stores it (2x2 windows, stride 2, no padding)
+// puts the pooled planes [C_out, out_h / 2, out_w / 2] and, for each pooled value, the flat index
+// of its maximum in its out_h x out_w plane, chosen by max_pool2d_forward's rule: the first of
+// equal values in row-major order, and a NaN wins.
+template <class T>
+struct PooledOutput {
+  T* values = nullptr;
+  std::int32_t* argmax = nullptr;
+};
 
 }  // namespace tg::kernels

@@ -243,24 +243,49 @@ void transform_input_block(const T* __restrict component, std::size_t component_
   }
 }
 
-// activation(the output tile pixels (i, k) + bias) of `count` tiles of one channel from M [16]
-// at m[xi * m_stride + q], written to y[(i * 2 + k) * y_stride + q]. (The activation is a
-// template argument, as in the shifted tiles.)
+// activation(the output tile pixels (i, k) + bias) of the `lanes` tiles from q on, from M [16]
+// at m[xi * m_stride + q], as pixel[i * 2 + k]. (The activation is a template argument, as in the
+// shifted tiles.)
+template <Activation A, class T>
+void output_pixels(const T* __restrict m, std::size_t m_stride, std::size_t q, Vec<T> bias,
+                   Vec<T> (&pixel)[4]) {
+  Vec<T> mv[positions];
+  for (std::size_t xi = 0; xi < positions; ++xi) {
+    mv[xi] = Vec<T>::load_aligned(m + xi * m_stride + q);
+  }
+  transform_output(mv, pixel);
+  for (Vec<T>& p : pixel) p = activate(A, p + bias);
+}
+
+// output_pixels of `count` tiles, pixel (i, k) of tile q written to y[(i * 2 + k) * y_stride + q].
 template <Activation A, class T>
 void transform_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
                             T* __restrict y, std::size_t y_stride) {
-  constexpr std::size_t lanes = Vec<T>::size;
-  const Vec<T> shift(bias);
-  for (std::size_t q = 0; q < count; q += lanes) {
-    Vec<T> mv[positions];
-    for (std::size_t xi = 0; xi < positions; ++xi) {
-      mv[xi] = Vec<T>::load_aligned(m + xi * m_stride + q);
-    }
+  for (std::size_t q = 0; q < count; q += Vec<T>::size) {
     Vec<T> pixel[4];
-    transform_output(mv, pixel);
-    for (std::size_t i = 0; i < 4; ++i) {
-      activate(A, pixel[i] + shift).store_unaligned(y + i * y_stride + q);
+    output_pixels<A>(m, m_stride, q, Vec<T>(bias), pixel);
+    for (std::size_t i = 0; i < 4; ++i) pixel[i].store_unaligned(y + i * y_stride + q);
+  }
+}
+
+// output_pixels of `count` tiles pooled: the maximum of each tile's four (the first of equal
+// values in row-major order; a NaN wins) to maxima[q], and its offset in the output plane,
+// offsets[i * 2 + k] for pixel (i, k), to where[q].
+template <Activation A, class T>
+void pool_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
+                       const std::array<T, 4>& offsets, T* __restrict maxima, T* __restrict where) {
+  for (std::size_t q = 0; q < count; q += Vec<T>::size) {
+    Vec<T> pixel[4];
+    output_pixels<A>(m, m_stride, q, Vec<T>(bias), pixel);
+    Vec<T> best = pixel[0];
+    Vec<T> offset(offsets[0]);
+    for (std::size_t i = 1; i < 4; ++i) {
+      const auto wins = (pixel[i] > best) | xsimd::isnan(pixel[i]);
+      best = xsimd::select(wins, pixel[i], best);
+      offset = xsimd::select(wins, Vec<T>(offsets[i]), offset);
     }
+    best.store_aligned(maxima + q);
+    offset.store_aligned(where + q);
   }
 }
 
@@ -426,8 +451,8 @@ WinogradForward<T>::WinogradForward(const ConvGeometry& g, std::size_t out_chann
 }
 
 template <class T>
-void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
-                             Activation activation) const {
+template <class Store>
+void WinogradForward<T>::run_tiles(const T* image, bool parallel, Store store) const {
   constexpr std::size_t lanes = Vec<T>::size;
   const std::size_t channels = g_.channels;
   const std::size_t pixels = kernel_.pixels;
@@ -437,23 +462,8 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
   fill_components(image, channels, g_.height, g_.width, g_.pad_h, g_.pad_w, grid_row_, component_,
                   poly);
 
-  // The output tiles' pixels, as four planes per channel [C_out][i][k] on the grid: (i, k) of
-  // tile q at q. Each plane is read in whole vectors, up to `lanes` past the last tile row.
-  const std::size_t plane_tiles = blocks_ * pixels + lanes;
-  Scratch<T, 1> tile_pixels(out_channels_ * 4 * plane_tiles);
-  T* ys = tile_pixels.data();
-
   const std::size_t rows = kernel_.rows;
   const std::size_t packed_size = round_up(out_channels_, rows) * channels;
-  // Both instantiations inlinable behind one predictable branch (not a pointer to one of them,
-  // which would be a call per channel row).
-  auto output_block = [activation](auto... args) {
-    if (activation == Activation::relu) {
-      transform_output_block<Activation::relu, T>(args...);
-    } else {
-      transform_output_block<Activation::none, T>(args...);
-    }
-  };
   auto run_blocks = [&](std::size_t begin, std::size_t end) {
     // V [16][C][block] (in L2) and M [16][rows][block] (in L1). Each of the sixteen is one vector
     // longer than its rows: strides of a multiple of 4 KB would make the sixteen streams
@@ -486,8 +496,7 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
                v + xi * v_stride, whole, nullptr, m + xi * m_stride, pixels);
         }
         for (std::size_t r = 0; r < here; ++r) {
-          output_block(m + r * pixels, m_stride, vectors * lanes, bias ? bias[o + r] : T(0),
-                       ys + (o + r) * 4 * plane_tiles + first, plane_tiles);
+          store(m + r * pixels, m_stride, vectors * lanes, o + r, first);
         }
       }
     }
@@ -500,6 +509,29 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
   } else {
     run_blocks(0, blocks_);
   }
+}
+
+template <class T>
+void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
+                             Activation activation) const {
+  // The output tiles' pixels, as four planes per channel [C_out][i][k] on the grid: (i, k) of
+  // tile q at q. Each plane is read in whole vectors, up to `lanes` past the last tile row.
+  const std::size_t plane_tiles = blocks_ * kernel_.pixels + Vec<T>::size;
+  Scratch<T, 1> tile_pixels(out_channels_ * 4 * plane_tiles);
+  T* ys = tile_pixels.data();
+  // Both instantiations inlinable behind one predictable branch (not a pointer to one of them,
+  // which would be a call per channel row).
+  run_tiles(
+      image, parallel,
+      [&](const T* m, std::size_t m_stride, std::size_t count, std::size_t o, std::size_t first) {
+        const T b = bias ? bias[o] : T(0);
+        T* y = ys + o * 4 * plane_tiles + first;
+        if (activation == Activation::relu) {
+          transform_output_block<Activation::relu, T>(m, m_stride, count, b, y, plane_tiles);
+        } else {
+          transform_output_block<Activation::none, T>(m, m_stride, count, b, y, plane_tiles);
+        }
+      });
 
   // Output row 2t + i of each channel interleaves the planes (i, 0) and (i, 1) of tile row t.
   const EvenOdd<T> even_odd;
@@ -507,6 +539,49 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
     for (std::size_t y = 0; y < g_.out_h; ++y) {
       const T* even = ys + (o * 4 + y % 2 * 2) * plane_tiles + y / 2 * grid_row_;
       even_odd.merge(even, even + plane_tiles, g_.out_w, out + (o * g_.out_h + y) * g_.out_w);
+    }
+  }
+}
+
+template <class T>
+void WinogradForward<T>::run_pooled(const T* image, const T* bias, const PooledOutput<T>& out,
+                                    bool parallel, Activation activation) const {
+  // Each tile's maximum and where it lies in the tile, as two planes per channel on the grid.
+  const std::size_t plane_tiles = blocks_ * kernel_.pixels + Vec<T>::size;
+  Scratch<T, 1> tile_maxima(out_channels_ * 2 * plane_tiles);
+  T* ys = tile_maxima.data();
+  const auto out_w = static_cast<T>(g_.out_w);
+  const std::array<T, 4> offsets{T(0), T(1), out_w, out_w + T(1)};
+  run_tiles(
+      image, parallel,
+      [&](const T* m, std::size_t m_stride, std::size_t count, std::size_t o, std::size_t first) {
+        const T b = bias ? bias[o] : T(0);
+        T* y = ys + o * 2 * plane_tiles + first;
+        if (activation == Activation::relu) {
+          pool_output_block<Activation::relu, T>(m, m_stride, count, b, offsets, y,
+                                                 y + plane_tiles);
+        } else {
+          pool_output_block<Activation::none, T>(m, m_stride, count, b, offsets, y,
+                                                 y + plane_tiles);
+        }
+      });
+
+  // The pooling windows are the whole tiles: the spare tile of each grid row, and a last tile
+  // row or column that reaches past the output, are dropped (max_pool2d's floor).
+  const std::size_t pooled_h = g_.out_h / 2;
+  const std::size_t pooled_w = g_.out_w / 2;
+  for (std::size_t o = 0; o < out_channels_; ++o) {
+    for (std::size_t y = 0; y < pooled_h; ++y) {
+      const T* maxima = ys + o * 2 * plane_tiles + y * grid_row_;
+      const T* where = maxima + plane_tiles;
+      const std::size_t to = (o * pooled_h + y) * pooled_w;
+      std::copy_n(maxima, pooled_w, out.values + to);
+      const auto top_left = static_cast<std::int32_t>(2 * y * g_.out_w);
+      std::int32_t* argmax = out.argmax + to;
+      for (std::size_t x = 0; x < pooled_w; ++x) {
+        argmax[x] =
+            top_left + static_cast<std::int32_t>(2 * x) + static_cast<std::int32_t>(where[x]);
+      }
     }
   }
 }

@@ -47,8 +47,16 @@ class WinogradForward {
   // `parallel`: split the image's tiles across the parallel seam (for a batch of one).
   void run(const T* image, const T* bias, T* out, bool parallel,
            Activation activation = Activation::none) const;
+  // The same output pooled as it is stored (see PooledOutput): its tiles are the 2x2 windows.
+  void run_pooled(const T* image, const T* bias, const PooledOutput<T>& out, bool parallel,
+                  Activation activation) const;
 
  private:
+  // Transforms the image and runs the sixteen products block by block, handing each output
+  // channel's products of a block to store(m, m_stride, tiles, channel, first tile).
+  template <class Store>
+  void run_tiles(const T* image, bool parallel, Store store) const;
+
   ConvGeometry g_;
   std::size_t out_channels_;
   ForwardKernel<T> kernel_;           // a block of the grid is kernel_.pixels tiles

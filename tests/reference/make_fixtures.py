@@ -98,13 +98,15 @@ def run(writer, op, options, named_inputs, forward, labels=None):
 
 
 def conv_case(writer, op, n, c_in, c_out, spatial, kernel, stride, padding, dilation, bias,
-              activation):
-    """One case of `op` = activation(conv2d): random input, weight and (if `bias`) bias."""
+              activation, **more_options):
+    """One case of `op` = activation(conv2d): random input, weight and (if `bias`) bias.
+    more_options: the activation's own, written to the manifest after the convolution's."""
     inputs = [("input", normal([n, c_in, *spatial])),
               ("weight", normal([c_out, c_in, *kernel], 0.5))]
     if bias:
         inputs.append(("bias", normal([c_out])))
-    options = {"stride": stride, "padding": padding, "dilation": dilation, "bias": bias}
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "bias": bias,
+               **more_options}
     run(writer, op, options, inputs,
         lambda x, w, b=None: activation(F.conv2d(x, w, b, stride=stride, padding=padding,
                                                  dilation=dilation)))
@@ -141,6 +143,29 @@ def conv2d_relu_cases(writer, count=8):
         spatial = [dilation[d] * (kernel[d] - 1) + 1 + int(rng.integers(0, 5)) for d in range(2)]
         conv_case(writer, "conv2d_relu", n, c_in, c_out, spatial, kernel, stride, padding,
                   dilation, bias, F.relu)
+
+
+def conv2d_relu_max_pool2d_cases(writer, count=8):
+    """max_pool2d(relu(conv2d)): tapegrad's fused conv2d_relu_max_pool2d. The first case takes
+    the Winograd kernel that pools as it stores (3x3, 16 channels each side, 2x2 windows)."""
+    for i in range(count):
+        n, c_in, c_out = rng.integers(1, 3), rng.integers(1, 4), rng.integers(1, 5)
+        kernel = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        stride = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+        padding = [int(rng.integers(0, k // 2 + 1)) for k in kernel]
+        pool = [int(rng.integers(1, 4)), int(rng.integers(2, 4))]
+        pool_stride = list(pool) if i < 4 else [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        pool_padding = [int(rng.integers(0, k // 2 + 1)) for k in pool]
+        if i == 0:
+            n, c_in, c_out, kernel, stride, padding = 1, 16, 16, [3, 3], [1, 1], [1, 1]
+            pool, pool_stride, pool_padding = [2, 2], [2, 2], [0, 0]
+        # An input whose convolution holds a few windows.
+        spatial = [kernel[d] + stride[d] * (pool[d] + int(rng.integers(0, 4))) for d in range(2)]
+        conv_case(writer, "conv2d_relu_max_pool2d", n, c_in, c_out, spatial, kernel, stride,
+                  padding, [1, 1], i % 2 == 0,
+                  lambda y: F.max_pool2d(F.relu(y), pool, stride=pool_stride,
+                                         padding=pool_padding),
+                  pool_kernel=pool, pool_stride=pool_stride, pool_padding=pool_padding)
 
 
 def max_pool2d_cases(writer, count=10):
@@ -503,6 +528,7 @@ def main():
     mse_loss_cases(writer)
     cross_entropy_more_cases(writer)
     conv2d_relu_cases(writer)  # last: the cases above keep their random data
+    conv2d_relu_max_pool2d_cases(writer)
     writer.finish()
     total = sum(p.stat().st_size for p in FIXTURES.iterdir())
     print(f"{len(writer.cases)} cases, {len(list(FIXTURES.iterdir()))} files, {total} bytes "

@@ -1,0 +1,29 @@
+#pragma once
+// What the ops that max-pool share inside the library (max_pool2d, and conv2d_relu_max_pool2d,
+// which pools as the convolution stores): the window's checks and the backward scatter on the
+// int32 argmax (pool.cpp says why int32).
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "../autograd/tensor.hpp"
+#include "kernels/pool.hpp"
+#include "options.hpp"
+
+namespace tg::detail {
+
+using Argmax = std::shared_ptr<const std::vector<std::int32_t>>;
+
+// Checks a max-pool window against a 4-D input shape (PyTorch's rules, no ceil_mode), naming
+// `op` in the error, and returns the kernels' geometry.
+kernels::Pool2dGeometry max_pool_geometry(std::string_view op, const Shape& input_shape,
+                                          const MaxPool2dOptions& options);
+
+// max_pool2d's backward as a differentiable op: grad_output scattered to the argmax positions
+// of planes of `input_shape`, everything else 0.
+Tensor max_pool_scatter(const Tensor& grad_output, const Argmax& argmax,
+                        const kernels::Pool2dGeometry& g, const Shape& input_shape);
+
+}  // namespace tg::detail
