@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <tuple>
 #include <vector>
 
@@ -135,6 +136,48 @@ TEST_CASE("gemm_parallel cut by rows or by columns gives gemm's bits", "[gemm]")
     }
   }
   tg::set_num_threads(0);
+}
+
+TEST_CASE("gemm_parallel cut along the depth: the definition, the same bits at 1 and 2 threads",
+          "[gemm]") {
+  // A C too small to cut in two (64 x 128, linear's forward in mnist_cnn) and a depth of several
+  // chunks with a partial last one; beta 0 over a C of NaN, and beta 2.
+  tg::Generator gen(9);
+  const std::size_t m = 64, n = 128, kk = 4000;
+  for (int t = 0; t < 4; ++t) {
+    const auto ta = t & 1 ? k::Trans::yes : k::Trans::no;
+    const auto tb = t & 2 ? k::Trans::yes : k::Trans::no;
+    const std::size_t lda = ta == k::Trans::yes ? m : kk;
+    const std::size_t ldb = tb == k::Trans::yes ? kk : n;
+    const auto a = random_vector(gen, m * kk);
+    const auto b = random_vector(gen, kk * n);
+    const auto c = random_vector(gen, m * n);
+    for (const double beta : {0.0, 2.0}) {
+      INFO("ta " << (t & 1) << " tb " << (t & 2) << " beta " << beta);
+      const auto expected = reference(ta, tb, m, n, kk, 0.5, a, b, beta, c);
+      std::vector<std::vector<double>> results;
+      std::vector<std::vector<float>> results_f;
+      for (const int threads : {1, 2}) {
+        tg::set_num_threads(threads);
+        auto out = beta == 0.0 ? std::vector<double>(m * n, std::nan("")) : c;
+        k::gemm_parallel(ta, tb, m, n, kk, 0.5, a.data(), lda, b.data(), ldb, beta, out.data(), n);
+        results.push_back(out);
+        std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end());
+        std::vector<float> out_f(out.size(), std::nanf(""));
+        if (beta != 0.0) out_f.assign(c.begin(), c.end());
+        k::gemm_parallel(ta, tb, m, n, kk, 0.5f, af.data(), lda, bf.data(), ldb,
+                         static_cast<float>(beta), out_f.data(), n);
+        results_f.push_back(out_f);
+      }
+      tg::set_num_threads(0);
+      CHECK(results[0] == results[1]);
+      CHECK(results_f[0] == results_f[1]);
+      for (std::size_t i = 0; i < m * n; ++i) {
+        REQUIRE(results[0][i] == Approx(expected[i]).epsilon(1e-12).margin(1e-10));
+        REQUIRE(results_f[0][i] == Approx(expected[i]).epsilon(1e-4).margin(1e-2));
+      }
+    }
+  }
 }
 
 TEST_CASE("gemm with beta 0 ignores NaN in C", "[gemm]") {

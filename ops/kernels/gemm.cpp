@@ -15,6 +15,7 @@
 #endif
 
 #include "parallel.hpp"
+#include "scratch.hpp"
 #include "sizes.hpp"
 
 // A BLIS-style GEMM: op(A) and op(B) are copied ("packed") block by block into buffers laid
@@ -290,6 +291,50 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
   }
 }
 
+namespace {
+
+// Depth of the chunks a deep product with a small C is cut into: whole KC blocks, and enough
+// arithmetic per task for any C that takes this path.
+template <class T>
+constexpr std::size_t depth_chunk = 4 * Blocking<T>::kc;
+
+// C = alpha op(A) op(B) + beta C as the sum of the products of depth_chunk-deep slices of the
+// depth, each computed by one task into its own buffer, then added to C in slice order. The
+// slices depend on k alone, so the bits do not depend on the thread count; they differ from
+// gemm's (which sums each element along the whole depth in one run).
+template <class T>
+void gemm_depth_chunks(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
+                       T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta,
+                       T* c, std::size_t ldc) {
+  const std::size_t chunk = depth_chunk<T>;
+  const std::size_t chunks = (k + chunk - 1) / chunk;
+  Scratch<T> partial(chunks * m * n);
+  parallel_for(chunks, 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const std::size_t from = i * chunk;
+      const T* a_slice = trans_a == Trans::yes ? a + from * lda : a + from;
+      const T* b_slice = trans_b == Trans::yes ? b + from : b + from * ldb;
+      gemm(trans_a, trans_b, m, n, std::min(chunk, k - from), alpha, a_slice, lda, b_slice, ldb,
+           T(0), partial.data() + i * m * n, n);
+    }
+  });
+  for (std::size_t i = 0; i < chunks; ++i) {
+    for (std::size_t r = 0; r < m; ++r) {
+      T* row = c + r * ldc;
+      const T* add = partial.data() + (i * m + r) * n;
+      if (i > 0) {
+        for (std::size_t j = 0; j < n; ++j) row[j] += add[j];
+      } else if (beta == T(0)) {
+        std::copy_n(add, n, row);  // C is not read: it may hold NaN
+      } else {
+        for (std::size_t j = 0; j < n; ++j) row[j] = beta * row[j] + add[j];
+      }
+    }
+  }
+}
+
+}  // namespace
+
 template <class T>
 void gemm_parallel(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
                    T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
@@ -305,6 +350,12 @@ void gemm_parallel(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, s
         std::max(min_side, flops_per_task / std::max<std::size_t>(1, flops_per_line));
     return (lines + multiple - 1) / multiple * multiple;
   };
+  // A C too small to cut into two blocks of that size (linear's forward in mnist_cnn, 64 x 128
+  // x 9216, ran one 96-column and one 32-column task) is cut along a deep enough depth instead.
+  if (std::max(m, n) < 2 * min_side && k >= 2 * depth_chunk<T>) {
+    gemm_depth_chunks(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   if (m >= n) {
     parallel_for(m, block(2 * n * k, Blocking<T>::mr), [&](std::size_t begin, std::size_t end) {
       const T* a_rows = trans_a == Trans::yes ? a + begin : a + begin * lda;
