@@ -186,11 +186,6 @@ Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weigh
                 });
 }
 
-bool is_2x2_window(const kernels::Pool2dGeometry& p) {
-  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
-         p.pad_w == 0;
-}
-
 }  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
@@ -218,9 +213,8 @@ Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const T
     const T* b = bias.defined() ? data<T>(bias) : nullptr;
     const kernels::PooledOutput<T> out{.values = pooled.data(), .argmax = argmax->data()};
     constexpr auto relu = kernels::Activation::relu;
-    if (!is_2x2_window(pool) ||
-        !kernels::conv2d_forward_max_pool_2x2<T>(g, batch, out_channels, data<T>(input),
-                                                 data<T>(weight), b, relu, out)) {
+    if (!kernels::conv2d_forward_max_pool<T>(g, batch, out_channels, data<T>(input),
+                                             data<T>(weight), b, relu, pool, out)) {
       auto unpooled = uninitialized<T>(conv_shape);
       kernels::conv2d_forward<T>(g, batch, out_channels, data<T>(input), data<T>(weight), b,
                                  unpooled.data(), relu);

@@ -34,11 +34,12 @@ namespace tg {
                                  const Tensor& bias = Tensor{}, const Conv2dOptions& options = {});
 
 // max_pool2d(conv2d_relu(input, weight, bias, conv_options), pool_options), with the same bits
-// and gradients, in one op: where a kernel pools as it stores (Winograd's 3x3 layers with 2x2
-// windows of stride 2: its output tiles are the windows), the unpooled output is never written,
-// nor read again by the pool. Backward: delta = the pool's scatter of g * [y > 0], the mask
-// taken on the pooled output y (where the scatter puts a value, the unpooled output is y), then
-// conv2d's gradients of delta: relu's backward runs on a quarter of the values.
+// and gradients, in one op. With stride 1, each image is pooled by the task that convolved it,
+// from the cache (Winograd's 3x3 layers pool 2x2 windows of stride 2 in registers: its output
+// tiles are the windows), so the unpooled batch is never written nor read again, and the pool
+// needs no pass of its own. Backward: delta = the pool's scatter of g * [y > 0], the mask taken
+// on the pooled output y (where the scatter puts a value, the unpooled output is y), then
+// conv2d's gradients of delta: relu's backward runs on the pooled values only.
 [[nodiscard]] Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight,
                                             const Tensor& bias, const Conv2dOptions& conv_options,
                                             const MaxPool2dOptions& pool_options);

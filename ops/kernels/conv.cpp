@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "activation.hpp"
@@ -69,30 +70,37 @@ bool winograd_takes(const ConvGeometry& g, std::size_t batch, std::size_t out_ch
          all_finite(input, batch * g.image_size());
 }
 
-// The forward convolution of g on the fastest kernel that applies: Winograd for 3x3 layers with
-// enough channels, the channel-vector kernel for many taps and whole vectors of output channels,
-// else the shifted kernel. Winograd's transforms mix the values of a tile, so an infinity or NaN
-// would spread to pixels the direct sum keeps finite: it takes only finite operands (a scan in
-// vectors; `weight_finite` when the caller has scanned the weight). (Finite values within a
-// factor 4 of the type's largest could still overflow in the transforms.)
+// Calls use(conv) with the fastest one-image forward convolution that applies to a stride-one g:
+// Winograd for 3x3 layers with enough channels, the channel-vector kernel for many taps and
+// whole vectors of output channels, else the shifted kernel. Winograd's transforms mix the
+// values of a tile, so an infinity or NaN would spread to pixels the direct sum keeps finite:
+// it takes only finite operands (a scan in vectors; `weight_finite` when the caller has scanned
+// the weight). (Finite values within a factor 4 of the type's largest could still overflow in
+// the transforms.)
+template <class T, class Use>
+void with_stride_one_kernel(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                            const T* input, const T* weight, bool weight_finite, Use&& use) {
+  if (winograd_takes(g, batch, out_channels, input, weight, weight_finite)) {
+    use(WinogradForward<T>(g, out_channels, weight));
+  } else if (direct_forward_applies<T>(g, out_channels)) {
+    use(DirectForward<T>(g, out_channels, weight));
+  } else {
+    use(ShiftedForward<T>(g, out_channels, weight));
+  }
+}
+
+// The forward convolution of a stride-one g on the kernel with_stride_one_kernel picks.
 template <class T>
 void forward_stride_one(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
                         const T* input, const T* weight, const T* bias, T* output,
                         Activation activation, bool weight_finite = false) {
   const std::size_t flops = 2 * out_channels * g.col_rows() * g.col_cols();
   const std::size_t output_size = out_channels * g.col_cols();
-  if (winograd_takes(g, batch, out_channels, input, weight, weight_finite)) {
-    run_each_image(WinogradForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
-                   bias, output, output_size, activation);
-    return;
-  }
-  if (direct_forward_applies<T>(g, out_channels)) {
-    run_each_image(DirectForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
-                   bias, output, output_size, activation);
-    return;
-  }
-  run_each_image(ShiftedForward<T>(g, out_channels, weight), batch, flops, input, g.image_size(),
-                 bias, output, output_size, activation);
+  with_stride_one_kernel(g, batch, out_channels, input, weight, weight_finite,
+                         [&](const auto& conv) {
+                           run_each_image(conv, batch, flops, input, g.image_size(), bias, output,
+                                          output_size, activation);
+                         });
 }
 
 template <class T>
@@ -187,20 +195,32 @@ void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_ch
 }
 
 template <class T>
-bool conv2d_forward_max_pool_2x2(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                                 const T* input, const T* weight, const T* bias,
-                                 Activation activation, const PooledOutput<T>& output) {
-  if (!winograd_takes(g, batch, out_channels, input, weight)) {
-    return false;
-  }
-  const WinogradForward<T> conv(g, out_channels, weight);
-  const std::size_t pooled_size = out_channels * (g.out_h / 2) * (g.out_w / 2);
-  for_each_image(
-      batch, 2 * out_channels * g.col_rows() * g.col_cols(), [&](std::size_t n, bool parallel) {
-        const PooledOutput<T> image_output{.values = output.values + n * pooled_size,
-                                           .argmax = output.argmax + n * pooled_size};
-        conv.run_pooled(input + n * g.image_size(), bias, image_output, parallel, activation);
-      });
+bool conv2d_forward_max_pool(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                             const T* input, const T* weight, const T* bias, Activation activation,
+                             const Pool2dGeometry& pool, const PooledOutput<T>& output) {
+  if (!shifted_conv_applies(g)) return false;
+  const std::size_t plane = g.out_h * g.out_w;
+  const std::size_t pooled_size = out_channels * pool.out_h * pool.out_w;
+  with_stride_one_kernel(g, batch, out_channels, input, weight, false, [&](const auto& conv) {
+    using Conv = std::decay_t<decltype(conv)>;
+    for_each_image(batch, 2 * out_channels * g.col_rows() * plane,
+                   [&](std::size_t n, bool parallel) {
+                     const T* image = input + n * g.image_size();
+                     const PooledOutput<T> image_output{.values = output.values + n * pooled_size,
+                                                        .argmax = output.argmax + n * pooled_size};
+                     if constexpr (std::is_same_v<Conv, WinogradForward<T>>) {
+                       if (is_window_2x2(pool)) {
+                         conv.run_pooled(image, bias, image_output, parallel, activation);
+                         return;
+                       }
+                     }
+                     // The image's output, in the cache, pooled by this task.
+                     Scratch<T, 7> unpooled(out_channels * plane);
+                     conv.run(image, bias, unpooled.data(), parallel, activation);
+                     max_pool2d_planes(pool, out_channels, unpooled.data(), image_output.values,
+                                       image_output.argmax);
+                   });
+  });
   return true;
 }
 
@@ -312,9 +332,9 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
 #define TG_INSTANTIATE_CONV(T)                                                                     \
   template void conv2d_forward<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,         \
                                   const T*, const T*, T*, Activation);                             \
-  template bool conv2d_forward_max_pool_2x2<T>(const ConvGeometry&, std::size_t, std::size_t,      \
-                                               const T*, const T*, const T*, Activation,           \
-                                               const PooledOutput<T>&);                            \
+  template bool conv2d_forward_max_pool<T>(const ConvGeometry&, std::size_t, std::size_t,          \
+                                           const T*, const T*, const T*, Activation,               \
+                                           const Pool2dGeometry&, const PooledOutput<T>&);         \
   template void conv2d_backward_input<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,  \
                                          const T*, T*);                                            \
   template void conv2d_backward_weight<T>(const ConvGeometry&, std::size_t, std::size_t, const T*, \

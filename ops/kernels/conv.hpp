@@ -8,6 +8,7 @@
 
 #include "epilogue.hpp"
 #include "im2col.hpp"
+#include "pool.hpp"
 
 namespace tg::kernels {
 
@@ -17,13 +18,15 @@ void conv2d_forward(const ConvGeometry& g, std::size_t batch, std::size_t out_ch
                     const T* input, const T* weight, const T* bias, T* output,
                     Activation activation = Activation::none);
 
-// output = conv2d_forward's output pooled by 2x2 windows with stride 2 and no padding (see
-// PooledOutput), where a kernel pools as it stores: Winograd's, whose tiles are the windows.
-// Returns false, having written nothing, where none applies; the caller then runs the two.
+// output = max_pool2d_forward(conv2d_forward's output) with `pool`'s windows and argmax rule,
+// each image pooled by the task that computed it, while its output is in the cache; Winograd
+// pools 2x2 windows of stride 2 in registers as it stores (its tiles are the windows). For a
+// stride-one g (the kernels that run one image at a time); returns false, having written
+// nothing, for any other: the caller then runs the two.
 template <class T>
-bool conv2d_forward_max_pool_2x2(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                                 const T* input, const T* weight, const T* bias,
-                                 Activation activation, const PooledOutput<T>& output);
+bool conv2d_forward_max_pool(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
+                             const T* input, const T* weight, const T* bias, Activation activation,
+                             const Pool2dGeometry& pool, const PooledOutput<T>& output);
 
 // grad_input[n] = col2im(weight^T x grad_output[n]).
 template <class T>

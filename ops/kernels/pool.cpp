@@ -132,11 +132,9 @@ void max_plane_2x2(const Pool2dGeometry& g, const T* in, T* out, std::int32_t* a
 
 template <class T, bool with_argmax>
 void max_plane(const Pool2dGeometry& g, const T* in, T* out, std::int32_t* argmax) {
-  const bool window_2x2 = g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 &&
-                          g.stride_w == 2 && g.pad_h == 0 && g.pad_w == 0;
   if (has_nan(in, g.in_h * g.in_w)) {
     max_plane<T, with_argmax, true>(g, in, out, argmax);
-  } else if (window_2x2) {
+  } else if (is_window_2x2(g)) {
     max_plane_2x2<T, with_argmax>(g, in, out, argmax);
   } else {
     max_plane<T, with_argmax, false>(g, in, out, argmax);
@@ -144,6 +142,21 @@ void max_plane(const Pool2dGeometry& g, const T* in, T* out, std::int32_t* argma
 }
 
 }  // namespace
+
+bool is_window_2x2(const Pool2dGeometry& g) {
+  return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
+         g.pad_w == 0;
+}
+
+template <class T>
+void max_pool2d_planes(const Pool2dGeometry& g, std::size_t planes, const T* input, T* output,
+                       std::int32_t* argmax) {
+  const std::size_t in_plane = g.in_h * g.in_w;
+  const std::size_t out_plane = g.out_h * g.out_w;
+  for (std::size_t p = 0; p < planes; ++p) {
+    max_plane<T, true>(g, input + p * in_plane, output + p * out_plane, argmax + p * out_plane);
+  }
+}
 
 template <class T>
 void max_pool2d_forward(const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
@@ -252,6 +265,8 @@ void avg_pool2d_backward(const Pool2dGeometry& g, bool count_include_pad, const 
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
 #define TG_INSTANTIATE_POOL(T)                                                                   \
   template void max_pool2d_forward<T>(const Pool2dGeometry&, const T*, T*, std::int32_t*);       \
+  template void max_pool2d_planes<T>(const Pool2dGeometry&, std::size_t, const T*, T*,           \
+                                     std::int32_t*);                                             \
   template void max_pool2d_scatter<T>(const Pool2dGeometry&, const T*, const std::int32_t*, T*); \
   template void max_pool2d_gather<T>(const Pool2dGeometry&, const T*, const std::int32_t*, T*);  \
   template void avg_pool2d_forward<T>(const Pool2dGeometry&, bool, const T*, T*);                \

@@ -29,6 +29,16 @@ struct Pool2dGeometry {
 template <class T>
 void max_pool2d_forward(const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax);
 
+// max_pool2d_forward of `planes` planes (not g.planes) on the calling thread, argmax required:
+// for a caller that is itself one task of a parallel loop.
+template <class T>
+void max_pool2d_planes(const Pool2dGeometry& g, std::size_t planes, const T* input, T* output,
+                       std::int32_t* argmax);
+
+// Whether g's windows are 2x2 with stride 2 and no padding, the window of nearly every CNN
+// (its own kernels: no two windows overlap).
+bool is_window_2x2(const Pool2dGeometry& g);
+
 // grad_input[plane][argmax[j]] += grad_output[j]; grad_input is overwritten (zeroed first).
 // Scatter and gather read only the plane count and sizes of `g`; argmax must lie in
 // [0, in_h * in_w).
