@@ -48,6 +48,17 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p') (family $(sed -n 's/^cpu 
   "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$root/build/CMakeCache.txt")"
 echo
 
+# With fewer threads than cores, all three run on the same cores (the last ones: CPU 0 takes most
+# interrupts), pinned with taskset. On a 2-core VM here one core ran mnist_cnn 18% slower than
+# the other, and which one a process landed on decided its round.
+pin=()
+cores=$(nproc)
+if [ "$threads" -lt "$cores" ]; then
+  pin=(taskset -c "$((cores - threads))-$((cores - 1))")
+  echo "pinned: each process to CPUs $((cores - threads))-$((cores - 1)) of 0-$((cores - 1)) (taskset)"
+  echo
+fi
+
 # Mean img_per_s of the epoch lines on stdin.
 mean_rate() { awk '$1 == "epoch" { s += $6; n++ } END { if (n) printf "%.0f", s / n; else print 0 }'; }
 
@@ -70,11 +81,11 @@ notes=()
 for model in lenet5 mnist_cnn; do
   tg_rates=() torch_rates=() libtorch_rates=()
   for _ in $(seq "$rounds"); do
-    tg_rates+=("$("$mnist" --data "$data" --model "$model" --optimizer sgd --lr 0.01 --momentum 0.9 \
+    tg_rates+=("$("${pin[@]}" "$mnist" --data "$data" --model "$model" --optimizer sgd --lr 0.01 --momentum 0.9 \
       --lr-step 0 --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
-    torch_rates+=("$(OPENBLAS_NUM_THREADS=1 "$python" "$root/bench/torch_ref.py" --data "$data" \
+    torch_rates+=("$(OPENBLAS_NUM_THREADS=1 "${pin[@]}" "$python" "$root/bench/torch_ref.py" --data "$data" \
       --model "$model" --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
-    libtorch_rates+=("$(OPENBLAS_NUM_THREADS=1 "$libtorch" --data "$data" --model "$model" \
+    libtorch_rates+=("$(OPENBLAS_NUM_THREADS=1 "${pin[@]}" "$libtorch" --data "$data" --model "$model" \
       --batch 64 --epochs "$epochs" --threads "$threads" 2>/dev/null | mean_rate)")
   done
   tg=$(median "${tg_rates[@]}") torch=$(median "${torch_rates[@]}")
