@@ -61,7 +61,7 @@ void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_i
 }
 
 // Whether Winograd's kernels take this forward convolution: they apply to g and the operands are
-// finite (see forward_stride_one).
+// finite (see with_stride_one_kernel).
 template <class T>
 bool winograd_takes(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
                     const T* input, const T* weight, bool weight_finite = false) {
