@@ -25,10 +25,10 @@ V activate(Activation activation, V v) {
   }
 }
 
-// Where a convolution that pools its output as it stores it (2x2 windows, stride 2, no padding)
-// puts the pooled planes [C_out, out_h / 2, out_w / 2] and, for each pooled value, the flat index
-// of its maximum in its out_h x out_w plane, chosen by max_pool2d_forward's rule: the first of
-// equal values in row-major order, and a NaN wins.
+// Where a convolution that max-pools its output (conv2d_forward_max_pool) puts the pooled planes
+// [C_out, pooled_h, pooled_w] and, for each pooled value, the flat index of its maximum in its
+// out_h x out_w plane, chosen by max_pool2d_forward's rule: the first of equal values in
+// row-major order, and a NaN wins.
 template <class T>
 struct PooledOutput {
   T* values = nullptr;
