@@ -626,6 +626,71 @@ TEST_CASE("conv2d's Winograd layers keep infinities where the direct loops have 
   }
 }
 
+// Winograd's result is checked per image: an infinity in one image sends only that image to the
+// direct kernel, and the others keep Winograd's bits (those of a batch without it).
+TEST_CASE("conv2d's Winograd layers fall back image by image", "[conv]") {
+  tg::manual_seed(23);
+  const Config c{3, 16, 16, 8, 8, 3, 3, {.padding = 1}, false};
+  xt::xarray<double> x = randn64(c.input_shape(), false).value<double>();
+  x(1, 5, 4, 4) = std::numeric_limits<double>::infinity();
+  const xt::xarray<double> w = randn64(c.weight_shape(), false).value<double>();
+  const auto expected = reference_conv(c, x, w, xt::zeros<double>({16}));
+  for (const tg::DType dtype : {tg::f64, tg::f32}) {
+    INFO((dtype == tg::f64 ? "f64" : "f32"));
+    const Tensor weight = f64(w).to(dtype);
+    const Tensor y = tg::conv2d(f64(x).to(dtype), weight, Tensor{}, c.options).to(tg::f64);
+    const xt::xarray<double> got = y.value<double>();
+    CHECK(bool(xt::all(xt::equal(xt::isnan(got), xt::isnan(expected)))));
+    CHECK(bool(xt::all(xt::equal(xt::isinf(got), xt::isinf(expected)))));
+    for (const std::size_t n : {std::size_t{0}, std::size_t{2}}) {
+      const xt::xarray<double> image = xt::view(x, xt::range(n, n + 1));
+      const Tensor alone = tg::conv2d(f64(image).to(dtype), weight, Tensor{}, c.options);
+      const xt::xarray<double> expected_bits = alone.to(tg::f64).value<double>();
+      CHECK(bool(xt::all(xt::equal(xt::view(got, xt::range(n, n + 1)), expected_bits))));
+    }
+  }
+}
+
+// Finite values near the type's largest can overflow in Winograd's transforms where the direct
+// sum stays finite: the output then comes from the direct kernel. The images' columns and rows
+// run +a, +a, -a, -a, so that a tile's transform adds four of them (4a, past the largest), and the
+// kernel is the identity at its centre, so that the convolution is exactly the image.
+TEST_CASE("conv2d's Winograd layers compute what overflows in the transforms directly", "[conv]") {
+  const Config c{2, 16, 16, 8, 8, 3, 3, {.padding = 1}, false};
+  xt::xarray<double> w = xt::zeros<double>(c.weight_shape());
+  for (std::size_t o = 0; o < 16; ++o) w(o, o, 1, 1) = 1.0;
+  for (const tg::DType dtype : {tg::f64, tg::f32}) {
+    INFO((dtype == tg::f64 ? "f64" : "f32"));
+    const double a = dtype == tg::f64 ? 0.3 * std::numeric_limits<double>::max()
+                                      : 0.3 * double(std::numeric_limits<float>::max());
+    xt::xarray<double> x = xt::zeros<double>(c.input_shape());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const std::size_t col = i % 8;
+      const std::size_t row = i / 8 % 8;
+      x.flat(i) = (col % 4 < 2) == (row % 4 < 2) ? a : -a;
+    }
+    const Tensor input = f64(x).to(dtype);
+    const Tensor weight = f64(w).to(dtype);
+    const xt::xarray<double> image = input.to(tg::f64).value<double>();
+    CHECK(bool(xt::all(xt::equal(
+        tg::conv2d(input, weight, Tensor{}, c.options).to(tg::f64).value<double>(), image))));
+    // The input gradient is the same convolution (the kernel rotated: the same identity).
+    CHECK(bool(xt::all(xt::equal(tg::conv2d_input_grad(input, weight, c.input_shape(), c.options)
+                                     .to(tg::f64)
+                                     .value<double>(),
+                                 image))));
+    // The weight gradient of delta = this image against a small one sums finite products.
+    const xt::xarray<double> small = 1e-3 * randn64(c.input_shape(), false).value<double>();
+    const xt::xarray<double> expected_dw = reference_weight_grad(c, image, small);
+    const xt::xarray<double> dw =
+        tg::conv2d_weight_grad(input, f64(small).to(dtype), c.weight_shape(), c.options)
+            .to(tg::f64)
+            .value<double>();
+    REQUIRE(bool(xt::all(xt::isfinite(expected_dw))));
+    CHECK(xt::amax(xt::abs(dw - expected_dw))() <= 1e-5 * xt::amax(xt::abs(expected_dw))());
+  }
+}
+
 // No output channels, or no images: empty results, and no division by a zero amount of work.
 TEST_CASE("conv2d handles zero output channels and an empty batch", "[conv]") {
   for (const std::size_t batch : {std::size_t{1}, std::size_t{0}}) {

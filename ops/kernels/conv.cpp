@@ -49,7 +49,7 @@ void for_each_image(std::size_t batch, std::size_t flops_per_image, F&& image) {
   });
 }
 
-// Runs a one-image convolution (ShiftedForward, DirectForward, WinogradForward) on each image of
+// Runs a one-image convolution (ShiftedForward, DirectForward, CheckedWinograd) on each image of
 // the batch.
 template <class Conv, class T>
 void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_image,
@@ -60,32 +60,44 @@ void run_each_image(const Conv& conv, std::size_t batch, std::size_t flops_per_i
   });
 }
 
-// Whether Winograd's kernels take this forward convolution: they apply to g and the operands are
-// finite (see with_stride_one_kernel).
-template <class T>
-bool winograd_takes(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                    const T* input, const T* weight, bool weight_finite = false) {
-  return winograd_applies(g, out_channels) &&
-         (weight_finite || all_finite(weight, out_channels * g.col_rows())) &&
-         all_finite(input, batch * g.image_size());
-}
+// Winograd's forward backed by a direct kernel, which computes the images whose Winograd result
+// does not hold (an infinity or NaN in the operands, or an overflow: see WinogradForward).
+// Its run has ShiftedForward's interface.
+template <class T, class Direct>
+struct CheckedWinograd {
+  WinogradForward<T> winograd;
+  Direct direct;
 
-// Calls use(conv) with the fastest one-image forward convolution that applies to a stride-one g:
-// Winograd for 3x3 layers with enough channels, the channel-vector kernel for many taps and
-// whole vectors of output channels, else the shifted kernel. Winograd's transforms mix the
-// values of a tile, so an infinity or NaN would spread to pixels the direct sum keeps finite:
-// it takes only finite operands (a scan in vectors; `weight_finite` when the caller has scanned
-// the weight). (Finite values within a factor 4 of the type's largest could still overflow in
-// the transforms.)
+  void run(const T* image, const T* bias, T* out, bool parallel, Activation activation) const {
+    if (!winograd.run(image, bias, out, parallel, activation)) {
+      direct.run(image, bias, out, parallel, activation);
+    }
+  }
+};
+
+template <class Conv>
+constexpr bool is_checked_winograd = false;
+template <class T, class Direct>
+constexpr bool is_checked_winograd<CheckedWinograd<T, Direct>> = true;
+
+// Calls use(conv) with the fastest one-image forward convolution for a stride-one g: Winograd
+// for 3x3 layers with enough channels (checked, see CheckedWinograd), the channel-vector kernel
+// for many taps and whole vectors of output channels, else the shifted kernel.
 template <class T, class Use>
-void with_stride_one_kernel(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                            const T* input, const T* weight, bool weight_finite, Use&& use) {
-  if (winograd_takes(g, batch, out_channels, input, weight, weight_finite)) {
-    use(WinogradForward<T>(g, out_channels, weight));
-  } else if (direct_forward_applies<T>(g, out_channels)) {
-    use(DirectForward<T>(g, out_channels, weight));
+void with_stride_one_kernel(const ConvGeometry& g, std::size_t out_channels, const T* weight,
+                            Use&& use) {
+  auto with_direct = [&](auto&& direct) {
+    if (winograd_applies(g, out_channels)) {
+      use(CheckedWinograd<T, std::decay_t<decltype(direct)>>{
+          WinogradForward<T>(g, out_channels, weight), std::forward<decltype(direct)>(direct)});
+    } else {
+      use(direct);
+    }
+  };
+  if (direct_forward_applies<T>(g, out_channels)) {
+    with_direct(DirectForward<T>(g, out_channels, weight));
   } else {
-    use(ShiftedForward<T>(g, out_channels, weight));
+    with_direct(ShiftedForward<T>(g, out_channels, weight));
   }
 }
 
@@ -93,14 +105,13 @@ void with_stride_one_kernel(const ConvGeometry& g, std::size_t batch, std::size_
 template <class T>
 void forward_stride_one(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
                         const T* input, const T* weight, const T* bias, T* output,
-                        Activation activation, bool weight_finite = false) {
+                        Activation activation) {
   const std::size_t flops = 2 * out_channels * g.col_rows() * g.col_cols();
   const std::size_t output_size = out_channels * g.col_cols();
-  with_stride_one_kernel(g, batch, out_channels, input, weight, weight_finite,
-                         [&](const auto& conv) {
-                           run_each_image(conv, batch, flops, input, g.image_size(), bias, output,
-                                          output_size, activation);
-                         });
+  with_stride_one_kernel(g, out_channels, weight, [&](const auto& conv) {
+    run_each_image(conv, batch, flops, input, g.image_size(), bias, output, output_size,
+                   activation);
+  });
 }
 
 template <class T>
@@ -201,25 +212,29 @@ bool conv2d_forward_max_pool(const ConvGeometry& g, std::size_t batch, std::size
   if (!shifted_conv_applies(g)) return false;
   const std::size_t plane = g.out_h * g.out_w;
   const std::size_t pooled_size = out_channels * pool.out_h * pool.out_w;
-  with_stride_one_kernel(g, batch, out_channels, input, weight, false, [&](const auto& conv) {
-    using Conv = std::decay_t<decltype(conv)>;
-    for_each_image(batch, 2 * out_channels * g.col_rows() * plane,
-                   [&](std::size_t n, bool parallel) {
-                     const T* image = input + n * g.image_size();
-                     const PooledOutput<T> image_output{.values = output.values + n * pooled_size,
-                                                        .argmax = output.argmax + n * pooled_size};
-                     if constexpr (std::is_same_v<Conv, WinogradForward<T>>) {
-                       if (is_window_2x2(pool)) {
-                         conv.run_pooled(image, bias, image_output, parallel, activation);
-                         return;
-                       }
-                     }
-                     // The image's output, in the cache, pooled by this task.
-                     Scratch<T, 7> unpooled(out_channels * plane);
-                     conv.run(image, bias, unpooled.data(), parallel, activation);
-                     max_pool2d_planes(pool, out_channels, unpooled.data(), image_output.values,
-                                       image_output.argmax);
-                   });
+  with_stride_one_kernel(g, out_channels, weight, [&](const auto& conv) {
+    for_each_image(
+        batch, 2 * out_channels * g.col_rows() * plane, [&](std::size_t n, bool parallel) {
+          const T* image = input + n * g.image_size();
+          const PooledOutput<T> image_output{.values = output.values + n * pooled_size,
+                                             .argmax = output.argmax + n * pooled_size};
+          // The image's output, in the cache, pooled by this task.
+          auto run_then_pool = [&](const auto& unpooled_conv) {
+            Scratch<T, 7> unpooled(out_channels * plane);
+            unpooled_conv.run(image, bias, unpooled.data(), parallel, activation);
+            max_pool2d_planes(pool, out_channels, unpooled.data(), image_output.values,
+                              image_output.argmax);
+          };
+          if constexpr (is_checked_winograd<std::decay_t<decltype(conv)>>) {
+            if (is_window_2x2(pool)) {
+              if (!conv.winograd.run_pooled(image, bias, image_output, parallel, activation)) {
+                run_then_pool(conv.direct);
+              }
+              return;
+            }
+          }
+          run_then_pool(conv);
+        });
   });
   return true;
 }
@@ -233,8 +248,8 @@ void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t
       all_finite(weight, out_channels * g.col_rows())) {
     const std::vector<T> rotated = rotate_kernel(g, out_channels, weight);
     forward_stride_one(input_grad_as_forward(g, out_channels), batch, g.channels, grad_output,
-                       rotated.data(), static_cast<const T*>(nullptr), grad_input, Activation::none,
-                       true);
+                       rotated.data(), static_cast<const T*>(nullptr), grad_input,
+                       Activation::none);
     return;
   }
   for_each_image(batch, 2 * out_channels * k * p, [&](std::size_t n, bool parallel) {
@@ -258,24 +273,22 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
   const std::size_t weight_size = out_channels * k;
-  // Winograd where it applies (as the forward: finite operands); else the shifted kernel where
-  // a group of images fits its cache budget. Otherwise im2col + GEMM: dW [C_out, K] = delta x
-  // cols^T puts K = C_in*kH*kW across the register tile's columns; when K fills them worse than
-  // C_out would (mnist_cnn's first layer: 9 of 48 lanes, against 32), dW^T [K, C_out] = cols x
-  // delta^T is accumulated instead and transposed at the end.
-  // (The scans only where a kernel needs them: a layer that takes im2col + GEMM skips them.)
-  const bool winograd_shape = winograd_applies(g, out_channels);
-  const bool shifted_shape = shifted_weight_grad_applies<T>(g, out_channels);
-  const bool finite =
-      (winograd_shape || shifted_shape) && all_finite(input, batch * g.image_size());
-  const bool winograd =
-      winograd_shape && finite && all_finite(grad_output, batch * out_channels * p);
-  const bool shifted = !winograd && shifted_shape && finite;
+  // Winograd where it applies; else the shifted kernel where a group of images fits its cache
+  // budget. Otherwise im2col + GEMM: dW [C_out, K] = delta x cols^T puts K = C_in*kH*kW across
+  // the register tile's columns; when K fills them worse than C_out would (mnist_cnn's first
+  // layer: 9 of 48 lanes, against 32), dW^T [K, C_out] = cols x delta^T is accumulated instead
+  // and transposed at the end.
+  // Winograd's transforms, and the shifted kernel's products of image values at the grid's spare
+  // columns with zeros, would turn an infinity in the operands into NaNs that the GEMM does not
+  // make; either way the result is not all finite (see WinogradForward), and then the images are
+  // computed again by the next kernel: checking the result of each group of images costs less
+  // than scanning the operands first.
+  std::optional<WinogradWeightGrad<T>> winograd;
+  if (winograd_applies(g, out_channels)) winograd.emplace(g, out_channels);
+  std::optional<ShiftedWeightGrad<T>> shifted;
+  if (!winograd && shifted_weight_grad_applies<T>(g, out_channels))
+    shifted.emplace(g, out_channels);
   const bool transposed = !winograd && !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
-  std::optional<WinogradWeightGrad<T>> winograd_grad;
-  if (winograd) winograd_grad.emplace(g, out_channels);
-  std::optional<ShiftedWeightGrad<T>> shifted_grad;
-  if (shifted) shifted_grad.emplace(g, out_channels);
   // Adds the images [begin, end) into dw (which it first overwrites).
   auto accumulate = [&](std::size_t begin, std::size_t end, T* dw, bool parallel) {
     const T* delta = grad_output + begin * out_channels * p;
@@ -283,11 +296,11 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
     if (winograd || shifted) {
       std::fill_n(dw, weight_size, T(0));
       if (winograd) {
-        winograd_grad->add(end - begin, delta, images, dw, parallel);
+        winograd->add(end - begin, delta, images, dw, parallel);
       } else {
-        shifted_grad->add(end - begin, delta, images, dw, parallel);
+        shifted->add(end - begin, delta, images, dw, parallel);
       }
-      return;
+      if (all_finite(dw, weight_size)) return;
     }
     if (begin == end) std::fill_n(dw, weight_size, T(0));
     Scratch<T> scratch(scratch_size(g));

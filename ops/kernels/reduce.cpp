@@ -132,28 +132,21 @@ void sum_dims(const T* in, std::span<const std::size_t> full_shape,
 
 template <class T>
 bool all_finite(const T* values, std::size_t n) {
-  // Chunks of 64K values across the parallel seam: the convolutions scan their operands (up to
-  // 9 MB in mnist_cnn) before taking Winograd's path, and one core alone was a visible part of
-  // a step at two threads. Four vector sums per chunk, to overlap the adds' latency.
-  constexpr std::size_t chunk = std::size_t{1} << 16;
-  std::vector<char> finite(chunk_count(n, chunk), 1);
-  parallel_chunks(n, chunk, [&](std::size_t index, std::size_t begin, std::size_t end) {
-    using Vec = xsimd::batch<T>;
-    // x - x is 0 for a finite x and NaN for an infinite or NaN one; a sum keeps a NaN.
-    Vec sums[4] = {Vec(T(0)), Vec(T(0)), Vec(T(0)), Vec(T(0))};
-    std::size_t i = begin;
-    for (; i + 4 * Vec::size <= end; i += 4 * Vec::size) {
-      for (std::size_t k = 0; k < 4; ++k) {
-        const Vec v = Vec::load_unaligned(values + i + k * Vec::size);
-        sums[k] += v - v;
-      }
+  using Vec = xsimd::batch<T>;
+  // x - x is 0 for a finite x and NaN for an infinite or NaN one; a sum keeps a NaN. Four vector
+  // sums, to overlap the adds' latency.
+  Vec sums[4] = {Vec(T(0)), Vec(T(0)), Vec(T(0)), Vec(T(0))};
+  std::size_t i = 0;
+  for (; i + 4 * Vec::size <= n; i += 4 * Vec::size) {
+    for (std::size_t k = 0; k < 4; ++k) {
+      const Vec v = Vec::load_unaligned(values + i + k * Vec::size);
+      sums[k] += v - v;
     }
-    T sum = T(0);
-    for (; i < end; ++i) sum += values[i] - values[i];
-    const Vec all = (sums[0] + sums[1]) + (sums[2] + sums[3]);
-    finite[index] = !std::isnan(sum) && !xsimd::any(xsimd::isnan(all));
-  });
-  return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
+  }
+  T sum = T(0);
+  for (; i < n; ++i) sum += values[i] - values[i];
+  const Vec all = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+  return !std::isnan(sum) && !xsimd::any(xsimd::isnan(all));
 }
 
 template bool all_finite<float>(const float*, std::size_t);

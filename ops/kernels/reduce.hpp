@@ -16,7 +16,7 @@ template <class T>
 void sum_dims(const T* in, std::span<const std::size_t> shape, std::span<const bool> reduce,
               T* out);
 
-// Whether none of values[0, n) is infinite or NaN (in vectors, across the parallel seam).
+// Whether none of values[0, n) is infinite or NaN (in vectors, on the calling thread).
 template <class T>
 bool all_finite(const T* values, std::size_t n);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -243,40 +244,54 @@ void transform_input_block(const T* __restrict component, std::size_t component_
   }
 }
 
+// Whether every lane of a probe that output_pixels added to is finite (zero).
+template <class T>
+bool probe_finite(Vec<T> probe) {
+  return !xsimd::any(xsimd::isnan(probe));
+}
+
 // activation(the output tile pixels (i, k) + bias) of the `lanes` tiles from q on, from M [16]
 // at m[xi * m_stride + q], as pixel[i * 2 + k]. (The activation is a template argument, as in the
-// shifted tiles.)
+// shifted tiles.) `probe` becomes NaN in a lane where a pixel before the bias and activation is
+// infinite or NaN, and stays as it was otherwise (see WinogradForward::run): s - s is 0 for a
+// finite sum s of the four and NaN for any other, and an infinite or NaN pixel makes s one.
 template <Activation A, class T>
 void output_pixels(const T* __restrict m, std::size_t m_stride, std::size_t q, Vec<T> bias,
-                   Vec<T> (&pixel)[4]) {
+                   Vec<T> (&pixel)[4], Vec<T>& probe) {
   Vec<T> mv[positions];
   for (std::size_t xi = 0; xi < positions; ++xi) {
     mv[xi] = Vec<T>::load_aligned(m + xi * m_stride + q);
   }
   transform_output(mv, pixel);
+  const Vec<T> sum = (pixel[0] + pixel[1]) + (pixel[2] + pixel[3]);
+  probe += sum - sum;
   for (Vec<T>& p : pixel) p = activate(A, p + bias);
 }
 
 // output_pixels of `count` tiles, pixel (i, k) of tile q written to y[(i * 2 + k) * y_stride + q].
+// Returns whether they were all finite.
 template <Activation A, class T>
-void transform_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
+bool transform_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
                             T* __restrict y, std::size_t y_stride) {
+  Vec<T> probe(T(0));
   for (std::size_t q = 0; q < count; q += Vec<T>::size) {
     Vec<T> pixel[4];
-    output_pixels<A>(m, m_stride, q, Vec<T>(bias), pixel);
+    output_pixels<A>(m, m_stride, q, Vec<T>(bias), pixel, probe);
     for (std::size_t i = 0; i < 4; ++i) pixel[i].store_unaligned(y + i * y_stride + q);
   }
+  return probe_finite(probe);
 }
 
 // output_pixels of `count` tiles pooled: the maximum of each tile's four (the first of equal
 // values in row-major order; a NaN wins) to maxima[q], and its offset in the output plane,
-// offsets[i * 2 + k] for pixel (i, k), to where[q].
+// offsets[i * 2 + k] for pixel (i, k), to where[q]. Returns whether all pixels were finite.
 template <Activation A, class T>
-void pool_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
+bool pool_output_block(const T* __restrict m, std::size_t m_stride, std::size_t count, T bias,
                        const std::array<T, 4>& offsets, T* __restrict maxima, T* __restrict where) {
+  Vec<T> probe(T(0));
   for (std::size_t q = 0; q < count; q += Vec<T>::size) {
     Vec<T> pixel[4];
-    output_pixels<A>(m, m_stride, q, Vec<T>(bias), pixel);
+    output_pixels<A>(m, m_stride, q, Vec<T>(bias), pixel, probe);
     Vec<T> best = pixel[0];
     Vec<T> offset(offsets[0]);
     for (std::size_t i = 1; i < 4; ++i) {
@@ -287,6 +302,7 @@ void pool_output_block(const T* __restrict m, std::size_t m_stride, std::size_t 
     best.store_aligned(maxima + q);
     offset.store_aligned(where + q);
   }
+  return probe_finite(probe);
 }
 
 // The zero-padded planes [channels][height][width] (padding pad_h, pad_w) as their polyphase
@@ -512,7 +528,7 @@ void WinogradForward<T>::run_tiles(const T* image, bool parallel, Store store) c
 }
 
 template <class T>
-void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
+bool WinogradForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
                              Activation activation) const {
   // The output tiles' pixels, as four planes per channel [C_out][i][k] on the grid: (i, k) of
   // tile q at q. Each plane is read in whole vectors, up to `lanes` past the last tile row.
@@ -521,17 +537,20 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
   T* ys = tile_pixels.data();
   // Both instantiations inlinable behind one predictable branch (not a pointer to one of them,
   // which would be a call per channel row).
+  std::atomic<bool> finite{true};
   run_tiles(
       image, parallel,
       [&](const T* m, std::size_t m_stride, std::size_t count, std::size_t o, std::size_t first) {
         const T b = bias ? bias[o] : T(0);
         T* y = ys + o * 4 * plane_tiles + first;
-        if (activation == Activation::relu) {
-          transform_output_block<Activation::relu, T>(m, m_stride, count, b, y, plane_tiles);
-        } else {
-          transform_output_block<Activation::none, T>(m, m_stride, count, b, y, plane_tiles);
-        }
+        const bool block_finite =
+            activation == Activation::relu
+                ? transform_output_block<Activation::relu, T>(m, m_stride, count, b, y, plane_tiles)
+                : transform_output_block<Activation::none, T>(m, m_stride, count, b, y,
+                                                              plane_tiles);
+        if (!block_finite) finite.store(false, std::memory_order_relaxed);
       });
+  if (!finite.load(std::memory_order_relaxed)) return false;
 
   // Output row 2t + i of each channel interleaves the planes (i, 0) and (i, 1) of tile row t.
   const EvenOdd<T> even_odd;
@@ -541,10 +560,11 @@ void WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
       even_odd.merge(even, even + plane_tiles, g_.out_w, out + (o * g_.out_h + y) * g_.out_w);
     }
   }
+  return true;
 }
 
 template <class T>
-void WinogradForward<T>::run_pooled(const T* image, const T* bias, const PooledOutput<T>& out,
+bool WinogradForward<T>::run_pooled(const T* image, const T* bias, const PooledOutput<T>& out,
                                     bool parallel, Activation activation) const {
   // Each tile's maximum and where it lies in the tile, as two planes per channel on the grid.
   const std::size_t plane_tiles = blocks_ * kernel_.pixels + Vec<T>::size;
@@ -552,19 +572,20 @@ void WinogradForward<T>::run_pooled(const T* image, const T* bias, const PooledO
   T* ys = tile_maxima.data();
   const auto out_w = static_cast<T>(g_.out_w);
   const std::array<T, 4> offsets{T(0), T(1), out_w, out_w + T(1)};
+  std::atomic<bool> finite{true};
   run_tiles(
       image, parallel,
       [&](const T* m, std::size_t m_stride, std::size_t count, std::size_t o, std::size_t first) {
         const T b = bias ? bias[o] : T(0);
         T* y = ys + o * 2 * plane_tiles + first;
-        if (activation == Activation::relu) {
-          pool_output_block<Activation::relu, T>(m, m_stride, count, b, offsets, y,
-                                                 y + plane_tiles);
-        } else {
-          pool_output_block<Activation::none, T>(m, m_stride, count, b, offsets, y,
-                                                 y + plane_tiles);
-        }
+        const bool block_finite = activation == Activation::relu
+                                      ? pool_output_block<Activation::relu, T>(
+                                            m, m_stride, count, b, offsets, y, y + plane_tiles)
+                                      : pool_output_block<Activation::none, T>(
+                                            m, m_stride, count, b, offsets, y, y + plane_tiles);
+        if (!block_finite) finite.store(false, std::memory_order_relaxed);
       });
+  if (!finite.load(std::memory_order_relaxed)) return false;
 
   // The pooling windows are the whole tiles: the spare tile of each grid row, and a last tile
   // row or column that reaches past the output, are dropped (max_pool2d's floor).
@@ -584,6 +605,7 @@ void WinogradForward<T>::run_pooled(const T* image, const T* bias, const PooledO
       }
     }
   }
+  return true;
 }
 
 template <class T>
