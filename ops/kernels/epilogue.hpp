@@ -25,6 +25,17 @@ V activate(Activation activation, V v) {
   }
 }
 
+// f(a) with the activation as a compile-time constant a (a() is it): kernels that take it as a
+// template argument are inlined behind one predictable branch, not reached through a pointer to
+// one instance (a call per channel row) or testing it at every store.
+template <class F>
+decltype(auto) with_activation(Activation activation, F&& f) {
+  if (activation == Activation::relu) {
+    return f(std::integral_constant<Activation, Activation::relu>{});
+  }
+  return f(std::integral_constant<Activation, Activation::none>{});
+}
+
 // Where a convolution that max-pools its output (conv2d_forward_max_pool) puts the pooled planes
 // [C_out, pooled_h, pooled_w] and, for each pooled value, the flat index of its maximum in its
 // out_h x out_w plane, chosen by max_pool2d_forward's rule: the first of equal values in

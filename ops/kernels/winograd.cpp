@@ -535,19 +535,15 @@ bool WinogradForward<T>::run(const T* image, const T* bias, T* out, bool paralle
   const std::size_t plane_tiles = blocks_ * kernel_.pixels + Vec<T>::size;
   Scratch<T, 1> tile_pixels(out_channels_ * 4 * plane_tiles);
   T* ys = tile_pixels.data();
-  // Both instantiations inlinable behind one predictable branch (not a pointer to one of them,
-  // which would be a call per channel row).
   std::atomic<bool> finite{true};
   run_tiles(
       image, parallel,
       [&](const T* m, std::size_t m_stride, std::size_t count, std::size_t o, std::size_t first) {
         const T b = bias ? bias[o] : T(0);
         T* y = ys + o * 4 * plane_tiles + first;
-        const bool block_finite =
-            activation == Activation::relu
-                ? transform_output_block<Activation::relu, T>(m, m_stride, count, b, y, plane_tiles)
-                : transform_output_block<Activation::none, T>(m, m_stride, count, b, y,
-                                                              plane_tiles);
+        const bool block_finite = with_activation(activation, [&](auto a) {
+          return transform_output_block<a(), T>(m, m_stride, count, b, y, plane_tiles);
+        });
         if (!block_finite) finite.store(false, std::memory_order_relaxed);
       });
   if (!finite.load(std::memory_order_relaxed)) return false;
@@ -578,11 +574,9 @@ bool WinogradForward<T>::run_pooled(const T* image, const T* bias, const PooledO
       [&](const T* m, std::size_t m_stride, std::size_t count, std::size_t o, std::size_t first) {
         const T b = bias ? bias[o] : T(0);
         T* y = ys + o * 2 * plane_tiles + first;
-        const bool block_finite = activation == Activation::relu
-                                      ? pool_output_block<Activation::relu, T>(
-                                            m, m_stride, count, b, offsets, y, y + plane_tiles)
-                                      : pool_output_block<Activation::none, T>(
-                                            m, m_stride, count, b, offsets, y, y + plane_tiles);
+        const bool block_finite = with_activation(activation, [&](auto a) {
+          return pool_output_block<a(), T>(m, m_stride, count, b, offsets, y, y + plane_tiles);
+        });
         if (!block_finite) finite.store(false, std::memory_order_relaxed);
       });
   if (!finite.load(std::memory_order_relaxed)) return false;
