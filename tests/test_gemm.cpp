@@ -184,4 +184,16 @@ TEST_CASE("gemm with beta 0 ignores NaN in C", "[gemm]") {
   std::vector<float> a{1, 2}, b{3, 4}, c{std::numeric_limits<float>::quiet_NaN()};
   k::gemm(k::Trans::no, k::Trans::no, 1, 1, 2, 1.0f, a.data(), 2, b.data(), 1, 0.0f, c.data(), 1);
   CHECK(c[0] == 11.0f);
+  // Whole register tiles and edge ones, and a depth of two packed blocks: the first overwrites C
+  // and the second adds to it.
+  tg::Generator gen(5);
+  const std::size_t m = 19, n = 53, kk = 300;
+  const std::vector<double> a64 = random_vector(gen, m * kk);
+  const std::vector<double> b64 = random_vector(gen, kk * n);
+  const std::vector<double> zeros(m * n, 0.0);
+  const auto expected = reference(k::Trans::no, k::Trans::no, m, n, kk, 1.0, a64, b64, 0.0, zeros);
+  std::vector<double> out(m * n, std::nan(""));
+  k::gemm(k::Trans::no, k::Trans::no, m, n, kk, 1.0, a64.data(), kk, b64.data(), n, 0.0, out.data(),
+          n);
+  for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == Approx(expected[i]).margin(1e-12));
 }

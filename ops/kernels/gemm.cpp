@@ -164,62 +164,71 @@ void pack_b(Trans trans, std::size_t k, std::size_t n, const T* b, std::size_t l
   pack_slivers<Blocking<T>::nr>(b, n, k, t ? ldb : 1, t ? 1 : ldb, out);
 }
 
-// C[0:R, 0:cols] += alpha * (the first R rows of a packed A sliver) x (packed B sliver), over
-// depth k. R is a template parameter so that an edge tile of fewer rows than MR costs its own
-// rows only (LeNet-5's 6 and 16 output channels are edges of an 8-row tile).
-template <std::size_t R, class T>
+// C[0:R, 0:cols] += alpha * (the first R rows of a packed A sliver) x (the first V vectors of
+// a packed B sliver), over depth k; with `overwrite`, C = that product + 0 instead, C not read
+// (the first depth block of a product with beta = 0: C may hold NaN, and zeroing it first was
+// another pass over C). Adding the zero keeps the bits of zeroing first: a -0 product becomes +0
+// either way. R and V are template parameters so that an edge tile costs its own rows and
+// vectors only: LeNet-5's 6 and 16 output channels are edges of an 8-row tile, and a 256-column
+// C ends in a tile of one vector, which three vectors made 11% of a 256-square product.
+template <std::size_t R, std::size_t V, class T>
 void micro_kernel(std::size_t k, T alpha, const T* __restrict a, const T* __restrict b,
-                  T* __restrict c, std::size_t ldc, std::size_t cols) {
+                  T* __restrict c, std::size_t ldc, std::size_t cols, bool overwrite) {
   constexpr std::size_t mr = Blocking<T>::mr;
   constexpr std::size_t nv = Blocking<T>::nv;
   constexpr std::size_t lanes = Blocking<T>::lanes;
-  Vec<T> acc[R][nv];
+  Vec<T> acc[R][V];
   for (auto& row : acc) {
     for (auto& v : row) v = Vec<T>(T(0));
   }
   for (std::size_t p = 0; p < k; ++p) {
-    Vec<T> bv[nv];
-    for (std::size_t v = 0; v < nv; ++v) bv[v] = Vec<T>::load_aligned(b + v * lanes);
+    Vec<T> bv[V];
+    for (std::size_t v = 0; v < V; ++v) bv[v] = Vec<T>::load_aligned(b + v * lanes);
     for (std::size_t r = 0; r < R; ++r) {
       const Vec<T> ar(a[r]);
-      for (std::size_t v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
+      for (std::size_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
     }
     a += mr;
     b += nv * lanes;
   }
   const Vec<T> scale(alpha);
-  if (cols == nv * lanes) {
+  if (cols == V * lanes) {
     for (std::size_t r = 0; r < R; ++r) {
-      for (std::size_t v = 0; v < nv; ++v) {
+      for (std::size_t v = 0; v < V; ++v) {
         T* at = c + r * ldc + v * lanes;
-        xsimd::fma(acc[r][v], scale, Vec<T>::load_unaligned(at)).store_unaligned(at);
+        const Vec<T> old = overwrite ? Vec<T>(T(0)) : Vec<T>::load_unaligned(at);
+        xsimd::fma(acc[r][v], scale, old).store_unaligned(at);
       }
     }
     return;
   }
   // An edge tile: through a buffer, so only the elements of C that exist are touched, with
   // the same fused multiply-add as a full tile.
-  alignas(64) T tile[R][nv * lanes];
+  alignas(64) T tile[R][V * lanes];
   for (std::size_t r = 0; r < R; ++r) {
-    for (std::size_t v = 0; v < nv; ++v) acc[r][v].store_aligned(tile[r] + v * lanes);
+    for (std::size_t v = 0; v < V; ++v) acc[r][v].store_aligned(tile[r] + v * lanes);
   }
   for (std::size_t r = 0; r < R; ++r) {
-    for (std::size_t j = 0; j < cols; ++j)
-      c[r * ldc + j] = std::fma(tile[r][j], alpha, c[r * ldc + j]);
+    for (std::size_t j = 0; j < cols; ++j) {
+      c[r * ldc + j] = std::fma(tile[r][j], alpha, overwrite ? T(0) : c[r * ldc + j]);
+    }
   }
 }
 
-// micro_kernel<R> for R = 1 .. MR, indexed by R - 1.
-template <class T, std::size_t... R>
-constexpr auto micro_kernels(std::index_sequence<R...> /*rows - 1*/) {
-  return std::array{&micro_kernel<R + 1, T>...};
+// micro_kernel<r, v> for r = 1 .. MR and v = 1 .. NV, at (v - 1) * MR + r - 1.
+template <class T, std::size_t... I>
+constexpr auto micro_kernels(std::index_sequence<I...> /*(v - 1) * MR + r - 1*/) {
+  constexpr std::size_t mr = Blocking<T>::mr;
+  return std::array{&micro_kernel<I % mr + 1, I / mr + 1, T>...};
 }
 
 template <class T>
 void run_micro_kernel(std::size_t rows, std::size_t k, T alpha, const T* a, const T* b, T* c,
-                      std::size_t ldc, std::size_t cols) {
-  static constexpr auto by_rows = micro_kernels<T>(std::make_index_sequence<Blocking<T>::mr>{});
-  by_rows[rows - 1](k, alpha, a, b, c, ldc, cols);
+                      std::size_t ldc, std::size_t cols, bool overwrite) {
+  using B = Blocking<T>;
+  static constexpr auto tiles = micro_kernels<T>(std::make_index_sequence<B::mr * B::nv>{});
+  const std::size_t vectors = (cols + B::lanes - 1) / B::lanes;
+  tiles[(vectors - 1) * B::mr + rows - 1](k, alpha, a, b, c, ldc, cols, overwrite);
 }
 
 // Packing buffers of the calling thread, aligned for the micro-kernel's vector loads. gemm
@@ -258,8 +267,13 @@ template <class T>
 void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   using B = Blocking<T>;
-  scale_c(m, n, beta, c, ldc);
-  if (m == 0 || n == 0 || k == 0 || alpha == T(0)) return;
+  if (m == 0 || n == 0 || k == 0 || alpha == T(0)) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  // With beta = 0 the first depth block overwrites C (see micro_kernel).
+  const bool overwrite_c = beta == T(0);
+  if (!overwrite_c) scale_c(m, n, beta, c, ldc);
 
   T* packed_b = packing_buffer<T>(0, B::kc * round_up(std::min(n, B::nc), B::nr));
   T* packed_a = packing_buffer<T>(1, B::kc * round_up(std::min(m, B::mc), B::mr));
@@ -283,7 +297,7 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
           for (std::size_t ir = 0; ir < mb; ir += B::mr) {
             run_micro_kernel(std::min(B::mr, mb - ir), kb, alpha, packed_a + ir * kb,
                              packed_b + jr * kb, c + (ic + ir) * ldc + jc + jr, ldc,
-                             std::min(B::nr, nb - jr));
+                             std::min(B::nr, nb - jr), overwrite_c && pc == 0);
           }
         }
       }
