@@ -148,15 +148,18 @@ class BlockStores {
     }
   }
 
+  // Whether all the block's pixels are output pixels (Winograd's products): then store_whole
+  // writes each vector with a plain store (`store` handles any block).
+  bool whole() const { return whole_; }
+
+  // Writes values, the block's vector v, into the plane `out`, for a whole block.
+  void store_whole(std::size_t v, Vec<T> values, T* out) const {
+    values.store_unaligned(out + to_ + v * Vec<T>::size);
+  }
+
   // Writes the output pixels among `values`, the block's vector v, into the plane `out`.
   void store(std::size_t v, Vec<T> values, T* out) const {
-    constexpr std::size_t lanes = Vec<T>::size;
     out += to_;
-    // A block whose pixels are all output pixels (Winograd's products) is a plain store.
-    if (whole_) {
-      values.store_unaligned(out + v * lanes);
-      return;
-    }
 #if defined(__AVX512F__)
     // Compressed in a register and written with one masked store.
     if constexpr (std::is_same_v<T, float>) {
@@ -167,6 +170,7 @@ class BlockStores {
       _mm512_mask_storeu_pd(out + at_[v], static_cast<__mmask8>(first_[v]), packed);
     }
 #else
+    constexpr std::size_t lanes = Vec<T>::size;
     alignas(64) T all[lanes];
     values.store_aligned(all);
     T* to = out + at_[v];
@@ -207,9 +211,25 @@ void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
       for (std::size_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(wr, xv[v], acc[r][v]);
     }
   }
+  // The kind of block tested once, not per store, and the stores fully unrolled: otherwise GCC
+  // kept the accumulators on the stack for the stores, writing and reading all of them once
+  // more (mnist_cnn's first layer: nine taps, so as many FMAs as that per stored vector).
   const BlockStores<T, V> stores(block);
+  if (stores.whole()) {
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < R; ++r) {
+      const Vec<T> b(bias ? bias[r] : T(0));
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < V; ++v) {
+        stores.store_whole(v, activate(A, acc[r][v] + b), out + r * plane);
+      }
+    }
+    return;
+  }
+#pragma GCC unroll 8
   for (std::size_t r = 0; r < R; ++r) {
     const Vec<T> b(bias ? bias[r] : T(0));
+#pragma GCC unroll 4
     for (std::size_t v = 0; v < V; ++v) {
       stores.store(v, activate(A, acc[r][v] + b), out + r * plane);
     }
