@@ -161,7 +161,12 @@ class BlockStores {
   void store(std::size_t v, Vec<T> values, T* out) const {
     out += to_;
 #if defined(__AVX512F__)
-    // Compressed in a register and written with one masked store.
+    // A vector of output pixels only is a plain store (the same branch for every channel row
+    // of the tile); else it is compressed in a register and written with one masked store.
+    if (valid_[v] == (1U << Vec<T>::size) - 1) {
+      values.store_unaligned(out + at_[v]);
+      return;
+    }
     if constexpr (std::is_same_v<T, float>) {
       const __m512 packed = _mm512_maskz_compress_ps(static_cast<__mmask16>(valid_[v]), values);
       _mm512_mask_storeu_ps(out + at_[v], static_cast<__mmask16>(first_[v]), packed);
