@@ -37,7 +37,8 @@ constexpr std::size_t max_segment = 8;
 constexpr std::size_t pair_max_segment = 1;
 #endif
 // Below this many taps the transposes at the end outweigh the saving: mnist_cnn's first layer
-// (9 taps) took 2-3.7x oneDNN's time here, against 1.1-1.2x on the shifted kernel.
+// (9 taps) took 2-3.7x oneDNN's time here (with the transposes in scalar code then), against
+// 1.1-1.2x on the shifted kernel.
 constexpr std::size_t min_taps = 32;
 
 // Whether R rows of P pixels fit the registers: R * P accumulators, KW weights, a broadcast.
