@@ -59,17 +59,9 @@ if [ "$threads" -lt "$cores" ]; then
   echo
 fi
 
-# Mean img_per_s of the epoch lines on stdin.
-mean_rate() { awk '$1 == "epoch" { s += $6; n++ } END { if (n) printf "%.0f", s / n; else print 0 }'; }
-
-# The median of a list of numbers, and a / b to two decimals.
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-# The ratios a_i / b_i of two lists of the same length, one per round.
-paired_ratios() {
-  local -n a_list=$1 b_list=$2
-  for i in "${!a_list[@]}"; do ratio "${a_list[$i]}" "${b_list[$i]}"; echo; done
-}
+# mean_rate, median, ratio, paired_ratios.
+# shellcheck source=scripts/lib/rates.sh
+source "$root/scripts/lib/rates.sh"
 
 # The ratios are medians of each round's ratio: the frameworks of one round run back to back,
 # so a machine that drifts by tens of percent over minutes (shared cores) moves both sides of a
