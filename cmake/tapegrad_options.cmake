@@ -2,15 +2,23 @@
 include(GNUInstallDirs)
 
 # GCC before 12.3 miscompiles 256-bit constants whose low half is a splat and whose high half is
-# zero when AVX-512 is enabled: {2, 2, 0, 0} becomes {2, 2, 2, 2}. It happens wherever such a
-# struct is built, e.g. Conv2dOptions{.stride = 2} came out with padding 2 (seen with Debian 12's
-# GCC 12.2 on an AMD Zen 5; the same bug as vespa-engine/vespa#25786). With such a compiler,
-# native code generation leaves AVX-512 out, but for the GEMM and convolution kernels (below).
+# zero when it may move and store 256 bits at a time by pieces (-mmove-max=256 -mstore-max=256,
+# which tunings for AVX-512 machines and Intel's since Ice Lake turn on): {2, 2, 0, 0} becomes
+# {2, 2, 2, 2}. It happens wherever such a struct is built, e.g. Conv2dOptions{.stride = 2} came
+# out with padding 2 (seen with Debian 12's GCC 12.2 on an AMD Zen 5, and on an Intel Xeon with
+# AVX-512 left out; the same bug as vespa-engine/vespa#25786). With such a compiler, native code
+# moves and stores by pieces at most 128 bits at a time, which avoids the bug, and also leaves
+# AVX-512 out, but for the GEMM and convolution kernels (below).
 set(TG_NATIVE_FLAGS -march=native)
 set(TG_GCC_AVX512_BUG OFF)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 12.3)
   set(TG_GCC_AVX512_BUG ON)
   list(APPEND TG_NATIVE_FLAGS -mno-avx512f)
+  include(CheckCXXCompilerFlag)
+  check_cxx_compiler_flag("-mmove-max=128 -mstore-max=128" TG_HAS_MOVE_MAX)
+  if(TG_HAS_MOVE_MAX)
+    list(APPEND TG_NATIVE_FLAGS -mmove-max=128 -mstore-max=128)
+  endif()
 endif()
 
 # The GEMM and the shifted-row convolution are where AVX-512 pays (Zen 5 runs 512-bit FMAs at

@@ -7,13 +7,15 @@
 #include <optional>
 #include <string>
 
-// GCC before 12.3 miscompiles some constants when AVX-512 is on: {2, 2, 0, 0} becomes {2, 2, 2, 2},
-// so that Conv2dOptions{.stride = 2} gets padding 2 (seen with Debian 12's GCC 12.2 on a Zen 5).
-// tapegrad's own build leaves AVX-512 out with such a compiler (cmake/tapegrad_options.cmake);
-// code built with it must do the same.
+// GCC before 12.3 miscompiles some constants when it moves and stores 256 bits at a time by
+// pieces (AVX-512, or an Intel tuning since Ice Lake): {2, 2, 0, 0} becomes {2, 2, 2, 2}, so that
+// Conv2dOptions{.stride = 2} gets padding 2 (seen with Debian 12's GCC 12.2 on a Zen 5 and on an
+// Intel Xeon). tapegrad's own build compiles with -mmove-max=128 -mstore-max=128 and leaves
+// AVX-512 out with such a compiler (cmake/tapegrad_options.cmake); code built with it must
+// avoid the bug too.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__) && \
     (__GNUC__ < 12 || (__GNUC__ == 12 && __GNUC_MINOR__ < 3))
-#warning "GCC < 12.3 with AVX-512 miscompiles option structs: compile with -mno-avx512f"
+#warning "GCC < 12.3 miscompiles option structs here: add -mmove-max=128 -mstore-max=128"
 #endif
 
 namespace tg {
