@@ -169,11 +169,9 @@ class TapegradConv {
         k::conv2d_backward_input<float>(g_, batch, c_out, in_.dy.data(), in_.w.data(), dx_.data());
         break;
       case Pass::backward_weights: {
-        k::conv2d_backward_weight<float>(g_, batch, c_out, in_.dy.data(), in_.x.data(), dw_.data());
-        // The bias gradient as ops/conv.cpp takes it, sum(grad, {0, 2, 3}): that is sum_dims.
-        const std::array<std::size_t, 4> shape{batch, c_out, g_.out_h, g_.out_w};
-        const std::array<bool, 4> reduce{true, false, true, true};
-        k::sum_dims<float>(in_.dy.data(), shape, reduce, db_.data());
+        // With the bias gradient, as a training step takes both (ops/conv.cpp).
+        k::conv2d_backward_weight<float>(g_, batch, c_out, in_.dy.data(), in_.x.data(), dw_.data(),
+                                         db_.data());
         break;
       }
     }

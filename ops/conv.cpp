@@ -131,12 +131,17 @@ Tensor input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& 
   });
 }
 
+// dE/dw, and dE/db into *bias_grad if it is given (with the bits of sum(delta, {0, 2, 3})),
+// from one pass over delta.
 Tensor weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& weight_shape,
-                   const ConvGeometry& g) {
+                   const ConvGeometry& g, Tensor* bias_grad = nullptr) {
   return dispatch_floating(input.dtype(), "conv2d_weight_grad", [&]<class T>() {
     auto out = uninitialized<T>(weight_shape);
+    xt::xarray<T> bias = uninitialized<T>({bias_grad != nullptr ? weight_shape[0] : 0});
     kernels::conv2d_backward_weight<T>(g, input.shape()[0], weight_shape[0], data<T>(grad_output),
-                                       data<T>(input), out.data());
+                                       data<T>(input), out.data(),
+                                       bias_grad != nullptr ? bias.data() : nullptr);
+    if (bias_grad != nullptr) *bias_grad = tensor(std::move(bias));
     return tensor(std::move(out));
   });
 }
@@ -154,6 +159,32 @@ ConvGeometry check_convolution(std::string_view op, const Tensor& input, const T
   return geometry(op, input.shape(), weight.shape(), options, context);
 }
 
+// The checks of conv2d_weight_grad; returns the geometry.
+ConvGeometry check_weight_grad(const Tensor& grad_output, const Tensor& input,
+                               const Shape& weight_shape, const Conv2dOptions& options) {
+  constexpr std::string_view op = "conv2d_weight_grad";
+  detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C_out,H_out,W_out]");
+  detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
+  detail::check_same_dtype(op, grad_output, "grad_output", input, "input");
+  detail::check_shape_rank(op, weight_shape, "weight_shape", 4, "[C_out,C_in,kH,kW]");
+  checked_numel(weight_shape, op);
+  const std::string context =
+      fmt::format("(grad_output {}, input {}, weight_shape {})", to_string(grad_output.shape()),
+                  to_string(input.shape()), to_string(weight_shape));
+  const ConvGeometry g = geometry(op, input.shape(), weight_shape, options, context);
+  check_grad_output(op, grad_output, input.shape()[0], weight_shape[0], g, context);
+  return g;
+}
+
+// conv2d_weight_grad and sum(grad_output, {0, 2, 3}) (into bias_grad), unrecorded, from one pass
+// over grad_output.
+Tensor conv2d_weight_and_bias_grad(const Tensor& grad_output, const Tensor& input,
+                                   const Shape& weight_shape, const Conv2dOptions& options,
+                                   Tensor& bias_grad) {
+  const ConvGeometry g = check_weight_grad(grad_output, input, weight_shape, options);
+  return weight_grad(grad_output, input, weight_shape, g, &bias_grad);
+}
+
 // The convolution's gradients given delta = dE/dnet, as a closure for a forward op's backward.
 auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tensor& bias,
                            const Conv2dOptions& options) {
@@ -163,9 +194,16 @@ auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tens
   return [x = keep_if(need_weight, input), w = keep_if(need_input, weight),
           input_shape = input.shape(), weight_shape = weight.shape(), need_input, need_weight,
           need_bias, options](const Tensor& delta) {
+    Tensor input_grad = need_input ? conv2d_input_grad(delta, w, input_shape, options) : Tensor{};
+    // A plain backward (nothing recorded): the weight and bias gradients from one pass over
+    // delta, with the bits of the two ops below.
+    if (need_weight && need_bias && !needs_grad({delta, x})) {
+      Tensor bias_grad;
+      Tensor weight_grad = conv2d_weight_and_bias_grad(delta, x, weight_shape, options, bias_grad);
+      return std::vector<Tensor>{input_grad, weight_grad, bias_grad};
+    }
     return std::vector<Tensor>{
-        need_input ? conv2d_input_grad(delta, w, input_shape, options) : Tensor{},
-        need_weight ? conv2d_weight_grad(delta, x, weight_shape, options) : Tensor{},
+        input_grad, need_weight ? conv2d_weight_grad(delta, x, weight_shape, options) : Tensor{},
         need_bias ? sum(delta, {0, 2, 3}) : Tensor{}};
   };
 }
@@ -263,23 +301,13 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
 
 Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& weight_shape,
                           const Conv2dOptions& options) {
-  constexpr std::string_view op = "conv2d_weight_grad";
-  detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C_out,H_out,W_out]");
-  detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
-  detail::check_same_dtype(op, grad_output, "grad_output", input, "input");
-  detail::check_shape_rank(op, weight_shape, "weight_shape", 4, "[C_out,C_in,kH,kW]");
-  checked_numel(weight_shape, op);
-  const std::string context =
-      fmt::format("(grad_output {}, input {}, weight_shape {})", to_string(grad_output.shape()),
-                  to_string(input.shape()), to_string(weight_shape));
-  const ConvGeometry g = geometry(op, input.shape(), weight_shape, options, context);
-  check_grad_output(op, grad_output, input.shape()[0], weight_shape[0], g, context);
+  const ConvGeometry g = check_weight_grad(grad_output, input, weight_shape, options);
   Tensor output = weight_grad(grad_output, input, weight_shape, g);
 
   const bool need_grad_output = needs_input_grad(grad_output);
   const bool need_input = needs_input_grad(input);
   return record(
-      std::string(op), output, {grad_output, input},
+      "conv2d_weight_grad", output, {grad_output, input},
       [delta = keep_if(need_input, grad_output), x = keep_if(need_grad_output, input),
        input_shape = input.shape(), need_grad_output, need_input, options](const Tensor& grad) {
         return std::vector<Tensor>{

@@ -14,6 +14,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
+#include "../ops/kernels/column_weight_grad.hpp"
 #include "../ops/kernels/direct_conv.hpp"
 #include "../ops/kernels/shifted_conv.hpp"
 
@@ -372,6 +373,105 @@ TEST_CASE("conv2d's weight gradient is right both ways round", "[conv]") {
     const xt::xarray<float> one = in_float(1);
     CHECK(bool(xt::allclose(xt::xarray<double>(one), expected, 1e-4, 1e-3)));
     CHECK(bool(xt::all(xt::equal(one, in_float(2)))));
+  }
+}
+
+// Layers with at most as many taps as output channels (C_in*kH*kW <= C_out) and a vector of output
+// pixels take the weight gradient as dot products along the pixels (column_weight_grad.hpp):
+// random shapes with stride 1 (rows of taps shared) and 2 (plain im2col), paddings, dilations,
+// pixel counts with and without a partial last vector, channel counts with a partial register
+// tile, more taps than a tile holds, batches of one (channels split across threads) and of 19
+// (chunks of 8 images). Against the direct loops; the bias gradient of a plain backward, taken in
+// the same pass, with the bits of sum(delta, {0, 2, 3}) (what a create_graph backward records),
+// and everything with the same bits for 1 and 2 threads.
+TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the direct loops",
+          "[conv]") {
+  tg::manual_seed(25);
+  tg::Generator gen(25);
+  auto pick = [&](std::size_t lo, std::size_t hi) { return lo + gen.below(hi - lo + 1); };
+  auto i64 = [](std::size_t v) { return static_cast<std::int64_t>(v); };
+  for (int trial = 0; trial < 24; ++trial) {
+    Config c{};
+    c.batch = trial % 3 == 0 ? 1 : (trial % 3 == 1 ? 5 : 19);
+    c.in_channels = trial % 4 == 3 ? 2 : 1;
+    c.kernel_h = pick(1, 3);
+    c.kernel_w = trial % 8 == 7 ? 5 : pick(1, 3);  // 10 taps with 2 channels: over a 9-tap tile
+    const std::size_t taps = c.in_channels * c.kernel_h * c.kernel_w;
+    c.out_channels = taps + pick(0, 7);
+    c.options.stride = {i64(trial % 2 == 0 ? 1 : 2), i64(pick(1, 2))};
+    c.options.padding = {i64(pick(0, 2)), i64(pick(0, 2))};
+    c.options.dilation = {i64(pick(1, 2)), i64(pick(1, 2))};
+    c.height = pick(10, 20);
+    c.width = pick(8, 20);
+    c.bias = true;
+    INFO("trial " << trial << ": " << c.str());
+    const auto g = geometry(c);
+    REQUIRE(tg::kernels::column_weight_grad_applies<float>(g, c.out_channels));
+    REQUIRE(tg::kernels::column_weight_grad_applies<double>(g, c.out_channels));
+
+    const Tensor x = randn64(c.input_shape(), false);
+    const Tensor w = randn64(c.weight_shape(), false);
+    const Tensor b = randn64({c.out_channels}, false);
+    const Tensor delta = randn64({c.batch, c.out_channels, g.out_h, g.out_w}, false);
+    const auto expected = reference_weight_grad(c, delta.value<double>(), x.value<double>());
+    for (const tg::DType dtype : {tg::f64, tg::f32}) {
+      INFO((dtype == tg::f64 ? "f64" : "f32"));
+      // The three gradients of a plain backward, and those of a create_graph one.
+      auto gradients = [&](int threads, bool create_graph) {
+        tg::set_num_threads(threads);
+        const Tensor xr = x.to(dtype).detach().set_requires_grad(true);
+        const Tensor wr = w.to(dtype).detach().set_requires_grad(true);
+        const Tensor br = b.to(dtype).detach().set_requires_grad(true);
+        auto grads = tg::grad({tg::conv2d(xr, wr, br, c.options)}, {wr, br},
+                              {.grad_outputs = {delta.to(dtype)}, .create_graph = create_graph});
+        tg::set_num_threads(0);
+        return std::vector<xt::xarray<double>>{grads[0].to(tg::f64).value<double>(),
+                                               grads[1].to(tg::f64).value<double>()};
+      };
+      const auto plain = gradients(1, false);
+      if (dtype == tg::f64) {
+        CHECK(bool(xt::allclose(plain[0], expected, 1e-12, 1e-12)));
+      } else {
+        CHECK(bool(xt::allclose(plain[0], expected, 1e-4, 1e-3)));
+      }
+      const xt::xarray<double> bias_sum =
+          tg::sum(delta.to(dtype), {0, 2, 3}).to(tg::f64).value<double>();
+      CHECK(bool(xt::all(xt::equal(plain[1], bias_sum))));
+      const auto recorded = gradients(1, true);
+      const auto two_threads = gradients(2, false);
+      for (std::size_t i = 0; i < 2; ++i) {
+        INFO("gradient " << i);
+        CHECK(bool(xt::all(xt::equal(plain[i], recorded[i]))));
+        CHECK(bool(xt::all(xt::equal(plain[i], two_threads[i]))));
+      }
+    }
+  }
+}
+
+// The dot products' last vector of each plane overlaps the one before, its repeated lanes masked
+// off in both operands: an infinity there (or anywhere) gives the direct loops' infinities and
+// NaNs.
+TEST_CASE("conv2d's dot-product weight gradient keeps infinities where the direct loops have them",
+          "[conv]") {
+  tg::manual_seed(26);
+  const Config c{3, 1, 12, 9, 10, 3, 3, {}, false};  // 7x8 = 56 pixels: 3.5 vectors of 16
+  REQUIRE(tg::kernels::column_weight_grad_applies<float>(geometry(c), c.out_channels));
+  xt::xarray<double> x = randn64(c.input_shape(), false).value<double>();
+  x(1, 0, 8, 9) = std::numeric_limits<double>::infinity();  // read by the last pixels only
+  x(2, 0, 3, 4) = -std::numeric_limits<double>::infinity();
+  xt::xarray<double> delta = randn64({3, 12, 7, 8}, false).value<double>();
+  delta(2, 5, 2, 3) = 0.0;  // 0 x -inf: NaN in the direct loops
+  const auto expected = reference_weight_grad(c, delta, x);
+  for (const tg::DType dtype : {tg::f64, tg::f32}) {
+    INFO((dtype == tg::f64 ? "f64" : "f32"));
+    const xt::xarray<double> dw =
+        tg::conv2d_weight_grad(f64(delta).to(dtype), f64(x).to(dtype), c.weight_shape(), c.options)
+            .to(tg::f64)
+            .value<double>();
+    CHECK(bool(xt::all(xt::equal(xt::isnan(dw), xt::isnan(expected)))));
+    CHECK(bool(xt::all(xt::equal(xt::isinf(dw), xt::isinf(expected)))));
+    CHECK(bool(xt::any(xt::isnan(expected))));
+    CHECK(bool(xt::any(xt::isinf(expected))));
   }
 }
 

@@ -1,11 +1,13 @@
 #include "conv.hpp"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <type_traits>
 #include <vector>
 
 #include "activation.hpp"
+#include "column_weight_grad.hpp"
 #include "direct_conv.hpp"
 #include "gemm.hpp"
 #include "parallel.hpp"
@@ -267,32 +269,72 @@ void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t
   });
 }
 
+// The bias gradient from plane_sums[n * C + c] = sum_contiguous of grad_output's plane (n, c):
+// with sum_dims's bits, which add those plane sums in image order, except where sum_dims merges
+// the planes of one channel into one run (a single channel).
+template <class T>
+void bias_grad(std::size_t batch, std::size_t out_channels, std::size_t plane, const T* grad_output,
+               const T* plane_sums, T* grad_bias) {
+  if (out_channels == 1) {
+    const std::array<std::size_t, 3> shape{batch, out_channels, plane};
+    const std::array<bool, 3> reduce{true, false, true};
+    sum_dims(grad_output, shape, reduce, grad_bias);
+    return;
+  }
+  for (std::size_t c = 0; c < out_channels; ++c) {
+    T total = T(0);
+    for (std::size_t n = 0; n < batch; ++n) total += plane_sums[n * out_channels + c];
+    grad_bias[c] = total;
+  }
+}
+
 template <class T>
 void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                            const T* grad_output, const T* input, T* grad_weight) {
+                            const T* grad_output, const T* input, T* grad_weight, T* grad_bias) {
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
   const std::size_t weight_size = out_channels * k;
-  // Winograd where it applies; else the shifted kernel where a group of images fits its cache
+  // Winograd where it applies; else dot products along the pixels where the layer has at most
+  // as many taps as channels; else the shifted kernel where a group of images fits its cache
   // budget. Otherwise im2col + GEMM: dW [C_out, K] = delta x cols^T puts K = C_in*kH*kW across
-  // the register tile's columns; when K fills them worse than C_out would (mnist_cnn's first
-  // layer: 9 of 48 lanes, against 32), dW^T [K, C_out] = cols x delta^T is accumulated instead
-  // and transposed at the end.
+  // the register tile's columns; when K fills them worse than C_out would, dW^T [K, C_out] =
+  // cols x delta^T is accumulated instead and transposed at the end.
   // Winograd's transforms, and the shifted kernel's products of image values at the grid's spare
   // columns with zeros, would turn an infinity in the operands into NaNs that the GEMM does not
   // make; either way the result is not all finite (see WinogradForward), and then the images are
   // computed again by the next kernel: checking the result of each group of images costs less
   // than scanning the operands first.
   std::optional<WinogradWeightGrad<T>> winograd;
-  if (winograd_applies(g, out_channels)) winograd.emplace(g, out_channels);
+  std::optional<ColumnWeightGrad<T>> column;
   std::optional<ShiftedWeightGrad<T>> shifted;
-  if (!winograd && shifted_weight_grad_applies<T>(g, out_channels))
+  if (winograd_applies(g, out_channels)) {
+    winograd.emplace(g, out_channels);
+  } else if (column_weight_grad_applies<T>(g, out_channels)) {
+    column.emplace(g, out_channels);
+  } else if (shifted_weight_grad_applies<T>(g, out_channels)) {
     shifted.emplace(g, out_channels);
-  const bool transposed = !winograd && !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
-  // Adds the images [begin, end) into dw (which it first overwrites).
+  }
+  const bool transposed =
+      !winograd && !column && !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
+  // The sums of delta's planes, for the bias gradient.
+  std::vector<T> plane_sums(grad_bias != nullptr ? batch * out_channels : 0);
+  auto sum_planes = [&](std::size_t begin, std::size_t end) {
+    if (grad_bias == nullptr) return;
+    const std::size_t first = begin * out_channels;
+    sum_runs(grad_output + first * p, p, (end - begin) * out_channels, p,
+             plane_sums.data() + first);
+  };
+  // Adds the images [begin, end) into dw (which it first overwrites), and sums their planes.
   auto accumulate = [&](std::size_t begin, std::size_t end, T* dw, bool parallel) {
     const T* delta = grad_output + begin * out_channels * p;
     const T* images = input + begin * g.image_size();
+    if (column) {
+      column->run(end - begin, delta, images, dw,
+                  grad_bias != nullptr ? plane_sums.data() + begin * out_channels : nullptr,
+                  parallel);
+      return;
+    }
+    sum_planes(begin, end);
     if (winograd || shifted) {
       std::fill_n(dw, weight_size, T(0));
       if (winograd) {
@@ -339,6 +381,9 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
       for (std::size_t i = 0; i < k; ++i) grad_weight[o * k + i] = sum[i * out_channels + o];
     }
   }
+  if (grad_bias != nullptr) {
+    bias_grad(batch, out_channels, p, grad_output, plane_sums.data(), grad_bias);
+  }
 }
 
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
@@ -351,7 +396,7 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   template void conv2d_backward_input<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,  \
                                          const T*, T*);                                            \
   template void conv2d_backward_weight<T>(const ConvGeometry&, std::size_t, std::size_t, const T*, \
-                                          const T*, T*);
+                                          const T*, T*, T*);
 TG_INSTANTIATE_CONV(float)
 TG_INSTANTIATE_CONV(double)
 // NOLINTEND(bugprone-macro-parentheses)

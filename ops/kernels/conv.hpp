@@ -34,9 +34,12 @@ void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t
                            const T* grad_output, const T* weight, T* grad_input);
 
 // grad_weight = sum_n grad_output[n] x im2col(input[n])^T, summed over fixed chunks of the
-// batch in chunk order: the same bits for any thread count.
+// batch in chunk order: the same bits for any thread count. grad_bias, if not null, = the sum
+// of grad_output over {0, 2, 3} with sum_dims's bits, taken in the same pass over grad_output
+// where the kernel allows (one read of it instead of two).
 template <class T>
 void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                            const T* grad_output, const T* input, T* grad_weight);
+                            const T* grad_output, const T* input, T* grad_weight,
+                            T* grad_bias = nullptr);
 
 }  // namespace tg::kernels

@@ -91,11 +91,11 @@ void zero_row(T* to, std::size_t n) {
 }  // namespace
 
 template <class T>
-void im2col(const ConvGeometry& g, const T* image, T* cols) {
+void im2col(const ConvGeometry& g, const T* image, T* cols, std::size_t row_stride) {
   const std::size_t plane = g.height * g.width;
   for_each_tap(g, [&](std::size_t c, std::size_t row, Range ys, Range xs, std::ptrdiff_t y_offset,
                       std::ptrdiff_t x_offset) {
-    T* dst = cols + row * g.col_cols();
+    T* dst = cols + row * row_stride;
     std::fill(dst, dst + ys.begin * g.out_w, T(0));
     std::fill(dst + ys.end * g.out_w, dst + g.col_cols(), T(0));
     if (xs.begin == xs.end) {
@@ -145,8 +145,8 @@ void col2im(const ConvGeometry& g, const T* cols, T* image) {
   });
 }
 
-template void im2col<float>(const ConvGeometry&, const float*, float*);
-template void im2col<double>(const ConvGeometry&, const double*, double*);
+template void im2col<float>(const ConvGeometry&, const float*, float*, std::size_t);
+template void im2col<double>(const ConvGeometry&, const double*, double*, std::size_t);
 template void col2im<float>(const ConvGeometry&, const float*, float*);
 template void col2im<double>(const ConvGeometry&, const double*, double*);
 

@@ -38,9 +38,14 @@ struct ConvGeometry {
   }
 };
 
-// Writes all col_rows() x col_cols() entries of `cols`.
+// Writes all col_rows() x col_cols() entries of `cols`, its rows `row_stride` >= col_cols() apart
+// (the values between rows are left as they were).
 template <class T>
-void im2col(const ConvGeometry& g, const T* image, T* cols);
+void im2col(const ConvGeometry& g, const T* image, T* cols, std::size_t row_stride);
+template <class T>
+void im2col(const ConvGeometry& g, const T* image, T* cols) {
+  im2col(g, image, cols, g.col_cols());
+}
 
 // image = the sum, for every input position, of the column entries im2col would have copied
 // from it (0 where none does). Overwrites the whole image [C,H,W].

@@ -9,6 +9,68 @@
 #include "parallel.hpp"
 
 namespace tg::kernels {
+
+namespace {
+
+// out[g] = the sum of x[g * stride, g * stride + n) for g < G: lane by lane in four vector
+// accumulators per run (independent chains, so the adds overlap), then across the lanes by
+// halves (xsimd::hadd: a tree, not a chain of lanes-1 adds), then the last n mod lanes values. A
+// plain loop must add one value after another, each add waiting for the last: several times
+// slower. Runs summed side by side overlap their folds too.
+template <std::size_t G, class T>
+void sum_runs_of(const T* x, std::size_t n, std::size_t stride, T* out) {
+  using Batch = xsimd::batch<T>;
+  constexpr std::size_t lanes = Batch::size;
+  Batch acc[G][4];
+  for (auto& run : acc) {
+    for (auto& a : run) a = Batch(T(0));
+  }
+  std::size_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    for (std::size_t a = 0; a < 4; ++a) {
+      for (std::size_t g = 0; g < G; ++g) {
+        acc[g][a] += Batch::load_unaligned(x + g * stride + i + a * lanes);
+      }
+    }
+  }
+  for (; i + lanes <= n; i += lanes) {
+    for (std::size_t g = 0; g < G; ++g) acc[g][0] += Batch::load_unaligned(x + g * stride + i);
+  }
+  T total[G];
+  // GCC 12 takes the undefined upper half of an AVX-512 extraction inside hadd for an
+  // uninitialised read; it is never used.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+  for (std::size_t g = 0; g < G; ++g) {
+    total[g] = xsimd::hadd((acc[g][0] + acc[g][1]) + (acc[g][2] + acc[g][3]));
+  }
+#pragma GCC diagnostic pop
+  for (std::size_t g = 0; g < G; ++g) {
+    for (std::size_t j = i; j < n; ++j) total[g] += x[g * stride + j];
+    out[g] = total[g];
+  }
+}
+
+}  // namespace
+
+template <class T>
+T sum_contiguous(const T* x, std::size_t n) {
+  T total;
+  sum_runs_of<1>(x, n, 0, &total);
+  return total;
+}
+
+template <class T>
+void sum_runs(const T* x, std::size_t n, std::size_t count, std::size_t stride, T* out) {
+  std::size_t g = 0;
+  for (; g + 3 <= count; g += 3) sum_runs_of<3>(x + g * stride, n, stride, out + g);
+  if (count - g == 2) sum_runs_of<2>(x + g * stride, n, stride, out + g);
+  if (count - g == 1) sum_runs_of<1>(x + g * stride, n, stride, out + g);
+}
+
 namespace {
 
 // The shape with neighbouring dims of the same kind (both summed or both kept) merged into one
@@ -32,27 +94,6 @@ MergedDims merge_dims(std::span<const std::size_t> shape, std::span<const bool> 
     }
   }
   return merged;
-}
-
-// The sum of n contiguous values in a fixed order: lane by lane in four vector accumulators
-// (independent chains, so the adds overlap), then across the lanes. A plain loop must add one
-// value after another, each add waiting for the last: several times slower.
-template <class T>
-T sum_contiguous(const T* x, std::size_t n) {
-  using Batch = xsimd::batch<T>;
-  constexpr std::size_t lanes = Batch::size;
-  Batch acc[4] = {Batch(T(0)), Batch(T(0)), Batch(T(0)), Batch(T(0))};
-  std::size_t i = 0;
-  for (; i + 4 * lanes <= n; i += 4 * lanes) {
-    for (std::size_t a = 0; a < 4; ++a) acc[a] += Batch::load_unaligned(x + i + a * lanes);
-  }
-  for (; i + lanes <= n; i += lanes) acc[0] += Batch::load_unaligned(x + i);
-  alignas(64) T lane[lanes];
-  ((acc[0] + acc[1]) + (acc[2] + acc[3])).store_aligned(lane);
-  T total = T(0);
-  for (const T value : lane) total += value;
-  for (; i < n; ++i) total += x[i];
-  return total;
 }
 
 // out[c] = the sum over a < outer of in[a, c, :] (inner values each), for c < kept: the
@@ -149,6 +190,10 @@ bool all_finite(const T* values, std::size_t n) {
   return !std::isnan(sum) && !xsimd::any(xsimd::isnan(all));
 }
 
+template float sum_contiguous<float>(const float*, std::size_t);
+template double sum_contiguous<double>(const double*, std::size_t);
+template void sum_runs<float>(const float*, std::size_t, std::size_t, std::size_t, float*);
+template void sum_runs<double>(const double*, std::size_t, std::size_t, std::size_t, double*);
 template bool all_finite<float>(const float*, std::size_t);
 template bool all_finite<double>(const double*, std::size_t);
 template void sum_dims<float>(const float*, std::span<const std::size_t>, std::span<const bool>,

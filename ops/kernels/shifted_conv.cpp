@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #endif
 
+#include "in_register.hpp"
 #include "parallel.hpp"
 #include "scratch.hpp"
 #include "sizes.hpp"
@@ -259,20 +260,6 @@ ForwardKernel<T> forward_kernel() {
           .pixels = S::pixels,
           .table = tiles.data(),
           .relu_table = relu_tiles.data()};
-}
-
-// Returns v, which the compiler must then hold in a register. Without it GCC folds an unaligned
-// load into each FMA that uses v, loading the same image values once per channel of the tile,
-// across cache lines: the weight gradient ran at half speed.
-template <class T>
-Vec<T> in_register(Vec<T> v) {
-#if defined(__GNUC__) && defined(__AVX__)
-  typename Vec<T>::register_type raw = v;
-  asm("" : "+v"(raw));
-  return Vec<T>(raw);
-#else
-  return v;
-#endif
 }
 
 // sums[r * Taps + s] = the sum over images n < count and q in [0, length) of

@@ -1,0 +1,54 @@
+#pragma once
+// The weight gradient of a convolution with few taps per output channel, as dot products along
+// the pixels:
+//   dW[o, t] = sum over images n and pixels q of delta[n, o, q] * cols_n[t, q],
+// cols_n = im2col(image n): K = C_in*kH*kW rows of P = out_h*out_w pixels. delta is read where
+// it lies (each channel's plane is a contiguous run of P values); only the image is copied, into
+// its K rows. That suits layers with K <= C_out (mnist_cnn's first: 9 taps, 32 channels): the
+// shifted kernel copies delta's C_out planes onto its grid instead, and the GEMM must transpose
+// delta to pack it.
+//
+// A register tile holds rows x taps vectors of partial sums (lane i of one sums the pixels
+// q = i mod lanes); they wait in a buffer between images and are folded across the lanes once,
+// at the end. Each output is summed by one thread in an order fixed by the shapes, so the bits do
+// not depend on the thread count. Zeros pad nothing (the last vector of a plane overlaps the one
+// before, its repeated lanes masked off in both operands): the products are the GEMM's, and an
+// infinity in the operands gives the GEMM's infinities and NaNs.
+//
+// While a tile's planes of delta are in L1 it also sums each of them with sum_contiguous: the
+// terms of the bias gradient, in sum_dims's order.
+//
+// This translation unit keeps the machine's AVX-512 with GCC 12.2 (see
+// cmake/tapegrad_options.cmake): its loops are loads, selects, FMAs and stores.
+
+#include <cstddef>
+#include <vector>
+
+#include "im2col.hpp"
+
+namespace tg::kernels {
+
+// Whether ColumnWeightGrad handles g: at most as many taps as output channels, and at least a
+// vector of output pixels.
+template <class T>
+bool column_weight_grad_applies(const ConvGeometry& g, std::size_t out_channels);
+
+template <class T>
+class ColumnWeightGrad {
+ public:
+  ColumnWeightGrad(const ConvGeometry& g, std::size_t out_channels);
+  // grad_weight [C_out, K] = the sum over `count` images of delta[n] [C_out, P] x cols_n^T
+  // (overwritten). plane_sums, if not null: plane_sums[n * C_out + o] = sum_contiguous of
+  // delta[n, o]'s P values. `parallel`: split the channels across the parallel seam.
+  void run(std::size_t count, const T* delta, const T* images, T* grad_weight, T* plane_sums,
+           bool parallel) const;
+
+ private:
+  ConvGeometry g_;
+  ConvGeometry rows_;  // the geometry im2col copies the image with (see the constructor)
+  std::size_t out_channels_;
+  std::size_t row_stride_;         // between rows of that copy: whole vectors
+  std::vector<std::size_t> taps_;  // where each tap's row of columns starts in it
+};
+
+}  // namespace tg::kernels
