@@ -21,12 +21,12 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_L
   endif()
 endif()
 
-# The GEMM and the shifted-row convolution are where AVX-512 pays (Zen 5 runs 512-bit FMAs at
-# full width: twice AVX2's FLOPs), and their translation units build no option structs or other
-# small constant aggregates: only loads, broadcasts, FMAs and stores, whose results their tests
-# check against the definition for every transpose and edge. So with such a GCC they alone keep
-# the machine's AVX-512 (native builds on a machine that has it).
-# tg_enable_native_avx512(<source>) does that.
+# The kernels are where AVX-512 pays (Zen 5 runs 512-bit FMAs at full width: twice AVX2's
+# FLOPs; im2col's rows and the sums' runs take half the loads and stores), and their translation
+# units build no option structs or other small constant aggregates: only loads, broadcasts,
+# FMAs and stores, whose results their tests check against the definition for every transpose
+# and edge. So with such a GCC they alone keep the machine's AVX-512 (native builds on a machine
+# that has it). tg_enable_native_avx512(<source>) does that.
 function(tg_enable_native_avx512 source)
   if(NOT TG_NATIVE OR NOT TG_GCC_AVX512_BUG)
     return()
