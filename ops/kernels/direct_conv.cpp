@@ -63,13 +63,17 @@ void segment(std::size_t channels, std::size_t kernel_h, const T* __restrict x, 
     for (std::size_t m = 0; m < kernel_h; ++m, w += KW * lanes) {
       Vec<T> wk[KW];
       for (std::size_t k = 0; k < KW; ++k) wk[k] = Vec<T>::load_unaligned(w + k * lanes);
-      for (std::size_t r = 0; r < R; ++r) {
-        const T* in = x + c * plane + (m + r) * row;
-        // Input pixel i feeds output pixel i - k through weight k: fully unrolled, so that
-        // every index is a constant and the accumulators stay in registers.
+      const T* in = x + c * plane + m * row;
+      // Input pixel i feeds output pixel i - k through weight k: fully unrolled, so that every
+      // index is a constant and the accumulators stay in registers. An accumulator takes an FMA
+      // from each of KW pixels in a row, each waiting for the last: the rows take turns pixel by
+      // pixel, so that one row's FMAs run while the other's wait (one row after the other, the
+      // pass ran at two thirds of the FMAs' throughput on an Intel Xeon).
 #pragma GCC unroll 32
-        for (std::size_t i = 0; i < P + KW - 1; ++i) {
-          const Vec<T> xi(in[i]);
+      for (std::size_t i = 0; i < P + KW - 1; ++i) {
+#pragma GCC unroll 2
+        for (std::size_t r = 0; r < R; ++r) {
+          const Vec<T> xi(in[r * row + i]);
 #pragma GCC unroll 8
           for (std::size_t k = 0; k < KW; ++k) {
             if (i >= k && i - k < P) acc[r][i - k] = xsimd::fma(wk[k], xi, acc[r][i - k]);
