@@ -92,25 +92,33 @@ Tile<T> tile_for(std::size_t rows, std::size_t taps) {
   return tiles[(taps - 1) * tile_rows + rows - 1];
 }
 
+// The geometry im2col copies the image with. With stride_h 1, the rows of taps (c, m, k) for
+// m = 0, 1, ... are one run of image rows copied with tap (c, k)'s horizontal offset and padding,
+// each starting m * d_h rows later: im2col of a kernel one row high over the zero-padded height,
+// about a kH-th of the copying.
+ConvGeometry copied_rows(const ConvGeometry& g) {
+  ConvGeometry rows = g;
+  if (g.stride_h == 1) {
+    rows.kernel_h = 1;
+    rows.dilation_h = 1;
+    rows.out_h = g.height + 2 * g.pad_h;
+  }
+  return rows;
+}
+
 }  // namespace
 
 template <class T>
 bool column_weight_grad_applies(const ConvGeometry& g, std::size_t out_channels) {
-  return g.col_rows() <= out_channels && g.col_cols() >= Vec<T>::size;
+  const ConvGeometry rows = copied_rows(g);
+  return rows.col_rows() * rows.col_cols() <= out_channels * g.col_cols() &&
+         g.col_cols() >= Vec<T>::size;
 }
 
 template <class T>
 ColumnWeightGrad<T>::ColumnWeightGrad(const ConvGeometry& g, std::size_t out_channels)
-    : g_(g), rows_(g), out_channels_(out_channels) {
+    : g_(g), rows_(copied_rows(g)), out_channels_(out_channels) {
   constexpr std::size_t lanes = Vec<T>::size;
-  // With stride_h 1, the rows of taps (c, m, k) for m = 0, 1, ... are one run of image rows
-  // copied with tap (c, k)'s horizontal offset and padding, each starting m * d_h rows later:
-  // im2col of a kernel one row high over the zero-padded height, a kH-th of the copying.
-  if (g.stride_h == 1) {
-    rows_.kernel_h = 1;
-    rows_.dilation_h = 1;
-    rows_.out_h = g.height + 2 * g.pad_h;
-  }
   row_stride_ = round_up(rows_.col_cols(), lanes);
   for (std::size_t c = 0; c < g.channels; ++c) {
     for (std::size_t m = 0; m < g.kernel_h; ++m) {
