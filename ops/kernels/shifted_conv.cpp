@@ -221,24 +221,22 @@ void forward_tile(std::size_t tap_count, const std::size_t* __restrict offsets,
   // kept the accumulators on the stack for the stores, writing and reading all of them once
   // more (mnist_cnn's first layer: nine taps, so as many FMAs as that per stored vector).
   const BlockStores<T, V> stores(block);
-  if (stores.whole()) {
+  auto store_all = [&](auto store_vector) {
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < R; ++r) {
       const Vec<T> b(bias ? bias[r] : T(0));
 #pragma GCC unroll 4
-      for (std::size_t v = 0; v < V; ++v) {
-        stores.store_whole(v, activate(A, acc[r][v] + b), out + r * plane);
-      }
+      for (std::size_t v = 0; v < V; ++v) store_vector(v, activate(A, acc[r][v] + b), r);
     }
-    return;
-  }
-#pragma GCC unroll 8
-  for (std::size_t r = 0; r < R; ++r) {
-    const Vec<T> b(bias ? bias[r] : T(0));
-#pragma GCC unroll 4
-    for (std::size_t v = 0; v < V; ++v) {
-      stores.store(v, activate(A, acc[r][v] + b), out + r * plane);
-    }
+  };
+  if (stores.whole()) {
+    store_all([&](std::size_t v, Vec<T> values, std::size_t r) {
+      stores.store_whole(v, values, out + r * plane);
+    });
+  } else {
+    store_all([&](std::size_t v, Vec<T> values, std::size_t r) {
+      stores.store(v, values, out + r * plane);
+    });
   }
 }
 
