@@ -151,23 +151,18 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* delta, const T* images
     Scratch<T, 1> sums((last - first) * args.sums_stride);
     std::fill_n(sums.data(), (last - first) * args.sums_stride, T(0));
     for (std::size_t n = 0; n < count; ++n) {
-      const T* image = images + n * g_.image_size();
-      im2col(rows_, image, cols.data(), row_stride_);
-      // The next image on its way while this one's tiles run: delta's stream through the caches
-      // evicts the images, and copying one from memory stalled at each line.
-      for (std::size_t i = 0; i < g_.image_size(); i += 64 / sizeof(T)) {
-        __builtin_prefetch(image + g_.image_size() + i);
-      }
+      im2col(rows_, images + n * g_.image_size(), cols.data(), row_stride_);
       const T* d = delta + n * out_channels_ * p;
       for (std::size_t o = first; o < last; o += tile_rows) {
         const std::size_t rows = std::min(tile_rows, last - o);
         T* tile_sums = sums.data() + (o - first) * args.sums_stride;
+        // The bias gradient's terms first: the tile then finds these planes in L1.
+        if (plane_sums != nullptr)
+          sum_runs(d + o * p, p, rows, p, plane_sums + n * out_channels_ + o);
         for (std::size_t t = 0; t < k; t += tile_taps) {
           tile_for<T>(rows, std::min(tile_taps, k - t))(args, d + o * p, cols.data(),
                                                         taps_.data() + t, tile_sums + t * lanes);
         }
-        if (plane_sums != nullptr)
-          sum_runs(d + o * p, p, rows, p, plane_sums + n * out_channels_ + o);
       }
     }
     // Each vector of partial sums folded across its lanes, in lane order.

@@ -20,8 +20,11 @@
 // before, its repeated lanes masked off in both operands): the products are the GEMM's, and an
 // infinity in the operands gives the GEMM's infinities and NaNs.
 //
-// While a tile's planes of delta are in L1 it also sums each of them with sum_contiguous: the
-// terms of the bias gradient, in sum_dims's order.
+// It also sums each of a tile's planes of delta with sum_contiguous just before the tile reads
+// them (from L1, then): the terms of the bias gradient, in sum_dims's order. The pass streams
+// delta from memory (5.5 MB for mnist_cnn's first layer at batch 64, where one core reads about
+// 28 GB/s on an Intel Xeon: 0.19 ms of its 0.32), so the planes' first reader waits for them;
+// each tile prefetches the next tile's planes.
 //
 // This translation unit keeps the machine's AVX-512 with GCC 12.2 (see
 // cmake/tapegrad_options.cmake): its loops are loads, selects, FMAs and stores.
