@@ -296,8 +296,8 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   const std::size_t weight_size = out_channels * k;
   // Winograd where it applies; else dot products along the pixels where copying the image's
   // columns copies less than delta holds; else the shifted kernel where a group of images fits
-  // its cache budget. Otherwise im2col + GEMM: dW [C_out, K] = delta x cols^T puts K = C_in*kH*kW across
-  // the register tile's columns; when K fills them worse than C_out would, dW^T [K, C_out] =
+  // its cache budget. Otherwise im2col + GEMM: dW [C_out, K] = delta x cols^T puts K = C_in*kH*kW
+  // across the register tile's columns; when K fills them worse than C_out would, dW^T [K, C_out] =
   // cols x delta^T is accumulated instead and transposed at the end.
   // Winograd's transforms, and the shifted kernel's products of image values at the grid's spare
   // columns with zeros, would turn an infinity in the operands into NaNs that the GEMM does not
