@@ -9,7 +9,6 @@
 #include "parallel.hpp"
 
 namespace tg::kernels {
-
 namespace {
 
 // out[g] = the sum of x[g * stride, g * stride + n) for g < G: lane by lane in four vector
@@ -54,24 +53,13 @@ void sum_runs_of(const T* x, std::size_t n, std::size_t stride, T* out) {
   }
 }
 
-}  // namespace
-
+// The sum of x[0, n), as sum_runs sums each run.
 template <class T>
 T sum_contiguous(const T* x, std::size_t n) {
   T total;
   sum_runs_of<1>(x, n, 0, &total);
   return total;
 }
-
-template <class T>
-void sum_runs(const T* x, std::size_t n, std::size_t count, std::size_t stride, T* out) {
-  std::size_t g = 0;
-  for (; g + 3 <= count; g += 3) sum_runs_of<3>(x + g * stride, n, stride, out + g);
-  if (count - g == 2) sum_runs_of<2>(x + g * stride, n, stride, out + g);
-  if (count - g == 1) sum_runs_of<1>(x + g * stride, n, stride, out + g);
-}
-
-namespace {
 
 // The shape with neighbouring dims of the same kind (both summed or both kept) merged into one
 // and dims of size 1 dropped, which leaves the memory layout as it was: [N, C, H, W] summed over
@@ -116,6 +104,14 @@ void sum_around(const T* in, std::size_t outer, std::size_t kept, std::size_t in
 }
 
 }  // namespace
+
+template <class T>
+void sum_runs(const T* x, std::size_t n, std::size_t count, std::size_t stride, T* out) {
+  std::size_t g = 0;
+  for (; g + 3 <= count; g += 3) sum_runs_of<3>(x + g * stride, n, stride, out + g);
+  if (count - g == 2) sum_runs_of<2>(x + g * stride, n, stride, out + g);
+  if (count - g == 1) sum_runs_of<1>(x + g * stride, n, stride, out + g);
+}
 
 template <class T>
 void sum_dims(const T* in, std::span<const std::size_t> full_shape,
@@ -190,8 +186,6 @@ bool all_finite(const T* values, std::size_t n) {
   return !std::isnan(sum) && !xsimd::any(xsimd::isnan(all));
 }
 
-template float sum_contiguous<float>(const float*, std::size_t);
-template double sum_contiguous<double>(const double*, std::size_t);
 template void sum_runs<float>(const float*, std::size_t, std::size_t, std::size_t, float*);
 template void sum_runs<double>(const double*, std::size_t, std::size_t, std::size_t, double*);
 template bool all_finite<float>(const float*, std::size_t);

@@ -16,14 +16,10 @@ template <class T>
 void sum_dims(const T* in, std::span<const std::size_t> shape, std::span<const bool> reduce,
               T* out);
 
-// The sum of x[0, n) in a fixed order. sum_dims adds each contiguous run of summed values with
-// it, so a kernel that sums such a run itself (a convolution's bias gradient, plane by plane)
-// gets sum_dims's bits.
-template <class T>
-T sum_contiguous(const T* x, std::size_t n);
-
-// out[g] = sum_contiguous(x + g * stride, n) for g < count, with its bits, several runs side by
-// side (each sum's adds wait for each other; those of different runs overlap).
+// out[g] = the sum of x[g * stride, g * stride + n) for g < count, several runs side by side
+// (each sum's adds wait for each other; those of different runs overlap). Each run is summed in
+// the order sum_dims sums a contiguous run of summed values, so a kernel that sums such runs
+// itself (a convolution's bias gradient, plane by plane) gets sum_dims's bits.
 template <class T>
 void sum_runs(const T* x, std::size_t n, std::size_t count, std::size_t stride, T* out);
 
