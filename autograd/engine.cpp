@@ -177,6 +177,12 @@ class ReverseSweep {
     }
     if (leaf->grad.defined()) {
       leaf->grad = detail::accumulate(leaf->grad, create_graph_ ? grad : grad.detach());
+    } else if (!create_graph_ && grad.impl_ptr().use_count() == 1 &&
+               grad.impl()->data.use_count() == 1) {
+      // An array no other handle sees (one that a backward made for this input alone, as a
+      // weight's gradient): the leaf's grad without a copy (copying the weights' gradients was
+      // 1.3% of a training step of mnist_cnn).
+      leaf->grad = grad.detach();
     } else {
       // Its own copy: a backward that passes its gradient through hands the same array to
       // several inputs (and the caller's grad_output), and an in-place change to one leaf's

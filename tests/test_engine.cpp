@@ -176,6 +176,32 @@ TEST_CASE("a leaf's gradient is its own copy", "[engine]") {
   }
 }
 
+// A gradient array that no other handle sees becomes the leaf's grad as it is; one that another
+// handle sees (here the closure's own capture) is copied.
+TEST_CASE("a leaf adopts a gradient nobody else holds and copies one that is held", "[engine]") {
+  Tensor a = leaf({1.0});
+  const double* fresh_data = nullptr;
+  Tensor y = tg::record("fresh", a.detach(), {a}, [&fresh_data](const Tensor& g) {
+    Tensor fresh = g * 3.0;
+    fresh_data = fresh.value<double>().data();
+    return std::vector<Tensor>{fresh};
+  });
+  y.backward(tg::tensor(xt::xarray<double>{1.0}));
+  const Tensor a_grad = a.grad();
+  CHECK(a_grad.item() == 3.0);
+  CHECK(a_grad.value<double>().data() == fresh_data);  // no copy
+
+  Tensor b = leaf({1.0});
+  Tensor kept = tg::tensor(xt::xarray<double>{5.0});
+  Tensor z = tg::record("kept", b.detach(), {b},
+                        [kept](const Tensor&) { return std::vector<Tensor>{kept}; });
+  z.backward(tg::tensor(xt::xarray<double>{1.0}));
+  Tensor b_grad = b.grad();
+  b_grad.value<double>()(0) = 100.0;
+  CHECK(b.grad().item() == 100.0);
+  CHECK(kept.item() == 5.0);  // the closure's array was copied, not handed over
+}
+
 TEST_CASE("a create_graph backward into leaves leaves no cycle behind", "[engine]") {
   const auto before = tg::Node::live_count();
   {
