@@ -176,11 +176,7 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* delta, const T* images
     }
   };
   const std::size_t channel_tiles = (out_channels_ + tile_rows - 1) / tile_rows;
-  if (parallel) {
-    parallel_for(channel_tiles, 1, run_channels);
-  } else {
-    run_channels(0, channel_tiles);
-  }
+  parallel_for_if(parallel, channel_tiles, 1, run_channels);
 }
 
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.

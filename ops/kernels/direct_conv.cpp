@@ -232,12 +232,8 @@ void DirectForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
     }
   };
   const std::size_t items = out_channels_ / lanes * row_groups;
-  if (parallel) {
-    const std::size_t flops = std::max<std::size_t>(1, 2 * lanes * taps * g_.out_w * pair);
-    parallel_for(items, std::max<std::size_t>(1, flops_per_task / flops), run_rows);
-  } else {
-    run_rows(0, items);
-  }
+  const std::size_t flops = std::max<std::size_t>(1, 2 * lanes * taps * g_.out_w * pair);
+  parallel_for_if(parallel, items, std::max<std::size_t>(1, flops_per_task / flops), run_rows);
 }
 
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.

@@ -22,6 +22,18 @@ inline constexpr std::size_t elementwise_grain = std::size_t{1} << 15;
 void parallel_for(std::size_t n, std::size_t grain,
                   const std::function<void(std::size_t begin, std::size_t end)>& body);
 
+// parallel_for(n, grain, body) if `parallel`, else body(0, n) on the calling thread: the kernels
+// that run one image at a time split an image across the seam only when the batch is one image
+// (otherwise the images are already split).
+inline void parallel_for_if(bool parallel, std::size_t n, std::size_t grain,
+                            const std::function<void(std::size_t begin, std::size_t end)>& body) {
+  if (parallel) {
+    parallel_for(n, grain, body);
+  } else {
+    body(0, n);
+  }
+}
+
 // Number of chunks parallel_for(n, grain, ...) makes, for callers that keep one partial result
 // per chunk.
 std::size_t chunk_count(std::size_t n, std::size_t grain);

@@ -450,12 +450,8 @@ void ShiftedForward<T>::run(const T* image, const T* bias, T* out, bool parallel
       }
     }
   };
-  if (parallel) {
-    const std::size_t flops = std::max<std::size_t>(1, 2 * out_channels_ * k * pixels);
-    parallel_for(blocks, std::max<std::size_t>(1, flops_per_task / flops), run_blocks);
-  } else {
-    run_blocks(0, blocks);
-  }
+  const std::size_t flops = std::max<std::size_t>(1, 2 * out_channels_ * k * pixels);
+  parallel_for_if(parallel, blocks, std::max<std::size_t>(1, flops_per_task / flops), run_blocks);
 }
 
 template <class T>
@@ -518,11 +514,7 @@ void ShiftedWeightGrad<T>::add(std::size_t count, const T* delta, const T* image
       }
     };
     const std::size_t channel_tiles = channel_rows / tile_rows;
-    if (parallel) {
-      parallel_for(channel_tiles, 1, run_channels);
-    } else {
-      run_channels(0, channel_tiles);
-    }
+    parallel_for_if(parallel, channel_tiles, 1, run_channels);
   }
 }
 

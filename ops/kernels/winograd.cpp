@@ -517,14 +517,9 @@ void WinogradForward<T>::run_tiles(const T* image, bool parallel, Store store) c
       }
     }
   };
-  if (parallel) {
-    const std::size_t flops = 2 * positions * out_channels_ * channels * pixels;
-    parallel_for(blocks_,
-                 std::max<std::size_t>(1, flops_per_task / std::max<std::size_t>(1, flops)),
-                 run_blocks);
-  } else {
-    run_blocks(0, blocks_);
-  }
+  const std::size_t flops =
+      std::max<std::size_t>(1, 2 * positions * out_channels_ * channels * pixels);
+  parallel_for_if(parallel, blocks_, std::max<std::size_t>(1, flops_per_task / flops), run_blocks);
 }
 
 template <class T>
@@ -673,11 +668,7 @@ void WinogradWeightGrad<T>::add(std::size_t count, const T* delta, const T* imag
       transform_delta_tile(delta_t + (y * g_.out_w + x) * delta_row_, g_.out_w, delta_row_, has, to,
                            delta_row_);
     }
-    if (parallel) {
-      parallel_for(positions, 1, run_positions);
-    } else {
-      run_positions(0, positions);
-    }
+    parallel_for_if(parallel, positions, 1, run_positions);
   }
 
   const std::size_t pairs = channels * delta_row_;
