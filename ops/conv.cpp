@@ -132,15 +132,18 @@ Tensor input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& 
 }
 
 // dE/dw, and dE/db into *bias_grad if it is given (with the bits of sum(delta, {0, 2, 3})),
-// from one pass over delta.
+// from one pass over delta; delta = grad_output, or relu_backward(grad_output, *relu_output)
+// behind a ReLU.
 Tensor weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& weight_shape,
-                   const ConvGeometry& g, Tensor* bias_grad = nullptr) {
+                   const ConvGeometry& g, Tensor* bias_grad = nullptr,
+                   const Tensor* relu_output = nullptr) {
   return dispatch_floating(input.dtype(), "conv2d_weight_grad", [&]<class T>() {
     auto out = uninitialized<T>(weight_shape);
     xt::xarray<T> bias = uninitialized<T>({bias_grad != nullptr ? weight_shape[0] : 0});
     kernels::conv2d_backward_weight<T>(g, input.shape()[0], weight_shape[0], data<T>(grad_output),
                                        data<T>(input), out.data(),
-                                       bias_grad != nullptr ? bias.data() : nullptr);
+                                       bias_grad != nullptr ? bias.data() : nullptr,
+                                       relu_output != nullptr ? data<T>(*relu_output) : nullptr);
     if (bias_grad != nullptr) *bias_grad = tensor(std::move(bias));
     return tensor(std::move(out));
   });
@@ -176,16 +179,18 @@ ConvGeometry check_weight_grad(const Tensor& grad_output, const Tensor& input,
   return g;
 }
 
-// conv2d_weight_grad and sum(grad_output, {0, 2, 3}) (into bias_grad), unrecorded, from one pass
-// over grad_output.
-Tensor conv2d_weight_and_bias_grad(const Tensor& grad_output, const Tensor& input,
-                                   const Shape& weight_shape, const Conv2dOptions& options,
-                                   Tensor& bias_grad) {
+// conv2d_weight_grad and, if bias_grad is given, sum(delta, {0, 2, 3}) into it, unrecorded, from
+// one pass over delta = grad_output, or relu_backward(grad_output, *relu_output) if that is given.
+Tensor conv2d_weight_and_bias_grad(const Tensor& grad_output, const Tensor* relu_output,
+                                   const Tensor& input, const Shape& weight_shape,
+                                   const Conv2dOptions& options, Tensor* bias_grad) {
   const ConvGeometry g = check_weight_grad(grad_output, input, weight_shape, options);
-  return weight_grad(grad_output, input, weight_shape, g, &bias_grad);
+  return weight_grad(grad_output, input, weight_shape, g, bias_grad, relu_output);
 }
 
-// The convolution's gradients given delta = dE/dnet, as a closure for a forward op's backward.
+// The convolution's gradients, as a closure for a forward op's backward, given dE/d(output)
+// `grad` and, for a fused ReLU, the op's output y (else null): delta = dE/dnet is grad, or
+// relu_backward(grad, y).
 auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tensor& bias,
                            const Conv2dOptions& options) {
   const bool need_input = needs_input_grad(input);
@@ -193,13 +198,25 @@ auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tens
   const bool need_bias = needs_input_grad(bias);
   return [x = keep_if(need_weight, input), w = keep_if(need_input, weight),
           input_shape = input.shape(), weight_shape = weight.shape(), need_input, need_weight,
-          need_bias, options](const Tensor& delta) {
+          need_bias, options](const Tensor& grad, const Tensor* relu_output) {
+    // A plain backward (nothing recorded) of a layer whose input needs no gradient (a first
+    // layer): the weight and bias gradients from one pass over grad and y, with the bits of the
+    // ops below, and delta never written.
+    if (relu_output != nullptr && !need_input && need_weight &&
+        !needs_grad({grad, x, *relu_output})) {
+      Tensor bias_grad;
+      Tensor weight_grad = conv2d_weight_and_bias_grad(grad, relu_output, x, weight_shape, options,
+                                                       need_bias ? &bias_grad : nullptr);
+      return std::vector<Tensor>{Tensor{}, weight_grad, bias_grad};
+    }
+    const Tensor delta =
+        relu_output != nullptr ? leaky_relu_backward(grad, *relu_output, 0.0) : grad;
     Tensor input_grad = need_input ? conv2d_input_grad(delta, w, input_shape, options) : Tensor{};
-    // A plain backward (nothing recorded): the weight and bias gradients from one pass over
-    // delta, with the bits of the two ops below.
+    // A plain backward: the weight and bias gradients from one pass over delta.
     if (need_weight && need_bias && !needs_grad({delta, x})) {
       Tensor bias_grad;
-      Tensor weight_grad = conv2d_weight_and_bias_grad(delta, x, weight_shape, options, bias_grad);
+      Tensor weight_grad =
+          conv2d_weight_and_bias_grad(delta, nullptr, x, weight_shape, options, &bias_grad);
       return std::vector<Tensor>{input_grad, weight_grad, bias_grad};
     }
     return std::vector<Tensor>{
@@ -216,12 +233,11 @@ Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weigh
   Tensor output = forward(op, input, weight, bias, g, activation);
   auto gradients = convolution_gradients(input, weight, bias, options);
   if (activation == kernels::Activation::none) {
-    return record(std::string(op), output, {input, weight, bias}, gradients);
+    return record(std::string(op), output, {input, weight, bias},
+                  [gradients](const Tensor& grad) { return gradients(grad, nullptr); });
   }
   return record(std::string(op), output, {input, weight, bias},
-                [gradients](const Tensor& grad, const Tensor& y) {
-                  return gradients(leaky_relu_backward(grad, y, 0.0));
-                });
+                [gradients](const Tensor& grad, const Tensor& y) { return gradients(grad, &y); });
 }
 
 }  // namespace
@@ -268,7 +284,8 @@ Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const T
                  argmax = detail::Argmax(std::move(argmax)), pool,
                  conv_shape](const Tensor& grad, const Tensor& y) {
                   return gradients(detail::max_pool_scatter(leaky_relu_backward(grad, y, 0.0),
-                                                            argmax, pool, conv_shape));
+                                                            argmax, pool, conv_shape),
+                                   nullptr);
                 });
 }
 

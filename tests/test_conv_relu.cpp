@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -13,6 +14,7 @@
 #include <fmt/ranges.h>
 #include <tapegrad.hpp>
 
+#include "../ops/kernels/column_weight_grad.hpp"
 #include "support/fused.hpp"
 
 namespace {
@@ -63,7 +65,75 @@ void check_same_as_unfused(const Layer& layer, bool with_nan) {
   CHECK(std::count_if(y.begin(), y.end(), [](T v) { return v > T(0); }) > 0);
 }
 
+// The geometry of one image of a layer, as the convolution kernels take it.
+tg::kernels::ConvGeometry geometry(const Layer& layer) {
+  const Tensor y = tg::conv2d(tg::zeros(layer.input), tg::zeros(layer.weight), {}, layer.options);
+  auto size = [](std::int64_t v) { return static_cast<std::size_t>(v); };
+  return {.channels = layer.input[1],
+          .height = layer.input[2],
+          .width = layer.input[3],
+          .kernel_h = layer.weight[2],
+          .kernel_w = layer.weight[3],
+          .stride_h = size(layer.options.stride.h),
+          .stride_w = size(layer.options.stride.w),
+          .pad_h = size(layer.options.padding.h),
+          .pad_w = size(layer.options.padding.w),
+          .dilation_h = size(layer.options.dilation.h),
+          .dilation_w = size(layer.options.dilation.w),
+          .out_h = y.shape()[2],
+          .out_w = y.shape()[3]};
+}
+
+// conv2d_relu on an input that needs no gradient (a first layer) against relu(conv2d): the
+// gradients of the weight and, if with_bias, the bias; a NaN in the input.
+template <class T>
+void check_first_layer(const Layer& layer, bool with_bias) {
+  const auto dtype = std::is_same_v<T, float> ? tg::f32 : tg::f64;
+  Tensor x = tg::randn(layer.input, {.dtype = dtype});
+  x.value<T>()(0, 0, 1, 1) = std::numeric_limits<T>::quiet_NaN();
+  const tg::TensorOptions learned{.dtype = dtype, .requires_grad = true};
+  std::vector<Tensor> parameters{tg::randn(layer.weight, learned)};
+  if (with_bias) parameters.push_back(tg::randn({layer.weight[0]}, learned));
+  auto bias = [&](const std::vector<Tensor>& in) { return with_bias ? in[1] : Tensor{}; };
+  tg::test::check_same_bits<T>(
+      [&](const std::vector<Tensor>& in) {
+        return tg::conv2d_relu(x, in[0], bias(in), layer.options);
+      },
+      [&](const std::vector<Tensor>& in) {
+        return tg::relu(tg::conv2d(x, in[0], bias(in), layer.options));
+      },
+      parameters);
+}
+
 }  // namespace
+
+// A first layer's weight and bias gradients mask grad_output with the ReLU as the column kernel
+// reads it (ops/kernels/column_weight_grad.hpp), the masked delta never written; the other
+// kernels, and a single output channel's bias gradient (sum_dims), read a masked copy. Each
+// gives relu(conv2d)'s bits.
+TEST_CASE("conv2d_relu's gradients for a first layer have relu(conv2d)'s bits", "[conv]") {
+  tg::manual_seed(35);
+  struct FirstLayer {
+    Layer layer;
+    bool column;  // whether the column kernel computes its weight gradient
+  };
+  const std::vector<FirstLayer> layers = {
+      {{"column kernel (mnist_cnn's first layer)", {3, 1, 28, 28}, {32, 1, 3, 3}, {}}, true},
+      {{"column kernel, one output channel", {2, 1, 12, 12}, {1, 1, 1, 1}, {.padding = 1}}, true},
+      {{"shifted kernel", {3, 1, 12, 12}, {6, 1, 5, 5}, {.padding = 2}}, false},
+      {{"gemm", {2, 3, 11, 9}, {5, 3, 3, 2}, {.stride = 2, .padding = {1, 0}}}, false},
+  };
+  for (const auto& [layer, column] : layers) {
+    const tg::kernels::ConvGeometry g = geometry(layer);
+    REQUIRE(tg::kernels::column_weight_grad_applies<float>(g, layer.weight[0]) == column);
+    REQUIRE(tg::kernels::column_weight_grad_applies<double>(g, layer.weight[0]) == column);
+    for (const bool with_bias : {true, false}) {
+      INFO(layer.name << (with_bias ? "" : ", no bias"));
+      check_first_layer<float>(layer, with_bias);
+      check_first_layer<double>(layer, with_bias);
+    }
+  }
+}
 
 TEST_CASE("conv2d_relu gives relu(conv2d)'s bits and gradients on every kernel", "[conv]") {
   tg::manual_seed(31);
@@ -94,16 +164,29 @@ TEST_CASE("conv2d_relu gradchecks in f64 on random shapes and options", "[conv]"
                      options.stride.w, options.padding.h, options.padding.w));
     const tg::TensorOptions f64{.dtype = tg::f64, .requires_grad = true};
     const bool bias = trial % 2 == 0;
+    // Every fourth input needs no gradient, as a first layer's (the ReLU's mask then goes into
+    // the weight gradient's kernel).
+    const bool first_layer = trial % 4 == 1;
     auto result = tg::gradcheck(
         [options](const std::vector<Tensor>& in) {
           return tg::conv2d_relu(in[0], in[1], in[2], options);
         },
-        {tg::randn(input, f64), tg::randn(weight, f64),
-         bias ? tg::randn({weight[0]}, f64) : Tensor{}},
+        {tg::randn(input, {.dtype = tg::f64, .requires_grad = !first_layer}),
+         tg::randn(weight, f64), bias ? tg::randn({weight[0]}, f64) : Tensor{}},
         {.check_grad_grad = trial % 3 == 0});
     INFO(result.message);
     CHECK(result);
   }
+  // A first layer whose weight gradient runs on the column kernel in f64 too.
+  const Layer column{"column kernel", {2, 1, 6, 6}, {8, 1, 3, 3}, {}};
+  REQUIRE(tg::kernels::column_weight_grad_applies<double>(geometry(column), 8));
+  const tg::TensorOptions learned{.dtype = tg::f64, .requires_grad = true};
+  auto result = tg::gradcheck(
+      [](const std::vector<Tensor>& in) { return tg::conv2d_relu(in[0], in[1], in[2]); },
+      {tg::randn(column.input, {.dtype = tg::f64}), tg::randn(column.weight, learned),
+       tg::randn({8}, learned)});
+  INFO(result.message);
+  CHECK(result);
 }
 
 TEST_CASE("nn::ConvReLU2d is Conv2d followed by relu, with Conv2d's parameters", "[conv]") {

@@ -57,16 +57,23 @@ void relu(const T* x, T* out, std::size_t n) {
 }
 
 template <class T>
-void relu_backward(const T* g, const T* x, T* out, std::size_t n) {
+void relu_backward_serial(const T* g, const T* x, T* out, std::size_t n) {
   using Batch = xsimd::batch<T>;
   const Batch zero(T(0));
-  for_batches<T>(
-      n, elementwise_grain,
+  serial_batches<T>(
+      0, n,
       [&](std::size_t i) {
         xsimd::select(Batch::load_unaligned(x + i) > zero, Batch::load_unaligned(g + i), zero)
             .store_unaligned(out + i);
       },
       [&](std::size_t i) { out[i] = x[i] > T(0) ? g[i] : T(0); });
+}
+
+template <class T>
+void relu_backward(const T* g, const T* x, T* out, std::size_t n) {
+  parallel_for(n, elementwise_grain, [&](std::size_t begin, std::size_t end) {
+    relu_backward_serial(g + begin, x + begin, out + begin, end - begin);
+  });
 }
 
 template <class T>
@@ -117,6 +124,7 @@ void tanh(const T* x, T* out, std::size_t n) {
   template void relu<T>(const T*, T*, std::size_t);                             \
   template void relu_serial<T>(const T*, T*, std::size_t);                      \
   template void relu_backward<T>(const T*, const T*, T*, std::size_t);          \
+  template void relu_backward_serial<T>(const T*, const T*, T*, std::size_t);   \
   template void leaky_relu<T>(const T*, T, T*, std::size_t);                    \
   template void leaky_relu_backward<T>(const T*, const T*, T, T*, std::size_t); \
   template void sigmoid<T>(const T*, T*, std::size_t);                          \

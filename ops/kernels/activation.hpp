@@ -17,6 +17,9 @@ void relu_serial(const T* x, T* out, std::size_t n);
 // out = g * [x > 0]
 template <class T>
 void relu_backward(const T* g, const T* x, T* out, std::size_t n);
+// relu_backward on the calling thread only (a convolution's weight gradient masking delta).
+template <class T>
+void relu_backward_serial(const T* g, const T* x, T* out, std::size_t n);
 
 // out = x > 0 ? x : slope x
 template <class T>

@@ -7,6 +7,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "activation.hpp"
 #include "in_register.hpp"
 #include "parallel.hpp"
 #include "reduce.hpp"
@@ -132,8 +133,8 @@ ColumnWeightGrad<T>::ColumnWeightGrad(const ConvGeometry& g, std::size_t out_cha
 }
 
 template <class T>
-void ColumnWeightGrad<T>::run(std::size_t count, const T* delta, const T* images, T* grad_weight,
-                              T* plane_sums, bool parallel) const {
+void ColumnWeightGrad<T>::run(std::size_t count, const T* grad, const T* relu_output,
+                              const T* images, T* grad_weight, T* plane_sums, bool parallel) const {
   constexpr std::size_t lanes = Vec<T>::size;
   const std::size_t k = g_.col_rows();
   const std::size_t p = g_.col_cols();
@@ -149,19 +150,25 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* delta, const T* images
     const std::size_t last = std::min(end * tile_rows, out_channels_);
     Scratch<T, 0> cols(rows_.col_rows() * row_stride_);
     Scratch<T, 1> sums((last - first) * args.sums_stride);
+    Scratch<T, 2> masked(relu_output != nullptr ? tile_rows * p : 0);
     std::fill_n(sums.data(), (last - first) * args.sums_stride, T(0));
     for (std::size_t n = 0; n < count; ++n) {
       im2col(rows_, images + n * g_.image_size(), cols.data(), row_stride_);
-      const T* d = delta + n * out_channels_ * p;
       for (std::size_t o = first; o < last; o += tile_rows) {
         const std::size_t rows = std::min(tile_rows, last - o);
         T* tile_sums = sums.data() + (o - first) * args.sums_stride;
+        // The tile's planes of delta: where they lie, or masked into L1.
+        const std::size_t at = (n * out_channels_ + o) * p;
+        const T* d = grad + at;
+        if (relu_output != nullptr) {
+          relu_backward_serial(d, relu_output + at, masked.data(), rows * p);
+          d = masked.data();
+        }
         // The bias gradient's terms first: the tile then finds these planes in L1.
-        if (plane_sums != nullptr)
-          sum_runs(d + o * p, p, rows, p, plane_sums + n * out_channels_ + o);
+        if (plane_sums != nullptr) sum_runs(d, p, rows, p, plane_sums + n * out_channels_ + o);
         for (std::size_t t = 0; t < k; t += tile_taps) {
-          tile_for<T>(rows, std::min(tile_taps, k - t))(args, d + o * p, cols.data(),
-                                                        taps_.data() + t, tile_sums + t * lanes);
+          tile_for<T>(rows, std::min(tile_taps, k - t))(args, d, cols.data(), taps_.data() + t,
+                                                        tile_sums + t * lanes);
         }
       }
     }

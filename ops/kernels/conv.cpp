@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -290,7 +291,8 @@ void bias_grad(std::size_t batch, std::size_t out_channels, std::size_t plane, c
 
 template <class T>
 void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
-                            const T* grad_output, const T* input, T* grad_weight, T* grad_bias) {
+                            const T* grad_output, const T* input, T* grad_weight, T* grad_bias,
+                            const T* relu_output) {
   const std::size_t k = g.col_rows();
   const std::size_t p = g.col_cols();
   const std::size_t weight_size = out_channels * k;
@@ -316,6 +318,16 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   }
   const bool transposed =
       !winograd && !column && !shifted && lane_fill<T>(out_channels) > lane_fill<T>(k);
+  // Behind a ReLU, the column kernel masks delta as it reads it; the other kernels, and the bias
+  // gradient of a single channel (sum_dims over delta), read a masked copy.
+  std::unique_ptr<T[]> masked;
+  if (relu_output != nullptr && (!column || out_channels == 1)) {
+    const std::size_t size = batch * out_channels * p;
+    masked = std::make_unique_for_overwrite<T[]>(size);
+    relu_backward(grad_output, relu_output, masked.get(), size);
+    grad_output = masked.get();
+    relu_output = nullptr;
+  }
   // The sums of delta's planes, for the bias gradient.
   std::vector<T> plane_sums(grad_bias != nullptr ? batch * out_channels : 0);
   auto sum_planes = [&](std::size_t begin, std::size_t end) {
@@ -329,8 +341,9 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
     const T* delta = grad_output + begin * out_channels * p;
     const T* images = input + begin * g.image_size();
     if (column) {
-      column->run(end - begin, delta, images, dw,
-                  grad_bias != nullptr ? plane_sums.data() + begin * out_channels : nullptr,
+      column->run(end - begin, delta,
+                  relu_output != nullptr ? relu_output + begin * out_channels * p : nullptr, images,
+                  dw, grad_bias != nullptr ? plane_sums.data() + begin * out_channels : nullptr,
                   parallel);
       return;
     }
@@ -396,7 +409,7 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
   template void conv2d_backward_input<T>(const ConvGeometry&, std::size_t, std::size_t, const T*,  \
                                          const T*, T*);                                            \
   template void conv2d_backward_weight<T>(const ConvGeometry&, std::size_t, std::size_t, const T*, \
-                                          const T*, T*, T*);
+                                          const T*, T*, T*, const T*);
 TG_INSTANTIATE_CONV(float)
 TG_INSTANTIATE_CONV(double)
 // NOLINTEND(bugprone-macro-parentheses)

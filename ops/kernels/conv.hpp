@@ -33,13 +33,15 @@ template <class T>
 void conv2d_backward_input(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
                            const T* grad_output, const T* weight, T* grad_input);
 
-// grad_weight = sum_n grad_output[n] x im2col(input[n])^T, summed over fixed chunks of the
-// batch in chunk order: the same bits for any thread count. grad_bias, if not null, = the sum
-// of grad_output over {0, 2, 3} with sum_dims's bits, taken in the same pass over grad_output
-// where the kernel allows (one read of it instead of two).
+// grad_weight = sum_n delta[n] x im2col(input[n])^T, summed over fixed chunks of the batch in
+// chunk order: the same bits for any thread count. delta = grad_output, or behind a ReLU
+// (relu_output not null: the ReLU's output) relu_backward(grad_output, relu_output), masked as
+// the kernel reads it where the kernel allows (not written to memory first). grad_bias, if not
+// null, = the sum of delta over {0, 2, 3} with sum_dims's bits, taken in the same pass over
+// delta where the kernel allows (one read of it instead of two).
 template <class T>
 void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_t out_channels,
                             const T* grad_output, const T* input, T* grad_weight,
-                            T* grad_bias = nullptr);
+                            T* grad_bias = nullptr, const T* relu_output = nullptr);
 
 }  // namespace tg::kernels
