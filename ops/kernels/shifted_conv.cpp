@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #endif
 
+#include "copy_row.hpp"
 #include "in_register.hpp"
 #include "parallel.hpp"
 #include "scratch.hpp"
@@ -94,37 +95,6 @@ std::vector<std::size_t> tap_offsets(const ConvGeometry& g) {
 std::size_t padded_buffer(const ConvGeometry& g, std::size_t grid_end) {
   return g.channels * g.padded_plane() + (g.kernel_w - 1) * g.dilation_w + grid_end -
          grid_pixels(g);
-}
-
-// to[0, n) = from[0, n) and to[n, width) = 0, in whole vectors and a masked one: rows here are
-// 10 to 28 values, and a call to memmove (or memset) for each was a sixth of a first layer's
-// weight gradient.
-template <class T>
-void copy_row(const T* from, std::size_t n, T* to, std::size_t width) {
-  using Tl = Tiles<T>;
-  std::size_t i = 0;
-  for (; i + Tl::lanes <= n; i += Tl::lanes)
-    Vec<T>::load_unaligned(from + i).store_unaligned(to + i);
-#if defined(__AVX512F__)
-  // The mask of the first k lanes, all of them for k >= lanes (BMI2's bzhi keeps the low k bits).
-  const auto lanes_below = [](std::size_t k) {
-    return _bzhi_u32((1U << Tl::lanes) - 1, static_cast<unsigned>(std::min<std::size_t>(k, 32)));
-  };
-  for (; i < width; i += Tl::lanes) {
-    const unsigned values = lanes_below(n - std::min(n, i));
-    const unsigned stores = lanes_below(width - i);
-    if constexpr (std::is_same_v<T, float>) {
-      _mm512_mask_storeu_ps(to + i, static_cast<__mmask16>(stores),
-                            _mm512_maskz_loadu_ps(static_cast<__mmask16>(values), from + i));
-    } else {
-      _mm512_mask_storeu_pd(to + i, static_cast<__mmask8>(stores),
-                            _mm512_maskz_loadu_pd(static_cast<__mmask8>(values), from + i));
-    }
-  }
-#else
-  std::copy(from + i, from + n, to + i);
-  std::fill(to + n, to + width, T(0));
-#endif
 }
 
 // Where a block's V vectors go in an output plane: its output pixels, in order, from block.to

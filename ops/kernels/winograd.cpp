@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #endif
 
+#include "copy_row.hpp"
 #include "parallel.hpp"
 #include "scratch.hpp"
 #include "sizes.hpp"
@@ -585,7 +586,7 @@ bool WinogradForward<T>::run_pooled(const T* image, const T* bias, const PooledO
       const T* maxima = ys + o * 2 * plane_tiles + y * grid_row_;
       const T* where = maxima + plane_tiles;
       const std::size_t to = (o * pooled_h + y) * pooled_w;
-      std::copy_n(maxima, pooled_w, out.values + to);
+      copy_row(maxima, pooled_w, out.values + to, pooled_w);
       const auto top_left = static_cast<std::int32_t>(2 * y * g_.out_w);
       std::int32_t* argmax = out.argmax + to;
       for (std::size_t x = 0; x < pooled_w; ++x) {
