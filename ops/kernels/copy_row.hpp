@@ -15,6 +15,10 @@
 #endif
 
 namespace tg::kernels {
+// Internal linkage: each translation unit keeps its own copy, built for its own instruction set
+// (cmake/tapegrad_options.cmake keeps AVX-512 in some and not in others; one shared instance
+// would run the code of whichever the linker kept).
+namespace {
 
 template <class T>
 void copy_row(const T* from, std::size_t n, T* to, std::size_t width) {
@@ -44,4 +48,5 @@ void copy_row(const T* from, std::size_t n, T* to, std::size_t width) {
 #endif
 }
 
+}  // namespace
 }  // namespace tg::kernels
