@@ -17,6 +17,7 @@
 #include "../ops/kernels/column_weight_grad.hpp"
 #include "../ops/kernels/direct_conv.hpp"
 #include "../ops/kernels/shifted_conv.hpp"
+#include "../ops/kernels/winograd.hpp"
 
 namespace {
 
@@ -655,6 +656,35 @@ TEST_CASE("conv2d's Winograd path matches the direct loops", "[conv]") {
     c.bias = gen.below(2) == 1;
     INFO("trial " << trial << ": " << c.str());
     check_against_reference(c);
+  }
+}
+
+// A plain backward takes the bias gradient beside Winograd's weight gradient, each image's planes
+// summed just before the kernel reads them: the bits of sum(delta, {0, 2, 3}) (what a
+// create_graph backward records), at 1 and 2 threads, for a batch of one chunk and of three
+// (8 images each, the last partial).
+TEST_CASE("conv2d's Winograd bias gradient has the bits of sum(delta, {0, 2, 3})", "[conv]") {
+  tg::manual_seed(26);
+  for (const std::size_t batch : {std::size_t{3}, std::size_t{19}}) {
+    const Config c{batch, 16, 24, 12, 11, 3, 3, {.padding = 1}, true};
+    REQUIRE(tg::kernels::winograd_applies(geometry(c), c.out_channels));
+    const Tensor x = tg::randn(c.input_shape());
+    const Tensor w = tg::randn(c.weight_shape());
+    const Tensor b = tg::randn({c.out_channels});
+    const Tensor delta = tg::randn({batch, c.out_channels, 12, 11});
+    auto bias_gradient = [&](int threads) {
+      tg::set_num_threads(threads);
+      const Tensor br = b.detach().set_requires_grad(true);
+      const Tensor wr = w.detach().set_requires_grad(true);
+      auto grads =
+          tg::grad({tg::conv2d(x, wr, br, c.options)}, {wr, br}, {.grad_outputs = {delta}});
+      tg::set_num_threads(0);
+      return grads[1].value<float>();
+    };
+    const xt::xarray<float> expected = tg::sum(delta, {0, 2, 3}).value<float>();
+    INFO("batch " << batch);
+    CHECK(bool(xt::all(xt::equal(bias_gradient(1), expected))));
+    CHECK(bool(xt::all(xt::equal(bias_gradient(2), expected))));
   }
 }
 

@@ -328,13 +328,17 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
     grad_output = masked.get();
     relu_output = nullptr;
   }
-  // The sums of delta's planes, for the bias gradient.
+  // The sums of delta's planes, for the bias gradient: those of images [begin, ...) at
+  // sums_from(begin), null without a bias gradient. The column and Winograd kernels sum each
+  // image's planes as they come to read them; the others are given the sums of their images first.
   std::vector<T> plane_sums(grad_bias != nullptr ? batch * out_channels : 0);
+  auto sums_from = [&](std::size_t begin) {
+    return grad_bias != nullptr ? plane_sums.data() + begin * out_channels : nullptr;
+  };
   auto sum_planes = [&](std::size_t begin, std::size_t end) {
     if (grad_bias == nullptr) return;
-    const std::size_t first = begin * out_channels;
-    sum_runs(grad_output + first * p, p, (end - begin) * out_channels, p,
-             plane_sums.data() + first);
+    sum_runs(grad_output + begin * out_channels * p, p, (end - begin) * out_channels, p,
+             sums_from(begin));
   };
   // Adds the images [begin, end) into dw (which it first overwrites), and sums their planes.
   auto accumulate = [&](std::size_t begin, std::size_t end, T* dw, bool parallel) {
@@ -343,15 +347,14 @@ void conv2d_backward_weight(const ConvGeometry& g, std::size_t batch, std::size_
     if (column) {
       column->run(end - begin, delta,
                   relu_output != nullptr ? relu_output + begin * out_channels * p : nullptr, images,
-                  dw, grad_bias != nullptr ? plane_sums.data() + begin * out_channels : nullptr,
-                  parallel);
+                  dw, sums_from(begin), parallel);
       return;
     }
-    sum_planes(begin, end);
+    if (!winograd) sum_planes(begin, end);
     if (winograd || shifted) {
       std::fill_n(dw, weight_size, T(0));
       if (winograd) {
-        winograd->add(end - begin, delta, images, dw, parallel);
+        winograd->add(end - begin, delta, images, dw, sums_from(begin), parallel);
       } else {
         shifted->add(end - begin, delta, images, dw, parallel);
       }

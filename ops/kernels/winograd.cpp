@@ -16,6 +16,7 @@
 
 #include "copy_row.hpp"
 #include "parallel.hpp"
+#include "reduce.hpp"
 #include "scratch.hpp"
 #include "sizes.hpp"
 
@@ -609,7 +610,7 @@ WinogradWeightGrad<T>::WinogradWeightGrad(const ConvGeometry& g, std::size_t out
 
 template <class T>
 void WinogradWeightGrad<T>::add(std::size_t count, const T* delta, const T* images, T* grad_weight,
-                                bool parallel) const {
+                                T* plane_sums, bool parallel) const {
   constexpr std::size_t lanes = Vec<T>::size;
   using S = OuterShape<T>;
   const std::size_t channels = g_.channels;
@@ -652,8 +653,10 @@ void WinogradWeightGrad<T>::add(std::size_t count, const T* delta, const T* imag
       transform_input_block(poly + c * 4 * component_, component_, grid_row_, length_,
                             v + c * length_, v_xi);
     }
-    shuffles.transpose(delta + n * out_channels_ * plane, out_channels_, plane, plane, delta_t,
-                       delta_row_);
+    const T* delta_n = delta + n * out_channels_ * plane;
+    if (plane_sums != nullptr)
+      sum_runs(delta_n, plane, out_channels_, plane, plane_sums + n * out_channels_);
+    shuffles.transpose(delta_n, out_channels_, plane, plane, delta_t, delta_row_);
     // Tile q of the grid; the spare tile of each row and those past the grid add nothing.
     for (std::size_t q = 0; q < length_; ++q) {
       T* to = d + q * d_tile;
