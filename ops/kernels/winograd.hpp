@@ -95,7 +95,7 @@ class WinogradWeightGrad {
   // `parallel`: split the sixteen products across the parallel seam (for small batches).
   // plane_sums, if not null: plane_sums[n * C_out + o] = sum_runs of delta[n, o]'s plane, each
   // image's summed just before its transpose reads it (from L2, then: summing a chunk of images
-  // first left its delta in memory for the transposes, 4% of mnist_cnn's second layer).
+  // first left its delta in memory for the transposes: 6% of mnist_cnn's second layer).
   void add(std::size_t count, const T* delta, const T* images, T* grad_weight, T* plane_sums,
            bool parallel) const;
 
