@@ -93,44 +93,17 @@ Tile<T> tile_for(std::size_t rows, std::size_t taps) {
   return tiles[(taps - 1) * tile_rows + rows - 1];
 }
 
-// The geometry im2col copies the image with. With stride_h 1, the rows of taps (c, m, k) for
-// m = 0, 1, ... are one run of image rows copied with tap (c, k)'s horizontal offset and padding,
-// each starting m * d_h rows later: im2col of a kernel one row high over the zero-padded height,
-// about a kH-th of the copying.
-ConvGeometry copied_rows(const ConvGeometry& g) {
-  ConvGeometry rows = g;
-  if (g.stride_h == 1) {
-    rows.kernel_h = 1;
-    rows.dilation_h = 1;
-    rows.out_h = g.height + 2 * g.pad_h;
-  }
-  return rows;
-}
-
 }  // namespace
 
 template <class T>
 bool column_weight_grad_applies(const ConvGeometry& g, std::size_t out_channels) {
-  const ConvGeometry rows = copied_rows(g);
-  return rows.col_rows() * rows.col_cols() <= out_channels * g.col_cols() &&
+  return ImageColumns(g, Vec<T>::size).copied() <= out_channels * g.col_cols() &&
          g.col_cols() >= Vec<T>::size;
 }
 
 template <class T>
 ColumnWeightGrad<T>::ColumnWeightGrad(const ConvGeometry& g, std::size_t out_channels)
-    : g_(g), rows_(copied_rows(g)), out_channels_(out_channels) {
-  constexpr std::size_t lanes = Vec<T>::size;
-  row_stride_ = round_up(rows_.col_cols(), lanes);
-  for (std::size_t c = 0; c < g.channels; ++c) {
-    for (std::size_t m = 0; m < g.kernel_h; ++m) {
-      for (std::size_t k = 0; k < g.kernel_w; ++k) {
-        taps_.push_back(g.stride_h == 1
-                            ? (c * g.kernel_w + k) * row_stride_ + m * g.dilation_h * g.out_w
-                            : taps_.size() * row_stride_);
-      }
-    }
-  }
-}
+    : g_(g), columns_(g, Vec<T>::size), out_channels_(out_channels) {}
 
 template <class T>
 void ColumnWeightGrad<T>::run(std::size_t count, const T* grad, const T* relu_output,
@@ -148,12 +121,12 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* grad, const T* relu_ou
   auto run_channels = [&](std::size_t begin, std::size_t end) {
     const std::size_t first = begin * tile_rows;
     const std::size_t last = std::min(end * tile_rows, out_channels_);
-    Scratch<T, 0> cols(rows_.col_rows() * row_stride_);
+    Scratch<T, 0> cols(columns_.size());
     Scratch<T, 1> sums((last - first) * args.sums_stride);
     Scratch<T, 2> masked(relu_output != nullptr ? tile_rows * p : 0);
     std::fill_n(sums.data(), (last - first) * args.sums_stride, T(0));
     for (std::size_t n = 0; n < count; ++n) {
-      im2col(rows_, images + n * g_.image_size(), cols.data(), row_stride_);
+      columns_.copy(images + n * g_.image_size(), cols.data());
       for (std::size_t o = first; o < last; o += tile_rows) {
         const std::size_t rows = std::min(tile_rows, last - o);
         T* tile_sums = sums.data() + (o - first) * args.sums_stride;
@@ -167,8 +140,8 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* grad, const T* relu_ou
         // The bias gradient's terms first: the tile then finds these planes in L1.
         if (plane_sums != nullptr) sum_runs(d, p, rows, p, plane_sums + n * out_channels_ + o);
         for (std::size_t t = 0; t < k; t += tile_taps) {
-          tile_for<T>(rows, std::min(tile_taps, k - t))(args, d, cols.data(), taps_.data() + t,
-                                                        tile_sums + t * lanes);
+          tile_for<T>(rows, std::min(tile_taps, k - t))(
+              args, d, cols.data(), columns_.taps().data() + t, tile_sums + t * lanes);
         }
       }
     }

@@ -35,9 +35,8 @@
 // cmake/tapegrad_options.cmake): its loops are loads, selects, FMAs and stores.
 
 #include <cstddef>
-#include <vector>
 
-#include "im2col.hpp"
+#include "image_columns.hpp"
 
 namespace tg::kernels {
 
@@ -59,10 +58,8 @@ class ColumnWeightGrad {
 
  private:
   ConvGeometry g_;
-  ConvGeometry rows_;  // the geometry im2col copies the image with (see the constructor)
+  ImageColumns columns_;
   std::size_t out_channels_;
-  std::size_t row_stride_;         // between rows of that copy: whole vectors
-  std::vector<std::size_t> taps_;  // where each tap's row of columns starts in it
 };
 
 }  // namespace tg::kernels

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "activation.hpp"
+#include "column_forward.hpp"
 #include "column_weight_grad.hpp"
 #include "direct_conv.hpp"
 #include "gemm.hpp"
@@ -85,7 +86,8 @@ constexpr bool is_checked_winograd<CheckedWinograd<T, Direct>> = true;
 
 // Calls use(conv) with the fastest one-image forward convolution for a stride-one g: Winograd
 // for 3x3 layers with enough channels (checked, see CheckedWinograd), the channel-vector kernel
-// for many taps and whole vectors of output channels, else the shifted kernel.
+// for many taps and whole vectors of output channels, the column kernel where copying the
+// image's columns copies no more than the output holds, else the shifted kernel.
 template <class T, class Use>
 void with_stride_one_kernel(const ConvGeometry& g, std::size_t out_channels, const T* weight,
                             Use&& use) {
@@ -99,6 +101,8 @@ void with_stride_one_kernel(const ConvGeometry& g, std::size_t out_channels, con
   };
   if (direct_forward_applies<T>(g, out_channels)) {
     with_direct(DirectForward<T>(g, out_channels, weight));
+  } else if (column_forward_applies<T>(g, out_channels)) {
+    with_direct(ColumnForward<T>(g, out_channels, weight));
   } else {
     with_direct(ShiftedForward<T>(g, out_channels, weight));
   }

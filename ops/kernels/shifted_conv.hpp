@@ -72,6 +72,7 @@ struct ForwardKernel {
   const ForwardTile<T>* table = nullptr;       // r rows x v vectors at (v - 1) * rows + r - 1
   const ForwardTile<T>* relu_table = nullptr;  // the same tiles with the ReLU
 
+  std::size_t lanes() const { return pixels / vectors; }
   ForwardTile<T> tile(std::size_t r, Activation activation = Activation::none) const {
     return tile(r, vectors, activation);
   }
