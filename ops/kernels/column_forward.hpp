@@ -16,9 +16,9 @@
 // 26x26 = 676 floats are 16 bytes off for three planes in four), so the channels are taken in
 // classes of equal misalignment, every `period`-th channel (4 there), and each class's vectors
 // start where its planes' cache lines start: the first and last vectors of a plane are partial
-// (masked stores), all the others aligned. mnist_cnn's first layer, batch 64 on an Intel Xeon:
-// 0.30 ms on the shifted kernel, 0.25 on columns with the vectors starting at each plane's first
-// pixel, 0.22 aligned.
+// (masked stores), all the others aligned. mnist_cnn's first layer, batch 64, one thread of an
+// Intel Xeon, in a harness: 0.30 ms on the shifted kernel, 0.25 on columns with the vectors
+// starting at each plane's first pixel, 0.22 aligned (bench_layers: 0.31 -> 0.23, oneDNN 0.24).
 //
 // The register tiles are the shifted kernel's (forward_kernel): the sums run over the taps in
 // the same order, so both give the same bits.
