@@ -25,10 +25,7 @@ bool column_forward_applies(const ConvGeometry& g, std::size_t out_channels) {
 
 template <class T>
 ColumnForward<T>::ColumnForward(const ConvGeometry& g, std::size_t out_channels, const T* weight)
-    : g_(g),
-      out_channels_(out_channels),
-      kernel_(forward_kernel<T>(out_channels)),
-      columns_(g, kernel_.lanes()) {
+    : g_(g), kernel_(forward_kernel<T>(out_channels)), columns_(g, kernel_.lanes()) {
   const std::size_t lanes = kernel_.lanes();
   const std::size_t p = g.col_cols();
   const std::size_t k = g.col_rows();
@@ -52,8 +49,9 @@ ColumnForward<T>::ColumnForward(const ConvGeometry& g, std::size_t out_channels,
     }
   }
 
-  // The blocks of a plane for each head h: the first vector starts h pixels before the plane
-  // (0: at its first pixel), the others follow it; lanes outside the plane are not stored.
+  // The blocks of a plane for each head h, the pixels before its first vector boundary: its first
+  // vector ends there (starting lanes - h pixels before the plane, or at its first pixel if h is
+  // 0), the others follow; lanes outside the plane are not stored.
   const std::size_t pixels = kernel_.pixels;
   const auto plane = static_cast<std::ptrdiff_t>(p);
   const auto step = static_cast<std::ptrdiff_t>(pixels);

@@ -64,7 +64,6 @@ class ColumnForward {
   };
 
   ConvGeometry g_;
-  std::size_t out_channels_;
   ForwardKernel<T> kernel_;
   ImageColumns columns_;
   bool aligned_ = false;            // whether each class's vectors start on its cache lines

@@ -86,8 +86,8 @@ constexpr bool is_checked_winograd<CheckedWinograd<T, Direct>> = true;
 
 // Calls use(conv) with the fastest one-image forward convolution for a stride-one g: Winograd
 // for 3x3 layers with enough channels (checked, see CheckedWinograd), the channel-vector kernel
-// for many taps and whole vectors of output channels, the column kernel where copying the
-// image's columns copies no more than the output holds, else the shifted kernel.
+// for many taps and whole vectors of output channels, the column kernel where a copy of the
+// image's columns is small beside the output, else the shifted kernel.
 template <class T, class Use>
 void with_stride_one_kernel(const ConvGeometry& g, std::size_t out_channels, const T* weight,
                             Use&& use) {
