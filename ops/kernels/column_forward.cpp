@@ -70,6 +70,7 @@ ColumnForward<T>::ColumnForward(const ConvGeometry& g, std::size_t out_channels,
       block.store.valid = low_bits(until) & ~low_bits(before);
       blocks.push_back(block);
     }
+    most_blocks_ = std::max(most_blocks_, blocks.size());
   }
 }
 
@@ -106,8 +107,7 @@ void ColumnForward<T>::run(const T* image, const T* bias, T* out, bool parallel,
     const auto at = reinterpret_cast<std::uintptr_t>(out + tiles_[t].first * p) / sizeof(T);
     return heads_[(lanes - (at & (lanes - 1))) & (lanes - 1)];
   };
-  std::size_t most_blocks = 0;
-  for (const auto& blocks : heads_) most_blocks = std::max(most_blocks, blocks.size());
+  const std::size_t most_blocks = most_blocks_;
   // Item i is block i % most_blocks of tile i / most_blocks (if its planes have that many).
   auto run_blocks = [&](std::size_t begin, std::size_t end) {
     std::size_t t = begin / most_blocks;

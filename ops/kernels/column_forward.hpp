@@ -72,6 +72,7 @@ class ColumnForward {
   std::vector<T> packed_;           // each tile's weight, as pack_forward_weight lays it out
   // At heads_[h], the blocks of a plane whose first h pixels come before a vector boundary.
   std::vector<std::vector<Block>> heads_;
+  std::size_t most_blocks_ = 0;  // the most blocks a plane has, over the heads
 };
 
 }  // namespace tg::kernels
