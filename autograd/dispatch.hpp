@@ -8,14 +8,17 @@
 
 #include "dtype.hpp"
 #include "error.hpp"
+#include "op_context.hpp"
 #include "profiler.hpp"
 
 namespace tg {
 
 // For ops defined on f32 and f64 only; i64 is an error naming the op. Every built-in op
-// dispatches once, so this is also where its forward is timed (autograd/profiler.hpp).
+// dispatches once, so this is also where its forward is timed (autograd/profiler.hpp) and where
+// it becomes the op that errors name (op_context.hpp).
 template <class F>
 decltype(auto) dispatch_floating(DType dtype, std::string_view op, F&& f) {
+  const detail::OpContext context(op);
   const profiler::Scope timed(op);
   switch (dtype) {
     case DType::f32:

@@ -8,6 +8,7 @@
 #include "anomaly.hpp"
 #include "grad_mode.hpp"
 #include "node.hpp"
+#include "op_context.hpp"
 #include "profiler.hpp"
 #include "tensor_impl.hpp"
 
@@ -149,6 +150,7 @@ class ReverseSweep {
 
       std::vector<Tensor> input_grads;
       {
+        const detail::OpContext context(node->name(), " backward");
         const profiler::Scope timed(node->name(), " backward");
         input_grads = node->apply(grad);
       }

@@ -16,10 +16,16 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throws tg::Error with a fmt-formatted message.
+namespace detail {
+// `message` prefixed by the op the user called and ": ", unless it names that op already or no
+// op is running (op_context.hpp).
+std::string in_op_context(std::string message);
+}  // namespace detail
+
+// Throws tg::Error with a fmt-formatted message, in the context of the op the user called.
 template <class... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw Error(fmt::format(format, std::forward<Args>(args)...));
+  throw Error(detail::in_op_context(fmt::format(format, std::forward<Args>(args)...)));
 }
 
 }  // namespace tg

@@ -1,7 +1,11 @@
 #include "storage.hpp"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -123,12 +127,27 @@ class StorageCache {
   std::size_t limit_ = std::size_t{256} << 20;
 };
 
+std::size_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return std::numeric_limits<std::size_t>::max();
+  return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page_size);
+}
+
+std::atomic<std::size_t>& memory_limit_bytes() {
+  static std::atomic<std::size_t> bytes{physical_memory()};
+  return bytes;
+}
+
 StorageCache& cache() {
   static StorageCache* instance = new StorageCache;  // never destroyed: tensors may outlive main
   return *instance;
 }
 
 }  // namespace
+
+void set_memory_limit(std::size_t bytes) { memory_limit_bytes().store(bytes); }
+std::size_t memory_limit() { return memory_limit_bytes().load(); }
 
 void set_storage_cache_limit(std::size_t bytes) { cache().set_limit(bytes); }
 std::size_t storage_cache_limit() { return cache().limit(); }
@@ -144,7 +163,15 @@ namespace detail {
 
 template <class T>
 xt::xarray<T> new_array(const Shape& shape) {
-  const std::size_t count = checked_numel(shape, "new_array");
+  // The op is named by the context it runs in (op_context.hpp).
+  const std::size_t count = checked_numel(shape, {});
+  const std::size_t limit = memory_limit();
+  if (count > limit / sizeof(T)) {
+    fail(
+        "an output of shape {} needs {} bytes, more than the memory limit of {} bytes (see "
+        "tg::set_memory_limit)",
+        to_string(shape), count * sizeof(T), limit);
+  }
   xt::xarray<T> array;
   if (count * sizeof(T) >= min_kept_bytes && cache().take(count, array)) {
     array.resize(shape);  // the same number of elements: no allocation

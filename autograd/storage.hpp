@@ -20,6 +20,13 @@
 
 namespace tg {
 
+// The memory guard: the most bytes one array an op allocates may take. A larger request is a
+// tg::Error naming the op, the shape and the bytes, raised before anything is allocated: a wrong
+// shape or a padding of 2^30 would otherwise ask for terabytes, and the process would die of
+// std::bad_alloc or be killed by the kernel. The default is the machine's physical memory.
+void set_memory_limit(std::size_t bytes);
+std::size_t memory_limit();
+
 // Bytes the cache may keep (0: none, every array is freed at once). Shrinks the cache to fit.
 void set_storage_cache_limit(std::size_t bytes);
 std::size_t storage_cache_limit();
@@ -31,7 +38,7 @@ void empty_storage_cache();
 namespace detail {
 
 // An array of `shape` with unspecified contents: a kept array of as many elements, reshaped,
-// or a new one.
+// or a new one. Every op's output passes through here, and so through the memory guard.
 template <class T>
 xt::xarray<T> new_array(const Shape& shape);
 

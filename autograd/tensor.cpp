@@ -10,6 +10,7 @@
 #include "dispatch.hpp"
 #include "engine.hpp"
 #include "node.hpp"
+#include "op_context.hpp"
 #include "random.hpp"
 #include "record.hpp"
 #include "storage.hpp"
@@ -35,6 +36,7 @@ Tensor from_array(xt::xarray<T>&& values, bool requires_grad) {
 
 template <class Fill>
 Tensor make_filled(const Shape& shape, const TensorOptions& options, const char* op, Fill&& fill) {
+  const detail::OpContext context(op);
   checked_numel(shape, op);
   return dispatch_any(options.dtype, [&]<class T>() {
     auto values = detail::new_array<T>(shape);
@@ -193,6 +195,7 @@ std::size_t checked_numel(const Shape& shape, std::string_view op) {
   for (std::size_t d : shape) {
     empty = empty || d == 0;
     if (d != 0 && (__builtin_mul_overflow(count, d, &count) || count > limit)) {
+      if (op.empty()) fail("shape {} has more than 2^48 elements", to_string(shape));
       fail("{}: shape {} has more than 2^48 elements", op, to_string(shape));
     }
   }

@@ -125,8 +125,9 @@ Tensor ones_like(const Tensor& like);
 Tensor randn(const Shape& shape, const TensorOptions& options = {});
 Tensor rand(const Shape& shape, const TensorOptions& options = {});
 
-// The number of elements of `shape`; throws tg::Error naming `op` if the product overflows or
-// exceeds 2^48 (a size no array here can have), before anything is allocated from it.
+// The number of elements of `shape`; throws tg::Error naming `op` (empty: the op running,
+// op_context.hpp) if the product overflows or exceeds 2^48 (a size no array here can have), before
+// anything is allocated from it.
 std::size_t checked_numel(const Shape& shape, std::string_view op);
 
 // "[64,3,28,28]": the form error messages use.

@@ -3,13 +3,18 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <optional>
+#include <system_error>
 
 #include <nlohmann/json.hpp>
 
@@ -70,6 +75,41 @@ bool write_all(int fd, const void* data, std::size_t size) {
     size -= static_cast<std::size_t>(written);
   }
   return true;
+}
+
+// The temporary file a writer fills before renaming it over `path`: "<path>.tmp.<pid>.XXXXXX",
+// unique by mkstemp, and naming its writer so that others can tell when it was abandoned.
+std::string temporary_template(const std::filesystem::path& path) {
+  return fmt::format("{}.tmp.{}.XXXXXX", path.string(), ::getpid());
+}
+
+// Removes the temporary files beside `path` whose writer is no longer running: a writer killed
+// between creating its file and the rename leaves one (750 KB for the MNIST example), and they
+// piled up run after run. A live writer's file is left alone, whatever process it is; so is
+// everything that does not have the temporary files' form. Best effort: an error here never
+// stops a save.
+void remove_abandoned_temporaries(const std::filesystem::path& path) {
+  const std::string prefix = path.filename().string() + ".tmp.";
+  const std::filesystem::path directory =
+      path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    // "<pid>.XXXXXX"
+    const std::string rest = name.substr(prefix.size());
+    const std::size_t dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0 || rest.size() - dot - 1 != 6 ||
+        !std::all_of(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(dot),
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    const long pid = std::strtol(rest.c_str(), nullptr, 10);
+    if (pid <= 0 || pid > std::numeric_limits<pid_t>::max()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH) {
+      std::filesystem::remove(entry.path(), error);
+    }
+  }
 }
 
 // Makes a completed rename survive a power cut: the directory entry is flushed too.
@@ -254,7 +294,8 @@ void write_safetensors(const std::filesystem::path& path,
   // A unique temporary file beside the target (mkstemp: two writers never share one), written
   // and flushed to disk, then renamed over the target: readers see the old file or the new
   // one, never part of one.
-  std::string temporary = path.string() + ".tmp.XXXXXX";
+  remove_abandoned_temporaries(path);
+  std::string temporary = temporary_template(path);
   FileDescriptor fd(::mkstemp(temporary.data()));
   if (fd.get() < 0) {
     fail("write_safetensors: cannot create a file beside {}: {}", path.string(),
@@ -276,8 +317,26 @@ void write_safetensors(const std::filesystem::path& path,
   sync_directory(path.parent_path());
 }
 
+void check_writable(const std::filesystem::path& path) {
+  if (std::filesystem::is_directory(path)) {
+    fail("check_writable: {} is a directory, not a file name", path.string());
+  }
+  remove_abandoned_temporaries(path);
+  std::string probe = temporary_template(path);
+  FileDescriptor fd(::mkstemp(probe.data()));
+  if (fd.get() < 0) {
+    fail("check_writable: cannot create a file beside {}: {}", path.string(), std::strerror(errno));
+  }
+  std::remove(probe.c_str());
+}
+
 SafeTensors read_safetensors(const std::filesystem::path& path) {
   const std::string where = path.string();
+  // A directory opens as a stream on Linux, and its "size" was reported as 2^63 - 1 bytes.
+  std::error_code error;
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
+    fail("read_safetensors: {} is not a regular file", where);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("read_safetensors: cannot open {}", where);
   in.seekg(0, std::ios::end);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "../autograd/dispatch.hpp"
+#include "../autograd/op_context.hpp"
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
 #include "activation.hpp"
@@ -229,6 +230,7 @@ auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tens
 Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weight,
                    const Tensor& bias, const Conv2dOptions& options,
                    kernels::Activation activation) {
+  const detail::OpContext context(op);
   const ConvGeometry g = check_convolution(op, input, weight, bias, options);
   Tensor output = forward(op, input, weight, bias, g, activation);
   auto gradients = convolution_gradients(input, weight, bias, options);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "../autograd/dispatch.hpp"
+#include "../autograd/op_context.hpp"
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
 #include "broadcast.hpp"
@@ -123,6 +124,7 @@ void check_batches(const Shape& sa, const Shape& sb) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  const detail::OpContext context("matmul");
   detail::check_floating("matmul", a, "first operand");
   detail::check_floating("matmul", b, "second operand");
   detail::check_same_dtype("matmul", a, "first operand", b, "second operand");

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "../autograd/dispatch.hpp"
+#include "../autograd/op_context.hpp"
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
 #include "arithmetic.hpp"
@@ -71,6 +72,7 @@ Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim)
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
 Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim) {
+  const detail::OpContext context("mean");
   detail::check_floating("mean", x, "input");
   std::size_t count = 1;
   for (std::size_t d : reduced_dims("mean", x, dims)) count *= x.shape()[d];

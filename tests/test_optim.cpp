@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
+#include <string>
 
 #include <tapegrad.hpp>
 
@@ -196,4 +199,37 @@ TEST_CASE("optimizers reject bad options", "[optim][errors]") {
       tg::optim::StepLR(
           *std::make_unique<tg::optim::SGD>(std::vector<Tensor>{p}, tg::optim::SGDOptions{}), 0),
       Catch::Contains("step_size"));
+}
+
+// A crafted checkpoint's step count of 2^63 - 1 was accepted and overflowed the next step();
+// counts above 2^53 went through a double on save.
+TEST_CASE("Adam's step counts load only in [1, 2^53], exactly, and stop there", "[optim][errors]") {
+  Tensor p = parameter_with_grad(1.0, 2.0, 0.3, -0.1);
+  tg::optim::Adam adam({p}, {});
+  adam.step();
+  auto with_step = [&](std::int64_t count) {
+    std::map<std::string, Tensor> state;
+    for (auto& [name, value] : adam.state()) state[name] = value;
+    state["0.step"] = tg::tensor(xt::xarray<std::int64_t>(count));
+    return state;
+  };
+  const auto saved_step = [&] {
+    for (auto& [name, value] : adam.state()) {
+      if (name == "0.step") return value.item<std::int64_t>();
+    }
+    return std::int64_t{-1};
+  };
+  for (std::int64_t bad : {std::numeric_limits<std::int64_t>::max(), (std::int64_t{1} << 53) + 1,
+                           std::int64_t{0}, std::int64_t{-5}}) {
+    CHECK_THROWS_WITH(adam.load_state(with_step(bad)),
+                      Catch::Contains("'0.step' must be one i64 count in [1, 2^53]"));
+  }
+  CHECK(saved_step() == 1);  // a refused state changed nothing
+  const std::int64_t last = std::int64_t{1} << 53;
+  adam.load_state(with_step(last - 1));
+  CHECK(saved_step() == last - 1);
+  adam.step();
+  CHECK(saved_step() == last);
+  CHECK_THROWS_WITH(adam.step(), Catch::Contains("has taken 2^53 steps"));
+  CHECK(saved_step() == last);
 }

@@ -78,9 +78,10 @@ TEST_CASE("a sum that keeps one dim gives the same bits at any thread count", "[
         std::pair<tg::Shape, std::vector<std::int64_t>>{{3, 5000, 7}, {2}}}) {
     INFO("shape " << tg::to_string(shape));
     const Tensor x = tg::randn(shape);
-    auto sum_at = [&](int threads) {
+    // Clang 14 cannot capture a structured binding: the dims are captured by name.
+    auto sum_at = [&x, &summed = dims](int threads) {
       tg::set_num_threads(threads);
-      xt::xarray<float> result = tg::sum(x, dims).value<float>();
+      xt::xarray<float> result = tg::sum(x, summed).value<float>();
       tg::set_num_threads(0);
       return result;
     };

@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <iterator>
 
 #include <tapegrad.hpp>
 #include <xtensor/xmath.hpp>
@@ -134,4 +138,65 @@ TEST_CASE("corrupt files are rejected with the path and what is wrong", "[safete
   SECTION("missing file") {
     CHECK_THAT(error_reading(dir / "none"), Catch::Contains("cannot open"));
   }
+  SECTION("a directory") {  // said it was 2^63 - 1 bytes, too short for the header
+    CHECK_THAT(error_reading(dir.path()), Catch::Contains("is not a regular file"));
+  }
+}
+
+namespace {
+
+// The pid of a process that has exited (and been reaped): no process has it until the kernel
+// hands it out again, which takes a full cycle of pids.
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+}  // namespace
+
+// Every kill -9 between a writer's mkstemp and its rename left a temporary file, and nothing
+// ever removed them.
+TEST_CASE("a write removes the temporary files of killed writers, and only those",
+          "[safetensors][errors]") {
+  tg::test::TempDir dir;
+  const auto path = dir / "ck.safetensors";
+  const std::string prefix = "ck.safetensors.tmp.";
+  const auto abandoned = dir / (prefix + std::to_string(dead_pid()) + ".a1b2c3");
+  const auto live = dir / (prefix + std::to_string(::getpid()) + ".d4e5f6");  // this process
+  const auto other_file = dir / (prefix + "notes");
+  const auto other_model =
+      dir / ("other.safetensors.tmp." + std::to_string(dead_pid()) + ".g7h8i9");
+  for (const auto& file : {abandoned, live, other_file, other_model}) write_bytes(file, "partial");
+  tg::write_safetensors(path, {{"x", tg::ones({2})}});
+  CHECK_FALSE(std::filesystem::exists(abandoned));
+  CHECK(std::filesystem::exists(live));
+  CHECK(std::filesystem::exists(other_file));
+  CHECK(std::filesystem::exists(other_model));
+  CHECK(tg::read_safetensors(path).tensors.at("x").numel() == 2);
+  // The write's own temporary file is gone too: the directory holds the four files.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 4);
+}
+
+// The example trained a whole epoch before finding that --save pointed into a missing directory.
+TEST_CASE("check_writable refuses a path no file can be written to, before any work",
+          "[safetensors][errors]") {
+  tg::test::TempDir dir;
+  CHECK_NOTHROW(tg::check_writable(dir / "ck.safetensors"));
+  CHECK_FALSE(std::filesystem::exists(dir / "ck.safetensors"));
+  CHECK(std::filesystem::is_empty(dir.path()));  // its probe removed
+  CHECK_THROWS_WITH(tg::check_writable(dir / "missing" / "ck.safetensors"),
+                    Catch::Contains("cannot create a file beside") &&
+                        Catch::Contains("missing/ck.safetensors") &&
+                        Catch::Contains("No such file or directory"));
+  write_bytes(dir / "plain", "a file, not a directory");
+  CHECK_THROWS_WITH(tg::check_writable(dir / "plain" / "ck.safetensors"),
+                    Catch::Contains("Not a directory"));
+  CHECK_THROWS_WITH(tg::check_writable(dir.path()), Catch::Contains("is a directory"));
+  const auto abandoned = dir / ("ck.safetensors.tmp." + std::to_string(dead_pid()) + ".zzzzzz");
+  write_bytes(abandoned, "partial");
+  tg::check_writable(dir / "ck.safetensors");
+  CHECK_FALSE(std::filesystem::exists(abandoned));
 }

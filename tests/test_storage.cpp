@@ -1,6 +1,8 @@
 // The storage cache: arrays of dead tensors come back for the next array of their size.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <thread>
 #include <vector>
 
@@ -108,4 +110,57 @@ TEST_CASE("tensors may die on any thread", "[storage]") {
   for (auto& thread : threads) thread.join();
   CHECK(tg::storage_cache_bytes() <= tg::storage_cache_limit());
   CHECK(tg::storage_cache_bytes() >= 100 * 100 * sizeof(float));
+}
+
+namespace {
+
+// Restores the memory guard's limit around a test.
+struct MemoryLimit {
+  std::size_t saved = tg::memory_limit();
+  explicit MemoryLimit(std::size_t bytes) { tg::set_memory_limit(bytes); }
+  ~MemoryLimit() { tg::set_memory_limit(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("the memory guard defaults to the machine's physical memory", "[storage][guard]") {
+  const auto pages = static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES));
+  const auto page_size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  CHECK(tg::memory_limit() == pages * page_size);
+}
+
+// Requests the hostile tests made: each asked the system for terabytes and died of
+// std::bad_alloc.
+TEST_CASE("an output larger than memory is a tg::Error naming the op, shape and bytes",
+          "[storage][guard]") {
+  using Catch::Matchers::Contains;
+  using Catch::Matchers::StartsWith;
+  const MemoryLimit limit(std::size_t{1} << 34);  // 16 GiB, whatever the machine has
+  CHECK_THROWS_WITH(tg::expand(tg::zeros({1, 1}), {1 << 20, 1 << 20}),
+                    StartsWith("expand: an output of shape [1048576,1048576] needs 4398046511104 "
+                               "bytes, more than the memory limit of 17179869184 bytes"));
+  // Input [4,2,8,4], weight [2,2,4,4], padding (2^30, 2): an output of [4,2,2^31+5,5].
+  CHECK_THROWS_WITH(
+      tg::conv2d(tg::zeros({4, 2, 8, 4}), tg::zeros({2, 2, 4, 4}), {}, {.padding = {1 << 30, 2}}),
+      StartsWith("conv2d: an output of shape [4,2,2147483653,5] needs 343597384480 "
+                 "bytes"));
+  CHECK_THROWS_AS(tg::zeros({1 << 20, 1 << 20}), tg::Error);
+}
+
+TEST_CASE("the memory guard's limit is settable and checked against each array",
+          "[storage][guard]") {
+  using Catch::Matchers::StartsWith;
+  const Tensor big = tg::ones({1024, 1024});      // 4 MiB, made before the limit
+  const MemoryLimit limit(std::size_t{1} << 20);  // 1 MiB
+  // As f64, [512,256] takes exactly the limit; one more column is over.
+  CHECK(tg::ones({512, 256}, {.dtype = tg::DType::f64}).numel() == 131072);
+  CHECK_THROWS_WITH(tg::ones({512, 257}, {.dtype = tg::DType::f64}),
+                    StartsWith("full: an output of shape [512,257] needs 1052672 bytes, more than "
+                               "the memory limit of 1048576 bytes"));
+  CHECK_THROWS_WITH(tg::relu(big), StartsWith("relu: an output of shape [1024,1024] needs "
+                                              "4194304 bytes"));
+  CHECK_THROWS_WITH(tg::matmul(tg::ones({1024, 1}), tg::ones({1, 257})),
+                    StartsWith("matmul: an output of shape [1024,257] needs 1052672 bytes"));
+  CHECK_THROWS_WITH(tg::expand(tg::ones({1, 256}), {1025, 256}),
+                    StartsWith("expand: an output of shape [1025,256] needs 1049600 bytes"));
 }

@@ -5,12 +5,14 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 
 #include <CLI/CLI.hpp>
 #include <tapegrad.hpp>
 
+#include "flags.hpp"
 #include "models.hpp"
 
 namespace {
@@ -86,6 +88,14 @@ double accuracy(tg::nn::Module& model, const tg::data::Dataset& test_set) {
 }
 
 int run(const Settings& s) {
+  // Where the checkpoints go is checked before anything is loaded or trained.
+  if (!s.save.empty()) {
+    try {
+      tg::check_writable(s.save);
+    } catch (const tg::Error& e) {
+      throw tg::Error(fmt::format("--save: {}", e.what()));
+    }
+  }
   tg::set_num_threads(s.threads);
   tg::manual_seed(s.seed);
   tg::data::MNIST train_set(s.data, tg::data::Split::train);
@@ -155,6 +165,9 @@ int run(const Settings& s) {
 
 // The command line of the user contract, into `s`.
 void add_options(CLI::App& app, Settings& s) {
+  using mnist::number;
+  using mnist::whole_number;
+  constexpr auto any = std::numeric_limits<unsigned long long>::max();
   app.add_option("--data", s.data, "directory with the four MNIST IDX files (.gz or not)")
       ->capture_default_str();
   app.add_option("--model", s.model, "network")
@@ -164,33 +177,37 @@ void add_options(CLI::App& app, Settings& s) {
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
   app.add_option("--epochs", s.epochs, "total epochs (a resumed run continues up to this)")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, 100'000))
       ->capture_default_str();
   app.add_option("--batch", s.batch, "batch size")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, 65'536))
       ->capture_default_str();
+  // Beyond 10, or a momentum of 1 or more, training only diverges: refused, not run to "loss nan".
   app.add_option("--lr", s.lr, "learning rate (default 0.01 for sgd, 0.002 for adam and adamw)")
-      ->check(CLI::PositiveNumber);
+      ->check(number(0.0, 10.0, true));
   app.add_option("--lr-step", s.lr_step, "multiply the learning rate by --lr-gamma every N epochs")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number(0, 100'000))
       ->capture_default_str();
   app.add_option("--lr-gamma", s.lr_gamma, "learning-rate factor of --lr-step")
-      ->check(CLI::PositiveNumber)
+      ->check(number(0.0, 1.0, true))
       ->capture_default_str();
   app.add_option("--weight-decay", s.weight_decay,
                  "L2 penalty (decoupled for adamw; default 0, adamw 0.01)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number(0.0, 1.0));
   app.add_option("--momentum", s.momentum, "SGD momentum")
-      ->check(CLI::NonNegativeNumber)
+      ->check(number(0.0, 0.999))
       ->capture_default_str();
   app.add_option("--threads", s.threads, "worker threads (0: one per core)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number(0, 1024))
       ->capture_default_str();
-  app.add_option("--seed", s.seed, "seed of initialisation and shuffling")->capture_default_str();
+  app.add_option("--seed", s.seed, "seed of initialisation and shuffling")
+      ->check(whole_number(0, any))
+      ->capture_default_str();
   app.add_option("--limit", s.limit, "train on the first N images only (0: all)")
+      ->check(whole_number(0, any))
       ->capture_default_str();
   app.add_option("--save", s.save, "write a checkpoint here after every epoch");
-  app.add_option("--resume", s.resume, "continue from this checkpoint");
+  app.add_option("--resume", s.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
   app.add_flag("--profile", s.profile, "print each epoch's time per op on stderr");
 }
 

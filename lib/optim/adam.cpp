@@ -1,12 +1,18 @@
 #include "adam.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "../../autograd/dispatch.hpp"
 
 namespace tg::optim {
 namespace {
+
+// Step counts are saved as exact i64 scalars (through a double, a count above 2^53 would round)
+// and loaded only up to 2^53: no run takes that many steps, a crafted file's larger count would
+// overflow the next step() at 2^63 - 1, and the bias corrections take the count as a double.
+constexpr std::int64_t max_step_count = std::int64_t{1} << 53;
 
 template <class T>
 struct Rule {
@@ -64,6 +70,12 @@ void Adam::step() {
   const double beta2 = options_.beta2;
   const double eps = options_.eps;
   const double weight_decay = options_.weight_decay;
+  // Checked for all before any moves: a step is taken whole or not at all.
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (steps_[i] == max_step_count && parameters_[i].grad().defined()) {
+      fail("{}: parameter {} has taken 2^53 steps, the most a checkpoint holds", name_, i);
+    }
+  }
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Tensor& p = parameters_[i];
     const Tensor grad = p.grad();
@@ -99,8 +111,7 @@ void Adam::save_buffers(NamedTensors& out) const {
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     if (!exp_avg_[i].defined()) continue;
     const std::string prefix = std::to_string(i) + ".";
-    out.emplace_back(prefix + "step",
-                     full({}, static_cast<double>(steps_[i]), {.dtype = DType::i64}));
+    out.emplace_back(prefix + "step", tensor(xt::xarray<std::int64_t>(steps_[i])));
     out.emplace_back(prefix + "exp_avg", exp_avg_[i].clone());
     out.emplace_back(prefix + "exp_avg_sq", exp_avg_sq_[i].clone());
   }
@@ -114,8 +125,9 @@ std::function<void()> Adam::prepare_buffers(std::map<std::string, Tensor>& state
     auto step = state.find(std::to_string(i) + ".step");
     if (step == state.end()) continue;  // a parameter that never had a gradient
     if (step->second.dtype() != DType::i64 || step->second.numel() != 1 ||
-        step->second.item<std::int64_t>() < 1) {
-      fail("{}: optimizer state '{}' must be one i64 count >= 1", name_, step->first);
+        step->second.item<std::int64_t>() < 1 ||
+        step->second.item<std::int64_t>() > max_step_count) {
+      fail("{}: optimizer state '{}' must be one i64 count in [1, 2^53]", name_, step->first);
     }
     steps[i] = step->second.item<std::int64_t>();
     state.erase(step);
