@@ -1,7 +1,9 @@
 #include "node.hpp"
 
 #include <atomic>
+#include <string>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -9,8 +11,33 @@
 
 namespace tg {
 namespace {
+
 std::atomic<std::int64_t> live_nodes{0};
+
+// The node whose closure runs on this thread, if any: the reads to check.
+thread_local const Node* node_in_backward = nullptr;
+
+// Makes `node` the one whose closure runs, until the end of the scope (also on an exception).
+class InBackward {
+ public:
+  explicit InBackward(const Node* node) : previous_(std::exchange(node_in_backward, node)) {}
+  ~InBackward() { node_in_backward = previous_; }
+  InBackward(const InBackward&) = delete;
+  InBackward& operator=(const InBackward&) = delete;
+
+ private:
+  const Node* previous_;
+};
+
 }  // namespace
+
+namespace detail {
+
+void check_not_modified(const Storage& storage) {
+  if (node_in_backward != nullptr) node_in_backward->check_not_modified(storage);
+}
+
+}  // namespace detail
 
 Node::Node(std::string name, std::vector<Edge> edges, std::vector<InputMeta> inputs,
            BackwardFn backward)
@@ -51,7 +78,11 @@ std::vector<Tensor> Node::apply(const Tensor& grad_output) const {
         "{{.retain_graph = true}} to the first backward to run backward through it again",
         name_);
   }
-  std::vector<Tensor> grads = backward_(grad_output);
+  std::vector<Tensor> grads;
+  {
+    const InBackward running(this);
+    grads = backward_(grad_output);
+  }
   if (grads.size() != inputs_.size()) {
     fail("{}: backward returned {} gradients for {} inputs", name_, grads.size(), inputs_.size());
   }
@@ -65,6 +96,23 @@ std::vector<Tensor> Node::apply(const Tensor& grad_output) const {
     }
   }
   return grads;
+}
+
+void Node::check_not_modified(const Storage& storage) const {
+  for (const SavedVersion& saved : saved_versions_) {
+    if (saved.address != &storage || storage.version == saved.version) continue;
+    if (saved.storage.lock().get() != &storage) continue;  // another array at a freed address
+    const bool output = saved.input == inputs_.size();
+    const Shape& shape =
+        output ? std::visit([](const auto& a) -> const Shape& { return a.shape(); }, storage.array)
+               : inputs_[saved.input].shape;
+    fail(
+        "{} of {} ({}) has been modified by an in-place operation since {} was recorded: it is "
+        "at version {}, and was at version {} (an optimizer step, or a checkpoint loaded, "
+        "between the forward pass and this backward?)",
+        output ? std::string("the output") : fmt::format("input {}", saved.input), name_,
+        to_string(shape), name_, storage.version, saved.version);
+  }
 }
 
 std::string Node::label() const {

@@ -29,6 +29,18 @@ struct Edge {
   bool active() const noexcept { return node || !leaf.expired(); }
 };
 
+// The version of an op's input or output array when the op was recorded. A closure that reads
+// the array after an in-place change (an optimizer step between forward and backward) would
+// compute its gradient from the new values: Node::apply refuses, as PyTorch does ("modified by
+// an inplace operation"). Only arrays the closure actually reads are checked: an op whose
+// gradient does not need an input (add) does not mind it changing.
+struct SavedVersion {
+  const Storage* address = nullptr;  // compared first; `storage` confirms it is still that one
+  std::weak_ptr<const Storage> storage;
+  std::uint64_t version = 0;
+  std::size_t input = 0;  // the input's index, or the number of inputs for the output
+};
+
 // Shape and dtype of an input, to check what a backward closure returns.
 struct InputMeta {
   Shape shape;
@@ -62,6 +74,14 @@ class Node {
     forward_inputs_ = std::move(inputs);
   }
 
+  // The versions of the op's inputs and output when it was recorded (record() notes them).
+  void set_saved_versions(std::vector<SavedVersion> versions) {
+    saved_versions_ = std::move(versions);
+  }
+  // Throws tg::Error if `storage` is an input or output of this op that changed in place since
+  // the op was recorded.
+  void check_not_modified(const Storage& storage) const;
+
   // Drops the closure and with it every tensor it saved.
   void release() noexcept { backward_ = nullptr; }
   bool released() const noexcept { return !backward_; }
@@ -76,6 +96,7 @@ class Node {
   BackwardFn backward_;
   std::uint64_t forward_index_ = 0;
   std::string forward_inputs_;
+  std::vector<SavedVersion> saved_versions_;
 };
 
 }  // namespace tg

@@ -55,8 +55,19 @@ Tensor record(std::string name, const Tensor& output, const std::vector<Tensor>&
     }
   }
 
+  std::vector<SavedVersion> versions;
+  auto note_version = [&versions](const Tensor& t, std::size_t index) {
+    const std::shared_ptr<Storage>& storage = t.impl()->data;
+    versions.push_back({storage.get(), storage, storage->version, index});
+  };
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].defined()) note_version(inputs[i], i);
+  }
+  note_version(output, inputs.size());
+
   auto node = std::make_shared<Node>(std::move(name), std::move(edges), std::move(metas),
                                      std::move(backward));
+  node->set_saved_versions(std::move(versions));
   if (AnomalyMode::is_enabled()) {
     node->set_forward_info(detail::next_forward_index(), detail::describe_inputs(inputs));
   }

@@ -180,9 +180,9 @@ xt::xarray<T> new_array(const Shape& shape) {
   return xt::xarray<T>::from_shape(shape);
 }
 
-void recycle(ArrayVariant* array) {
-  cache().keep(std::move(*array));
-  delete array;
+void recycle(Storage* storage) {
+  cache().keep(std::move(storage->array));
+  delete storage;
 }
 
 template xt::xarray<float> new_array<float>(const Shape&);

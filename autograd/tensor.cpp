@@ -49,17 +49,20 @@ Tensor make_filled(const Shape& shape, const TensorOptions& options, const char*
 
 Tensor::Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
-DType Tensor::dtype() const { return static_cast<DType>(checked(impl_, "dtype").data->index()); }
+DType Tensor::dtype() const {
+  return static_cast<DType>(checked(impl_, "dtype").data->array.index());
+}
 
 const Shape& Tensor::shape() const {
   return std::visit([](const auto& array) -> const Shape& { return array.shape(); },
-                    *checked(impl_, "shape").data);
+                    checked(impl_, "shape").data->array);
 }
 
 std::size_t Tensor::dim() const { return shape().size(); }
 
 std::size_t Tensor::numel() const {
-  return std::visit([](const auto& array) { return array.size(); }, *checked(impl_, "numel").data);
+  return std::visit([](const auto& array) { return array.size(); },
+                    checked(impl_, "numel").data->array);
 }
 
 bool Tensor::requires_grad() const { return checked(impl_, "requires_grad").requires_grad; }
@@ -108,6 +111,10 @@ void Tensor::backward(const Tensor& grad, const BackwardOptions& options) const 
   tg::backward({*this}, with_grad);
 }
 
+std::uint64_t Tensor::version() const { return checked(impl_, "version").data->version; }
+
+void Tensor::bump_version() const { ++checked(impl_, "bump_version").data->version; }
+
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
   impl->data = checked(impl_, "detach").data;
@@ -149,7 +156,9 @@ T Tensor::item() const {
 
 template <class T>
 xt::xarray<T>& Tensor::value() const& {
-  auto* array = std::get_if<xt::xarray<T>>(checked(impl_, "value").data.get());
+  Storage& storage = *checked(impl_, "value").data;
+  detail::check_not_modified(storage);
+  auto* array = std::get_if<xt::xarray<T>>(&storage.array);
   if (!array) {
     fail("Tensor::value<{}>: the tensor is {} {}", name(dtype_of<T>()), name(dtype()),
          to_string(shape()));

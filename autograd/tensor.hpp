@@ -25,6 +25,7 @@ using Shape = xt::xarray<float>::shape_type;
 class Node;
 class Tensor;
 struct TensorImpl;
+struct Storage;
 
 struct TensorOptions {
   DType dtype = DType::f32;
@@ -93,6 +94,14 @@ class Tensor {
   const xt::xarray<T> value() && {
     return static_cast<const Tensor&>(*this).value<T>();
   }
+
+  // How many in-place changes the array has had: optimizer steps, loading a checkpoint, the
+  // nn::init functions, bump_version. Shared by every handle to the array (detach() too). A
+  // backward closure that reads an input or output of its op whose version moved since the op
+  // was recorded throws tg::Error: the gradient would be computed from the new values.
+  std::uint64_t version() const;
+  // Call after changing the array in place through value<T>(), so that backward can tell.
+  void bump_version() const;
 
   // Identity on the tape (same TensorImpl), not equality of values.
   bool is_same(const Tensor& other) const noexcept { return impl_ == other.impl_; }

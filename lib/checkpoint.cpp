@@ -62,6 +62,7 @@ void copy_parameters(nn::Module& module, const SafeTensors& file) {
     const Tensor& stored = file.tensors.at(name);
     const Tensor& target = parameter;  // a binding cannot be captured with Clang 14
     dispatch_any(target.dtype(), [&]<class T>() { target.value<T>() = stored.value<T>(); });
+    target.bump_version();
   }
 }
 

@@ -12,6 +12,7 @@ void uniform(Tensor& t, double bound) {
   dispatch_floating(t.dtype(), "init::uniform", [&]<class T>() {
     for (T& v : t.value<T>()) v = static_cast<T>((2.0 * generator.uniform() - 1.0) * bound);
   });
+  t.bump_version();
 }
 
 double default_bound(std::size_t fan_in) {

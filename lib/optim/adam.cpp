@@ -104,6 +104,7 @@ void Adam::step() {
         update(rule, begin, end, w, g, m, v);
       });
     });
+    p.bump_version();
   }
 }
 

@@ -71,6 +71,7 @@ void SGD::step() {
         update(rule, begin, end, w, g, buf);
       });
     });
+    p.bump_version();
   }
 }
 
