@@ -49,7 +49,7 @@ endfunction()
 # register-tile kernel its own poisoned stack slot: ops/kernels/direct_conv.cpp took 24 minutes
 # to compile with it, 66 s without. Heap reads and writes stay checked.
 function(tg_sanitize_without_scope_check source)
-  if(TG_SANITIZE)
+  if(TG_SANITIZE OR TG_FUZZ)
     set_property(SOURCE ${source} TARGET_DIRECTORY tapegrad APPEND PROPERTY COMPILE_OPTIONS
       -fno-sanitize-address-use-after-scope)
   endif()
@@ -71,6 +71,15 @@ function(tg_set_compile_options target)
     target_compile_options(${target} PUBLIC -fsanitize=address,undefined -fno-omit-frame-pointer
       -fno-sanitize-recover=undefined)
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+  if(TG_FUZZ)
+    target_compile_options(${target} PUBLIC -fsanitize=fuzzer-no-link,address,undefined
+      -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+  if(TG_SANITIZE_THREAD)
+    target_compile_options(${target} PUBLIC -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(${target} PUBLIC -fsanitize=thread)
   endif()
 endfunction()
 

@@ -7,6 +7,14 @@
 #   scripts/test.sh --portable   generic x86-64 build (no -march=native) in build-portable/, all
 #                                tests but the consumer builds: the kernels' paths for machines
 #                                without AVX-512 (their #else branches) run whatever CI runs on
+#   scripts/test.sh --clang      Release build with Debian 12's clang (14) in build-clang/,
+#                                warnings as errors, all tests but the consumer builds
+#   scripts/test.sh --tsan       ThreadSanitizer build in build-tsan/ with the std::thread back
+#                                end of the parallel seam (TSan cannot see into Debian's TBB), all
+#                                tests but the consumer builds; any report fails the test
+#   scripts/test.sh --fuzz       the libFuzzer targets of tests/fuzz (clang, ASan + UBSan) in
+#                                build-fuzz/, each run for TG_FUZZ_SECONDS (default 60) from its
+#                                committed seed corpus
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,8 +26,12 @@ for arg in "$@"; do
   case "$arg" in
     --sanitize) mode=sanitize ;;
     --portable) mode=portable ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "usage: scripts/test.sh [--sanitize | --portable]" >&2; exit 2 ;;
+    --clang) mode=clang ;;
+    --tsan) mode=tsan ;;
+    --fuzz) mode=fuzz ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "usage: scripts/test.sh [--sanitize | --portable | --clang | --tsan | --fuzz]" >&2
+       exit 2 ;;
   esac
 done
 
@@ -40,6 +52,27 @@ if [ "$mode" = sanitize ]; then
   # The consumer tests build a separate project against the library (packaging, not memory
   # safety): the Release run covers them.
   skip=(-E '^consumer\.')
+elif [ "$mode" = clang ]; then
+  install_missing_packages clang
+  build="$root/build-clang"
+  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DTG_WARNINGS_AS_ERRORS=ON
+  # The consumer tests build a separate project with the default compiler: the Release run
+  # covers them.
+  skip=(-E '^consumer\.')
+elif [ "$mode" = tsan ]; then
+  build="$root/build-tsan"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DTG_SANITIZE_THREAD=ON -DTG_THREADS=std_thread -DTG_BUILD_BENCH=OFF \
+    -DTG_WARNINGS_AS_ERRORS=ON
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  skip=(-E '^consumer\.')
+elif [ "$mode" = fuzz ]; then
+  install_missing_packages clang libclang-rt-14-dev
+  build="$root/build-fuzz"
+  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DTG_FUZZ=ON -DTG_FUZZ_SECONDS="${TG_FUZZ_SECONDS:-60}" -DTG_BUILD_TESTS=OFF \
+    -DTG_BUILD_EXAMPLES=OFF -DTG_BUILD_BENCH=OFF -DTG_WARNINGS_AS_ERRORS=ON
 elif [ "$mode" = portable ]; then
   build="$root/build-portable"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTG_NATIVE=OFF \

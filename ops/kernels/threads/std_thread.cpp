@@ -1,0 +1,49 @@
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "backend.hpp"
+
+namespace tg::kernels::threads {
+namespace {
+
+std::atomic<int> requested_limit{0};
+
+}  // namespace
+
+void run_tasks(std::size_t count, const std::function<void(std::size_t)>& task) {
+  // The calling thread works too, as TBB's does; the others take the next index until none is
+  // left.
+  const auto workers = std::min(count, static_cast<std::size_t>(limit()));
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto work = [&] {
+    for (std::size_t i = next++; i < count; i = next++) {
+      try {
+        task(i);
+      } catch (...) {
+        const std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 1; t < workers; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& helper : helpers) helper.join();
+  if (error) std::rethrow_exception(error);
+}
+
+void set_limit(int threads) { requested_limit = std::max(threads, 0); }
+
+int limit() {
+  const int requested = requested_limit;
+  return requested > 0 ? requested
+                       : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+}
+
+}  // namespace tg::kernels::threads
