@@ -18,7 +18,7 @@ namespace tg {
 // it becomes the op that errors name (op_context.hpp).
 template <class F>
 decltype(auto) dispatch_floating(DType dtype, std::string_view op, F&& f) {
-  const detail::OpContext context(op);
+  const detail::OpContext op_context(op);
   const profiler::Scope timed(op);
   switch (dtype) {
     case DType::f32:

@@ -150,7 +150,7 @@ class ReverseSweep {
 
       std::vector<Tensor> input_grads;
       {
-        const detail::OpContext context(node->name(), " backward");
+        const detail::OpContext op_context(node->name(), " backward");
         const profiler::Scope timed(node->name(), " backward");
         input_grads = node->apply(grad);
       }

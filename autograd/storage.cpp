@@ -161,17 +161,21 @@ void empty_storage_cache() {
 
 namespace detail {
 
+void check_memory(const Shape& shape, std::size_t element_size, std::string_view what) {
+  const std::size_t count = checked_numel(shape, {});  // at most 2^48: no overflow below
+  const std::size_t limit = memory_limit();
+  if (count > limit / element_size) {
+    fail(
+        "{} of shape {} needs {} bytes, more than the memory limit of {} bytes (see "
+        "tg::set_memory_limit)",
+        what, to_string(shape), count * element_size, limit);
+  }
+}
+
 template <class T>
 xt::xarray<T> new_array(const Shape& shape) {
-  // The op is named by the context it runs in (op_context.hpp).
+  check_memory(shape, sizeof(T), "an output");
   const std::size_t count = checked_numel(shape, {});
-  const std::size_t limit = memory_limit();
-  if (count > limit / sizeof(T)) {
-    fail(
-        "an output of shape {} needs {} bytes, more than the memory limit of {} bytes (see "
-        "tg::set_memory_limit)",
-        to_string(shape), count * sizeof(T), limit);
-  }
   xt::xarray<T> array;
   if (count * sizeof(T) >= min_kept_bytes && cache().take(count, array)) {
     array.resize(shape);  // the same number of elements: no allocation

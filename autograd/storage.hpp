@@ -13,6 +13,7 @@
 // comes back here when the last tensor holding it dies.
 
 #include <cstddef>
+#include <string_view>
 
 #include <xtensor/xnoalias.hpp>
 
@@ -36,6 +37,13 @@ std::size_t storage_cache_bytes();
 void empty_storage_cache();
 
 namespace detail {
+
+// The memory guard for an array of `shape` whose elements take `element_size` bytes: throws
+// tg::Error naming `what` ("an output", "a column buffer"), the shape and the bytes if it is over
+// the limit. new_array asks it for every op's output; an op asks it before allocating anything
+// else it needs in proportion to its inputs (a kernel's scratch). The op is named by the context
+// the call runs in (op_context.hpp).
+void check_memory(const Shape& shape, std::size_t element_size, std::string_view what);
 
 // An array of `shape` with unspecified contents: a kept array of as many elements, reshaped,
 // or a new one. Every op's output passes through here, and so through the memory guard.

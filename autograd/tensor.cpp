@@ -36,7 +36,7 @@ Tensor from_array(xt::xarray<T>&& values, bool requires_grad) {
 
 template <class Fill>
 Tensor make_filled(const Shape& shape, const TensorOptions& options, const char* op, Fill&& fill) {
-  const detail::OpContext context(op);
+  const detail::OpContext op_context(op);
   checked_numel(shape, op);
   return dispatch_any(options.dtype, [&]<class T>() {
     auto values = detail::new_array<T>(shape);
@@ -123,6 +123,7 @@ Tensor Tensor::detach() const {
 
 Tensor Tensor::clone() const {
   checked(impl_, "clone");
+  const detail::OpContext op_context("clone");
   return dispatch_any(dtype(), [&]<class T>() {
     const xt::xarray<T>& source = value<T>();
     xt::xarray<T> copy = detail::new_array<T>(source.shape());
@@ -133,6 +134,7 @@ Tensor Tensor::clone() const {
 
 // d to(x)/dx = identity: the gradient goes back converted to the input's dtype.
 Tensor Tensor::to(DType target) const {
+  const detail::OpContext op_context("to");
   const DType source = dtype();
   if (source == target) return *this;
   Tensor result = dispatch_any(source, [&]<class S>() {

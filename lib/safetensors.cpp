@@ -1,6 +1,7 @@
 #include "safetensors.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,8 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <limits>
 #include <optional>
+#include <string_view>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
@@ -77,37 +78,66 @@ bool write_all(int fd, const void* data, std::size_t size) {
   return true;
 }
 
-// The temporary file a writer fills before renaming it over `path`: "<path>.tmp.<pid>.XXXXXX",
-// unique by mkstemp, and naming its writer so that others can tell when it was abandoned.
-std::string temporary_template(const std::filesystem::path& path) {
-  return fmt::format("{}.tmp.{}.XXXXXX", path.string(), ::getpid());
+// The files a writer makes beside `path`: "<path>.tapegrad-tmp.<pid>.XXXXXX", a save's temporary
+// file (renamed over `path` once complete), and "<path>.tapegrad-probe.<pid>.XXXXXX",
+// check_writable's probe. mkstemp makes the name unique; the pid says whose it is.
+std::string own_file_template(const std::filesystem::path& path, std::string_view kind) {
+  return fmt::format("{}.tapegrad-{}.{}.XXXXXX", path.string(), kind, ::getpid());
 }
 
-// Removes the temporary files beside `path` whose writer is no longer running: a writer killed
-// between creating its file and the rename leaves one (750 KB for the MNIST example), and they
-// piled up run after run. A live writer's file is left alone, whatever process it is; so is
-// everything that does not have the temporary files' form. Best effort: an error here never
-// stops a save.
-void remove_abandoned_temporaries(const std::filesystem::path& path) {
-  const std::string prefix = path.filename().string() + ".tmp.";
+// Creates such a file (filling in `name`) and takes an exclusive flock on it, which its writer
+// holds until the file is renamed or removed: the mark of a live writer that remove_abandoned
+// trusts where a pid cannot be checked (a writer in another container or on another machine).
+// Returns the descriptor, or -1 with errno set.
+int create_own_file(std::string& name) {
+  const int fd = ::mkstemp(name.data());
+  if (fd >= 0) ::flock(fd, LOCK_EX);  // may fail on a file system without locks: the pid remains
+  return fd;
+}
+
+// If the writer of `file` ("<pid>.XXXXXX" after its prefix: `rest`) is gone (its pid runs no
+// process here, and nobody holds the file's lock), the file opened with its lock taken; otherwise
+// no descriptor.
+FileDescriptor lock_if_abandoned(const std::filesystem::path& file, std::string_view rest) {
+  const std::size_t dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 9 || rest.size() - dot - 1 != 6 ||
+      !std::all_of(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(dot),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
+    return FileDescriptor(-1);
+  }
+  const long pid = std::strtol(std::string(rest.substr(0, dot)).c_str(), nullptr, 10);
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) {
+    return FileDescriptor(-1);
+  }
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return FileDescriptor(-1);
+  }
+  return FileDescriptor(fd);
+}
+
+// Removes the files beside `path` whose writer is gone: a writer killed between creating its
+// temporary file and the rename leaves one (750 KB for the MNIST example), and they piled up run
+// after run. A file some process still writes is left alone, and so is everything that does not
+// have these files' names. Best effort: an error here never stops a save.
+void remove_abandoned(const std::filesystem::path& path) {
+  const std::string filename = path.filename().string();
   const std::filesystem::path directory =
       path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
-    const std::string name = entry.path().filename().string();
-    if (!name.starts_with(prefix)) continue;
-    // "<pid>.XXXXXX"
-    const std::string rest = name.substr(prefix.size());
-    const std::size_t dot = rest.find('.');
-    if (dot == std::string::npos || dot == 0 || rest.size() - dot - 1 != 6 ||
-        !std::all_of(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(dot),
-                     [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
-    const long pid = std::strtol(rest.c_str(), nullptr, 10);
-    if (pid <= 0 || pid > std::numeric_limits<pid_t>::max()) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH) {
-      std::filesystem::remove(entry.path(), error);
+  std::filesystem::directory_iterator it(directory, error);
+  for (; !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    for (std::string_view kind : {".tapegrad-tmp.", ".tapegrad-probe."}) {
+      const std::string prefix = filename + std::string(kind);
+      if (!name.starts_with(prefix)) continue;
+      const FileDescriptor lock =
+          lock_if_abandoned(it->path(), std::string_view(name).substr(prefix.size()));
+      if (lock.get() >= 0) {
+        std::error_code ignored;
+        std::filesystem::remove(it->path(), ignored);
+      }
     }
   }
 }
@@ -294,13 +324,16 @@ void write_safetensors(const std::filesystem::path& path,
   // A unique temporary file beside the target (mkstemp: two writers never share one), written
   // and flushed to disk, then renamed over the target: readers see the old file or the new
   // one, never part of one.
-  remove_abandoned_temporaries(path);
-  std::string temporary = temporary_template(path);
-  FileDescriptor fd(::mkstemp(temporary.data()));
+  remove_abandoned(path);
+  std::string temporary = own_file_template(path, "tmp");
+  FileDescriptor fd(create_own_file(temporary));
   if (fd.get() < 0) {
     fail("write_safetensors: cannot create a file beside {}: {}", path.string(),
          std::strerror(errno));
   }
+  // The lock lives as long as any descriptor of the file: this one keeps it past the close
+  // below (which reports delayed write errors) until the rename is done.
+  const FileDescriptor lock(::dup(fd.get()));
   bool ok = ::fchmod(fd.get(), 0644) == 0 &&
             write_all(fd.get(), &header_size, sizeof header_size) &&
             write_all(fd.get(), text.data(), text.size());
@@ -318,12 +351,13 @@ void write_safetensors(const std::filesystem::path& path,
 }
 
 void check_writable(const std::filesystem::path& path) {
-  if (std::filesystem::is_directory(path)) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
     fail("check_writable: {} is a directory, not a file name", path.string());
   }
-  remove_abandoned_temporaries(path);
-  std::string probe = temporary_template(path);
-  FileDescriptor fd(::mkstemp(probe.data()));
+  remove_abandoned(path);
+  std::string probe = own_file_template(path, "probe");
+  const FileDescriptor fd(create_own_file(probe));
   if (fd.get() < 0) {
     fail("check_writable: cannot create a file beside {}: {}", path.string(), std::strerror(errno));
   }

@@ -27,7 +27,7 @@ using kernels::ConvGeometry;
 // Checks the options and how the input [N,C_in,H,W] and weight [C_out,C_in,kH,kW] shapes fit
 // together, and returns the geometry of one image. `context` lists the shapes for the message.
 ConvGeometry geometry(std::string_view op, const Shape& input, const Shape& weight,
-                      const Conv2dOptions& o, const std::string& context) {
+                      const Conv2dOptions& o, DType dtype, const std::string& context) {
   if (o.stride.h < 1 || o.stride.w < 1) {
     fail("{}: stride must be >= 1, got {} {}", op, to_string(o.stride), context);
   }
@@ -68,12 +68,17 @@ ConvGeometry geometry(std::string_view op, const Shape& input, const Shape& weig
   }
   const auto out_h = static_cast<std::int64_t>((padded_h - span_h) / o.stride.h + 1);
   const auto out_w = static_cast<std::int64_t>((padded_w - span_w) / o.stride.w + 1);
-  // The output and the column matrix of one image must have a size that fits.
+  // The output and the column matrix of one image must have a size that fits. The kernels that
+  // copy an image's columns (im2col + GEMM) take that matrix from scratch memory, not from
+  // new_array: the memory guard is asked here, whichever kernel will run.
   checked_numel(
       {input[0], weight[0], static_cast<std::size_t>(out_h), static_cast<std::size_t>(out_w)}, op);
+  const Shape columns{input[1] * weight[2] * weight[3],
+                      static_cast<std::size_t>(out_h) * static_cast<std::size_t>(out_w)};
   checked_numel({input[1], weight[2], weight[3], static_cast<std::size_t>(out_h),
                  static_cast<std::size_t>(out_w)},
                 op);
+  detail::check_memory(columns, dtype == DType::f64 ? 8 : 4, "a column buffer");
   return ConvGeometry{.channels = input[1],
                       .height = input[2],
                       .width = input[3],
@@ -160,7 +165,7 @@ ConvGeometry check_convolution(std::string_view op, const Tensor& input, const T
   const std::string context =
       fmt::format("(input {}, weight {})", to_string(input.shape()), to_string(weight.shape()));
   detail::check_bias(op, bias, weight, "[C_out]", context);
-  return geometry(op, input.shape(), weight.shape(), options, context);
+  return geometry(op, input.shape(), weight.shape(), options, input.dtype(), context);
 }
 
 // The checks of conv2d_weight_grad; returns the geometry.
@@ -175,7 +180,7 @@ ConvGeometry check_weight_grad(const Tensor& grad_output, const Tensor& input,
   const std::string context =
       fmt::format("(grad_output {}, input {}, weight_shape {})", to_string(grad_output.shape()),
                   to_string(input.shape()), to_string(weight_shape));
-  const ConvGeometry g = geometry(op, input.shape(), weight_shape, options, context);
+  const ConvGeometry g = geometry(op, input.shape(), weight_shape, options, input.dtype(), context);
   check_grad_output(op, grad_output, input.shape()[0], weight_shape[0], g, context);
   return g;
 }
@@ -230,7 +235,7 @@ auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tens
 Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weight,
                    const Tensor& bias, const Conv2dOptions& options,
                    kernels::Activation activation) {
-  const detail::OpContext context(op);
+  const detail::OpContext op_context(op);
   const ConvGeometry g = check_convolution(op, input, weight, bias, options);
   Tensor output = forward(op, input, weight, bias, g, activation);
   auto gradients = convolution_gradients(input, weight, bias, options);
@@ -258,14 +263,17 @@ Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const T
                               const Conv2dOptions& conv_options,
                               const MaxPool2dOptions& pool_options) {
   constexpr std::string_view op = "conv2d_relu_max_pool2d";
+  const detail::OpContext op_context(op);
   const ConvGeometry g = check_convolution(op, input, weight, bias, conv_options);
   const std::size_t batch = input.shape()[0];
   const std::size_t out_channels = weight.shape()[0];
   const Shape conv_shape{batch, out_channels, g.out_h, g.out_w};
   const kernels::Pool2dGeometry pool = detail::max_pool_geometry(op, conv_shape, pool_options);
-  auto argmax = std::make_shared<std::vector<std::int32_t>>(pool.planes * pool.out_h * pool.out_w);
+  std::shared_ptr<std::vector<std::int32_t>> argmax;
   Tensor output = dispatch_floating(input.dtype(), op, [&]<class T>() {
+    // The pooled output passes the memory guard first; its argmax is no larger.
     auto pooled = uninitialized<T>({batch, out_channels, pool.out_h, pool.out_w});
+    argmax = std::make_shared<std::vector<std::int32_t>>(pooled.size());
     const T* b = bias.defined() ? data<T>(bias) : nullptr;
     const kernels::PooledOutput<T> out{.values = pooled.data(), .argmax = argmax->data()};
     constexpr auto relu = kernels::Activation::relu;
@@ -294,6 +302,7 @@ Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const T
 Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
                          const Conv2dOptions& options) {
   constexpr std::string_view op = "conv2d_input_grad";
+  const detail::OpContext op_context(op);
   detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C_out,H_out,W_out]");
   detail::check_floating_rank(op, weight, "weight", 4, "[C_out,C_in,kH,kW]");
   detail::check_same_dtype(op, grad_output, "grad_output", weight, "weight");
@@ -302,7 +311,8 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
   const std::string context =
       fmt::format("(grad_output {}, weight {}, input_shape {})", to_string(grad_output.shape()),
                   to_string(weight.shape()), to_string(input_shape));
-  const ConvGeometry g = geometry(op, input_shape, weight.shape(), options, context);
+  const ConvGeometry g =
+      geometry(op, input_shape, weight.shape(), options, weight.dtype(), context);
   check_grad_output(op, grad_output, input_shape[0], weight.shape()[0], g, context);
   Tensor output = input_grad(grad_output, weight, input_shape, g);
 
@@ -320,6 +330,7 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
 
 Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& weight_shape,
                           const Conv2dOptions& options) {
+  const detail::OpContext op_context("conv2d_weight_grad");
   const ConvGeometry g = check_weight_grad(grad_output, input, weight_shape, options);
   Tensor output = weight_grad(grad_output, input, weight_shape, g);
 

@@ -124,7 +124,7 @@ void check_batches(const Shape& sa, const Shape& sb) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  const detail::OpContext context("matmul");
+  const detail::OpContext op_context("matmul");
   detail::check_floating("matmul", a, "first operand");
   detail::check_floating("matmul", b, "second operand");
   detail::check_same_dtype("matmul", a, "first operand", b, "second operand");

@@ -82,7 +82,7 @@ Tensor pick_negated(const Tensor& log_probs, const Tensor& labels, Reduction red
 }  // namespace
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, Reduction reduction) {
-  const detail::OpContext context("nll_loss");
+  const detail::OpContext op_context("nll_loss");
   detail::check_floating_rank("nll_loss", log_probs, "log_probs", 2, "[N,C]");
   check_labels("nll_loss", log_probs.shape(), "log_probs", labels);
   return pick_negated(log_probs, labels, reduction);
@@ -123,14 +123,14 @@ Tensor nll_loss_backward(const Tensor& grad_output, const Tensor& labels, const 
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction) {
-  const detail::OpContext context("cross_entropy");
+  const detail::OpContext op_context("cross_entropy");
   detail::check_floating_rank("cross_entropy", logits, "logits", 2, "[N,C]");
   check_labels("cross_entropy", logits.shape(), "logits", labels);
   return pick_negated(log_softmax(logits, 1), labels, reduction);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  const detail::OpContext context("mse_loss");
+  const detail::OpContext op_context("mse_loss");
   detail::check_floating("mse_loss", input, "input");
   detail::check_floating("mse_loss", target, "target");
   detail::check_same_dtype("mse_loss", input, "input", target, "target");

@@ -243,7 +243,7 @@ Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options) {
 }
 
 Tensor avg_pool2d(const Tensor& input, const AvgPool2dOptions& options) {
-  const detail::OpContext context("avg_pool2d");
+  const detail::OpContext op_context("avg_pool2d");
   detail::check_floating_rank("avg_pool2d", input, "input", 4, "[N,C,H,W]");
   const Pool2dGeometry g = pool_geometry("avg_pool2d", input.shape(), window_of(options));
   return avg_forward(input, g, options.count_include_pad, output_shape(input.shape(), g));

@@ -72,7 +72,7 @@ Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim)
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
 Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim) {
-  const detail::OpContext context("mean");
+  const detail::OpContext op_context("mean");
   detail::check_floating("mean", x, "input");
   std::size_t count = 1;
   for (std::size_t d : reduced_dims("mean", x, dims)) count *= x.shape()[d];
@@ -81,6 +81,7 @@ Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim
 }
 
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
+  const detail::OpContext op_context("argmax");
   detail::check_floating("argmax", x, "input");
   const std::size_t d = detail::normalize_dim("argmax", dim, x.shape());
   const Shape& shape = x.shape();
@@ -97,7 +98,7 @@ Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
   } else {
     out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(d));
   }
-  auto indices = xt::xarray<std::int64_t>::from_shape(out_shape);
+  auto indices = detail::new_array<std::int64_t>(out_shape);
   dispatch_floating(x.dtype(), "argmax", [&]<class T>() {
     const T* data = x.value<T>().data();
     for (std::size_t o = 0; o < outer; ++o) {

@@ -54,7 +54,7 @@ Shape resolve_shape(const Tensor& x, const std::vector<std::int64_t>& requested)
 }  // namespace
 
 Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
-  const detail::OpContext context("reshape");
+  const detail::OpContext op_context("reshape");
   detail::check_defined("reshape", x, "input");
   const Shape target = resolve_shape(x, shape);
   if (target == x.shape()) return x;
@@ -70,7 +70,7 @@ Tensor reshape(const Tensor& x, const std::vector<std::int64_t>& shape) {
 }
 
 Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
-  const detail::OpContext context("flatten");
+  const detail::OpContext op_context("flatten");
   detail::check_defined("flatten", x, "input");
   if (x.dim() == 0) return reshape(x, {1});
   const std::size_t start = detail::normalize_dim("flatten", start_dim, x.shape());
@@ -91,7 +91,7 @@ Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
 }
 
 Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
-  const detail::OpContext context("transpose");
+  const detail::OpContext op_context("transpose");
   detail::check_defined("transpose", x, "input");
   const std::size_t a = detail::normalize_dim("transpose", dim0, x.shape());
   const std::size_t b = detail::normalize_dim("transpose", dim1, x.shape());

@@ -35,8 +35,21 @@ TEST_CASE("errors from composite ops name the op that was called", "[op_context]
   CHECK_THROWS_WITH(tg::mse_loss(tg::zeros({0}), tg::zeros({0})), StartsWith("mse_loss: mean: "));
   CHECK_THROWS_WITH(tg::reshape(tg::zeros({6, 4, 0}), {-1, 2, INT64_MAX}),
                     "reshape: shape [0,2,9223372036854775807] has more than 2^48 elements");
-  CHECK_THROWS_WITH(tg::flatten(tg::zeros({2, 3}), 0, 5), StartsWith("flatten: "));
   CHECK(tg::detail::current_op().empty());  // every context closed as the error left the op
+}
+
+TEST_CASE("clone, to and argmax name themselves when the memory guard refuses them",
+          "[op_context]") {
+  const Tensor x = tg::ones({256, 256});
+  const Tensor column = tg::ones({65536, 1});
+  struct Limit {  // 64 KiB, restored at the end
+    std::size_t saved = tg::memory_limit();
+    Limit() { tg::set_memory_limit(std::size_t{1} << 16); }
+    ~Limit() { tg::set_memory_limit(saved); }
+  } limit;
+  CHECK_THROWS_WITH(x.clone(), StartsWith("clone: an output of shape [256,256]"));
+  CHECK_THROWS_WITH(x.to(tg::DType::f64), StartsWith("to: an output of shape [256,256]"));
+  CHECK_THROWS_WITH(tg::argmax(column, 1), StartsWith("argmax: an output of shape [65536]"));
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,25 +161,46 @@ pid_t dead_pid() {
 
 // Every kill -9 between a writer's mkstemp and its rename left a temporary file, and nothing
 // ever removed them.
-TEST_CASE("a write removes the temporary files of killed writers, and only those",
-          "[safetensors][errors]") {
+TEST_CASE("a write removes the files of killed writers, and only those", "[safetensors][errors]") {
   tg::test::TempDir dir;
   const auto path = dir / "ck.safetensors";
-  const std::string prefix = "ck.safetensors.tmp.";
-  const auto abandoned = dir / (prefix + std::to_string(dead_pid()) + ".a1b2c3");
-  const auto live = dir / (prefix + std::to_string(::getpid()) + ".d4e5f6");  // this process
-  const auto other_file = dir / (prefix + "notes");
-  const auto other_model =
-      dir / ("other.safetensors.tmp." + std::to_string(dead_pid()) + ".g7h8i9");
-  for (const auto& file : {abandoned, live, other_file, other_model}) write_bytes(file, "partial");
+  const std::string dead = std::to_string(dead_pid());
+  const auto abandoned = dir / ("ck.safetensors.tapegrad-tmp." + dead + ".a1b2c3");
+  const auto abandoned_probe = dir / ("ck.safetensors.tapegrad-probe." + dead + ".Zz9Zz9");
+  // This process is alive: its file stays even though nobody holds its lock.
+  const auto live = dir / ("ck.safetensors.tapegrad-tmp." + std::to_string(::getpid()) + ".d4e5f6");
+  const auto user_files = {dir / "ck.safetensors.tapegrad-tmp.notes",
+                           dir / ("ck.safetensors.tmp." + dead + ".backup"),
+                           dir / ("ck.safetensors.tapegrad-tmp." + dead + ".toolong"),
+                           dir / ("other.safetensors.tapegrad-tmp." + dead + ".g7h8i9")};
+  for (const auto& file : {abandoned, abandoned_probe, live}) write_bytes(file, "partial");
+  for (const auto& file : user_files) write_bytes(file, "partial");
   tg::write_safetensors(path, {{"x", tg::ones({2})}});
   CHECK_FALSE(std::filesystem::exists(abandoned));
+  CHECK_FALSE(std::filesystem::exists(abandoned_probe));
   CHECK(std::filesystem::exists(live));
-  CHECK(std::filesystem::exists(other_file));
-  CHECK(std::filesystem::exists(other_model));
+  for (const auto& file : user_files) CHECK(std::filesystem::exists(file));
   CHECK(tg::read_safetensors(path).tensors.at("x").numel() == 2);
-  // The write's own temporary file is gone too: the directory holds the four files.
-  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 4);
+  // The write's own temporary file is gone too: the checkpoint, `live` and the user's four.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 6);
+}
+
+// A writer in another pid namespace (a container, another machine on a shared volume) looks dead
+// by its pid; the lock it holds on its file says it is not.
+TEST_CASE("a file whose writer holds its lock is left alone whatever its pid",
+          "[safetensors][errors]") {
+  tg::test::TempDir dir;
+  const auto other =
+      dir / ("ck.safetensors.tapegrad-tmp." + std::to_string(dead_pid()) + ".q1w2e3");
+  write_bytes(other, "being written elsewhere");
+  const int fd = ::open(other.c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0);
+  tg::write_safetensors(dir / "ck.safetensors", {{"x", tg::ones({2})}});
+  CHECK(std::filesystem::exists(other));
+  ::close(fd);  // the writer is gone now
+  tg::write_safetensors(dir / "ck.safetensors", {{"x", tg::ones({2})}});
+  CHECK_FALSE(std::filesystem::exists(other));
 }
 
 // The example trained a whole epoch before finding that --save pointed into a missing directory.
@@ -195,7 +218,8 @@ TEST_CASE("check_writable refuses a path no file can be written to, before any w
   CHECK_THROWS_WITH(tg::check_writable(dir / "plain" / "ck.safetensors"),
                     Catch::Contains("Not a directory"));
   CHECK_THROWS_WITH(tg::check_writable(dir.path()), Catch::Contains("is a directory"));
-  const auto abandoned = dir / ("ck.safetensors.tmp." + std::to_string(dead_pid()) + ".zzzzzz");
+  const auto abandoned =
+      dir / ("ck.safetensors.tapegrad-tmp." + std::to_string(dead_pid()) + ".zzzzzz");
   write_bytes(abandoned, "partial");
   tg::check_writable(dir / "ck.safetensors");
   CHECK_FALSE(std::filesystem::exists(abandoned));

@@ -139,11 +139,11 @@ TEST_CASE("an output larger than memory is a tg::Error naming the op, shape and 
   CHECK_THROWS_WITH(tg::expand(tg::zeros({1, 1}), {1 << 20, 1 << 20}),
                     StartsWith("expand: an output of shape [1048576,1048576] needs 4398046511104 "
                                "bytes, more than the memory limit of 17179869184 bytes"));
-  // Input [4,2,8,4], weight [2,2,4,4], padding (2^30, 2): an output of [4,2,2^31+5,5].
+  // Input [4,2,8,4], weight [2,2,4,4], padding (2^30, 2): an output of [4,2,2^31+5,5], and
+  // before it one image's columns, [2*4*4, (2^31+5)*5]: the larger, refused first.
   CHECK_THROWS_WITH(
       tg::conv2d(tg::zeros({4, 2, 8, 4}), tg::zeros({2, 2, 4, 4}), {}, {.padding = {1 << 30, 2}}),
-      StartsWith("conv2d: an output of shape [4,2,2147483653,5] needs 343597384480 "
-                 "bytes"));
+      StartsWith("conv2d: a column buffer of shape [32,10737418265] needs 1374389537920 bytes"));
   CHECK_THROWS_AS(tg::zeros({1 << 20, 1 << 20}), tg::Error);
 }
 
@@ -163,4 +163,23 @@ TEST_CASE("the memory guard's limit is settable and checked against each array",
                     StartsWith("matmul: an output of shape [1024,257] needs 1052672 bytes"));
   CHECK_THROWS_WITH(tg::expand(tg::ones({1, 256}), {1025, 256}),
                     StartsWith("expand: an output of shape [1025,256] needs 1049600 bytes"));
+}
+
+// Arrays an op allocates besides its output pass the guard too: a convolution's column buffer
+// (one image's im2col matrix, kernel scratch), and the fused max-pool's argmax indices, which
+// conv2d_relu_max_pool2d allocated before its output and which died of std::bad_alloc.
+TEST_CASE("the memory guard covers a convolution's column buffer and argmax", "[storage][guard]") {
+  using Catch::Matchers::StartsWith;
+  const Tensor input = tg::ones({1, 64, 64, 64});  // 1 MiB, made before the limit
+  const Tensor weight = tg::ones({1, 64, 5, 5});
+  {
+    const MemoryLimit limit(std::size_t{1} << 20);
+    // The output [1,1,60,60] takes 14 KB; the columns [64*5*5, 60*60] 23 MB.
+    CHECK_THROWS_WITH(tg::conv2d(input, weight),
+                      StartsWith("conv2d: a column buffer of shape [1600,3600] needs 23040000 "
+                                 "bytes, more than the memory limit of 1048576 bytes"));
+  }
+  CHECK_THROWS_WITH(tg::conv2d_relu_max_pool2d(tg::zeros({1, 1, 4, 4}), tg::zeros({1, 1, 3, 3}), {},
+                                               {.padding = {1 << 20, 1 << 20}}, {.kernel = 1}),
+                    StartsWith("conv2d_relu_max_pool2d: a column buffer of shape [9,"));
 }

@@ -3,8 +3,9 @@
 // biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from the global generator: tg::manual_seed).
 //
 // `weight` and `bias` are the registered parameters themselves (as in libtorch). Change their
-// values in place (weight.value<float>() = ..., tg::load); assigning another tensor to the
-// member would leave the registered one, which optimizers and checkpoints use, behind.
+// values in place (weight.value<float>() = ... followed by weight.bump_version(), or tg::load);
+// assigning another tensor to the member would leave the registered one, which optimizers and
+// checkpoints use, behind.
 
 #include <cstdint>
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "../../autograd/dispatch.hpp"
 
@@ -70,20 +72,29 @@ void Adam::step() {
   const double beta2 = options_.beta2;
   const double eps = options_.eps;
   const double weight_decay = options_.weight_decay;
-  // Checked for all before any moves: a step is taken whole or not at all.
+  // What can fail (a count at its end, a new buffer over the memory guard) is done for every
+  // parameter before any moves: a step is taken whole or not at all.
+  std::vector<Tensor> new_avg(parameters_.size()), new_avg_sq(parameters_.size());
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    if (steps_[i] == max_step_count && parameters_[i].grad().defined()) {
+    if (!parameters_[i].grad().defined()) continue;
+    if (steps_[i] == max_step_count) {
       fail("{}: parameter {} has taken 2^53 steps, the most a checkpoint holds", name_, i);
+    }
+    if (!exp_avg_[i].defined()) {
+      new_avg[i] = zeros_like(parameters_[i]);
+      new_avg_sq[i] = zeros_like(parameters_[i]);
+    }
+  }
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (new_avg[i].defined()) {
+      exp_avg_[i] = std::move(new_avg[i]);
+      exp_avg_sq_[i] = std::move(new_avg_sq[i]);
     }
   }
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Tensor& p = parameters_[i];
     const Tensor grad = p.grad();
     if (!grad.defined()) continue;
-    if (!exp_avg_[i].defined()) {
-      exp_avg_[i] = zeros_like(p);
-      exp_avg_sq_[i] = zeros_like(p);
-    }
     const auto t = static_cast<double>(++steps_[i]);
     const double step_size = lr_ / (1.0 - std::pow(beta1, t));
     const double sqrt_correction2 = std::sqrt(1.0 - std::pow(beta2, t));

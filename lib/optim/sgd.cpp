@@ -1,6 +1,7 @@
 #include "sgd.hpp"
 
 #include <string>
+#include <vector>
 
 #include "../../autograd/dispatch.hpp"
 
@@ -51,12 +52,21 @@ void SGD::step() {
   const double dampening = options_.dampening;
   const double weight_decay = options_.weight_decay;
   const bool nesterov = options_.nesterov;
+  // The new momentum buffers are made (which can fail: the memory guard) before any parameter
+  // moves: a step is taken whole or not at all.
+  std::vector<Tensor> new_buffers(parameters_.size());
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (momentum != 0.0 && !momentum_buffers_[i].defined() && parameters_[i].grad().defined()) {
+      new_buffers[i] = zeros_like(parameters_[i]);
+    }
+  }
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (new_buffers[i].defined()) momentum_buffers_[i] = new_buffers[i];
+  }
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Tensor& p = parameters_[i];
     const Tensor grad = p.grad();
     if (!grad.defined()) continue;
-    const bool first = !momentum_buffers_[i].defined();
-    if (momentum != 0.0 && first) momentum_buffers_[i] = zeros_like(p);
     dispatch_floating(p.dtype(), "SGD", [&]<class T>() {
       T* w = p.value<T>().data();
       const T* g = grad.value<T>().data();
@@ -65,7 +75,7 @@ void SGD::step() {
                          .keep = static_cast<T>(1.0 - dampening),
                          .decay = static_cast<T>(weight_decay),
                          .rate = static_cast<T>(lr),
-                         .first = first,
+                         .first = new_buffers[i].defined(),
                          .nesterov = nesterov};
       update_in_chunks(p.numel(), [&](std::size_t begin, std::size_t end) {
         update(rule, begin, end, w, g, buf);

@@ -6,6 +6,7 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <tapegrad.hpp>
@@ -37,9 +38,14 @@ tg::Shape shape(FuzzedDataProvider& in) {
 Tensor operand(FuzzedDataProvider& in) {
   const tg::DType dtypes[] = {tg::DType::f32, tg::DType::f64, tg::DType::i64};
   const tg::DType dtype = dtypes[in.ConsumeIntegralInRange(0, 5) % 3 == 2 ? 2 : in.ConsumeBool()];
-  Tensor t = tg::randn(shape(in), {.dtype = dtype == tg::DType::i64 ? tg::DType::f32 : dtype});
-  if (dtype == tg::DType::i64) t = tg::argmax(tg::reshape(t, {-1, 1}), 1);  // labels of 0
-  if (dtype != tg::DType::i64 && in.ConsumeBool()) t.set_requires_grad(true);
+  const tg::Shape dims = shape(in);
+  if (dtype == tg::DType::i64) {  // labels, in range or not
+    xt::xarray<std::int64_t> labels = xt::xarray<std::int64_t>::from_shape(dims);
+    for (auto& label : labels) label = in.ConsumeIntegralInRange<std::int64_t>(-2, 8);
+    return tg::tensor(std::move(labels));
+  }
+  Tensor t = tg::randn(dims, {.dtype = dtype});
+  if (in.ConsumeBool()) t.set_requires_grad(true);
   return t;
 }
 
@@ -128,8 +134,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   for (int step = 0; step < 8 && in.remaining_bytes() > 0; ++step) {
+    // Now and then no tensor at all (an op's optional bias, or a missing input).
     auto pick = [&] {
-      return in.ConsumeBool()
+      return in.ConsumeIntegralInRange(0, 7) == 0
                  ? Tensor{}
                  : values[in.ConsumeIntegralInRange<std::size_t>(0, values.size() - 1)];
     };

@@ -8,7 +8,8 @@ fuzzer=$1 seeds=$2 seconds=$3 work=$4
 rm -rf "$work" && mkdir -p "$work/corpus" "$work/findings"
 status=0
 # -rss_limit_mb: a request the memory guard should have refused shows as an out-of-memory finding.
-"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+# The targets write each input to a file in the temporary directory: this run's own.
+TMPDIR="$work" "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$work/findings/" "$work/corpus" "$seeds" >"$work/log" 2>&1 || status=$?
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
 echo "$(basename "$fuzzer"): ${runs:-?} inputs in ${seconds} s, exit status $status"
@@ -17,7 +18,7 @@ if [ "$status" -ne 0 ] || [ -n "$(ls -A "$work/findings")" ]; then
   for input in "$work/findings"/*; do
     [ -e "$input" ] || continue
     echo "finding $input ($(stat -c %s "$input") bytes), base64:"
-    base64 -w 100 "$input" | head -c 20000
+    base64 -w 100 "$input" | head -c 20000 || true
     echo
     echo "replay: $fuzzer $input"
   done

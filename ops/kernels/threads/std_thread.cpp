@@ -2,6 +2,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -32,7 +33,11 @@ void run_tasks(std::size_t count, const std::function<void(std::size_t)>& task) 
     }
   };
   std::vector<std::thread> helpers;
-  for (std::size_t t = 1; t < workers; ++t) helpers.emplace_back(work);
+  try {
+    for (std::size_t t = 1; t < workers; ++t) helpers.emplace_back(work);
+  } catch (const std::system_error&) {
+    // No more threads (a process limit): the ones there are, and this one, do the work.
+  }
   work();
   for (std::thread& helper : helpers) helper.join();
   if (error) std::rethrow_exception(error);
