@@ -188,6 +188,10 @@ nlohmann::json read_header(std::ifstream& in, const std::string& where, const Se
   } catch (const nlohmann::json::parse_error& e) {
     fail("read_safetensors: {}: corrupt JSON header at byte offset {}: {}", where, 8 + e.byte - 1,
          e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // Valid JSON that nlohmann cannot hold, e.g. a number beyond a double (out_of_range 406,
+    // found by tests/fuzz/fuzz_safetensors: "24E526").
+    fail("read_safetensors: {}: JSON header at offset 8 not readable: {}", where, e.what());
   }
   if (!header.is_object()) {
     fail("read_safetensors: {}: the header at offset 8 is not a JSON object", where);

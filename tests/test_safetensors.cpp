@@ -140,6 +140,15 @@ TEST_CASE("corrupt files are rejected with the path and what is wrong", "[safete
   SECTION("missing file") {
     CHECK_THAT(error_reading(dir / "none"), Catch::Contains("cannot open"));
   }
+  SECTION("a number beyond a double in the header") {  // found by fuzz_safetensors: terminated
+    const std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[24E526,4]}})";
+    std::string bytes(8, '\0');
+    for (std::size_t i = 0; i < 8; ++i)
+      bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    write_bytes(path, bytes + header + "abcd");
+    CHECK_THAT(error_reading(path), Catch::Contains("JSON header at offset 8 not readable") &&
+                                        Catch::Contains("number overflow"));
+  }
   SECTION("a directory") {  // said it was 2^63 - 1 bytes, too short for the header
     CHECK_THAT(error_reading(dir.path()), Catch::Contains("is not a regular file"));
   }
