@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "dispatch.hpp"
 #include "tensor_impl.hpp"
 
 namespace tg {
@@ -182,6 +183,18 @@ xt::xarray<T> new_array(const Shape& shape) {
     return array;
   }
   return xt::xarray<T>::from_shape(shape);
+}
+
+void convert_in_place(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return;
+  Storage& storage = *t.impl()->data;
+  ArrayVariant converted = dispatch_any(t.dtype(), [&]<class S>() {
+    return dispatch_any(dtype, [&]<class D>() {
+      return ArrayVariant(new_array<D>(t.shape(), xt::cast<D>(t.value<S>())));
+    });
+  });
+  cache().keep(std::exchange(storage.array, std::move(converted)));
+  t.bump_version();
 }
 
 void recycle(Storage* storage) {

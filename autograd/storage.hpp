@@ -58,5 +58,9 @@ xt::xarray<T> new_array(const Shape& shape, const E& expression) {
   return array;
 }
 
+// Replaces t's array by its conversion to `dtype`, in place: every handle to the tensor sees the
+// new dtype (nn::Module::to). Counts as an in-place change (Tensor::version).
+void convert_in_place(const Tensor& t, DType dtype);
+
 }  // namespace detail
 }  // namespace tg

@@ -30,14 +30,14 @@ std::map<std::string, std::string> metadata_for(const optim::Optimizer* optimize
   return metadata;
 }
 
-// Checks that `file` holds exactly the module's parameters (besides optimizer entries), each
-// of the parameter's shape and dtype. Changes nothing.
+// Checks that `file` holds exactly the module's parameters and buffers (its state_dict, besides
+// optimizer entries), each of its shape and dtype. Changes nothing.
 void check_parameters(const nn::Module& module, const SafeTensors& file, const std::string& where) {
-  const auto parameters = module.named_parameters();
+  const auto parameters = module.state_dict();
   for (const auto& [name, parameter] : parameters) {
     auto it = file.tensors.find(name);
     if (it == file.tensors.end()) {
-      fail("load: {}: parameter '{}' ({} {}) is missing from the file", where, name,
+      fail("load: {}: '{}' ({} {}) is missing from the file", where, name,
            tg::name(parameter.dtype()), to_string(parameter.shape()));
     }
     const Tensor& stored = it->second;
@@ -58,7 +58,7 @@ void check_parameters(const nn::Module& module, const SafeTensors& file, const s
 
 // Copies the parameters in; check_parameters has accepted the file, so this cannot fail.
 void copy_parameters(nn::Module& module, const SafeTensors& file) {
-  for (const auto& [name, parameter] : module.named_parameters()) {
+  for (const auto& [name, parameter] : module.state_dict()) {
     const Tensor& stored = file.tensors.at(name);
     const Tensor& target = parameter;  // a binding cannot be captured with Clang 14
     dispatch_any(target.dtype(), [&]<class T>() { target.value<T>() = stored.value<T>(); });
@@ -82,7 +82,7 @@ std::int64_t metadata_int(const SafeTensors& file, const std::string& key,
 }  // namespace
 
 void save(const nn::Module& module, const std::filesystem::path& path) {
-  write_safetensors(path, module.named_parameters(), metadata_for(nullptr, nullptr));
+  write_safetensors(path, module.state_dict(), metadata_for(nullptr, nullptr));
 }
 
 void load(nn::Module& module, const std::filesystem::path& path) {
@@ -93,7 +93,7 @@ void load(nn::Module& module, const std::filesystem::path& path) {
 
 void save_checkpoint(const std::filesystem::path& path, const nn::Module& module,
                      const optim::Optimizer& optimizer, const TrainingState& state) {
-  auto tensors = module.named_parameters();
+  auto tensors = module.state_dict();
   for (auto& [name, tensor] : optimizer.state())
     tensors.emplace_back(optimizer_prefix + name, tensor);
   write_safetensors(path, tensors, metadata_for(&optimizer, &state));

@@ -1,8 +1,8 @@
 #pragma once
 // Saving and loading models and training state, in the safetensors format.
 //
-//   tg::save(model, "lenet5.safetensors");   // parameters, named as model.named_parameters()
-//   tg::load(model, "lenet5.safetensors");   // every parameter must be there, of its shape
+//   tg::save(model, "lenet5.safetensors");   // parameters and buffers, named as model.state_dict()
+//   tg::load(model, "lenet5.safetensors");   // every one must be there, of its shape
 //
 // A training checkpoint adds the optimizer's state (keys "optimizer.<...>") and where training
 // stopped (epoch and step, in the file's metadata), so that a resumed run continues exactly
@@ -17,8 +17,8 @@
 namespace tg {
 
 void save(const nn::Module& module, const std::filesystem::path& path);
-// Loads all of the module's parameters or none: a missing, extra, mis-shaped or mis-typed
-// tensor throws tg::Error naming it, before anything is changed. A training checkpoint's
+// Loads all of the module's parameters and buffers or none: a missing, extra, mis-shaped or
+// mis-typed tensor throws tg::Error naming it, before anything is changed. A training checkpoint's
 // optimizer entries are ignored.
 void load(nn::Module& module, const std::filesystem::path& path);
 

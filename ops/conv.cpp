@@ -14,9 +14,11 @@
 #include "../autograd/storage.hpp"
 #include "activation.hpp"
 #include "checks.hpp"
+#include "indexing.hpp"
 #include "kernels/conv.hpp"
 #include "kernels/pool.hpp"
 #include "max_pool_argmax.hpp"
+#include "pool.hpp"
 #include "reduction.hpp"
 
 namespace tg {
@@ -249,13 +251,67 @@ Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weigh
 
 }  // namespace
 
+// groups > 1: checks that the channels split into `groups` groups ([N,C_in,..] input or
+// input_shape, [C_out,C_in/groups,..] weight), and returns the options of one group.
+Conv2dOptions one_group(std::string_view op, std::size_t input_channels, const Shape& weight,
+                        const Conv2dOptions& options, const std::string& context) {
+  const std::int64_t groups = options.groups;
+  if (groups < 1) fail("{}: groups must be >= 1, got {} {}", op, groups, context);
+  const auto g = static_cast<std::size_t>(groups);
+  if (weight[0] % g != 0) {
+    fail("{}: groups {} must divide the {} output channels {}", op, groups, weight[0], context);
+  }
+  if (input_channels % g != 0 || input_channels / g != weight[1]) {
+    fail(
+        "{}: input has {} channels, so with groups {} weight must be [C_out,{}/{},kH,kW], got "
+        "[{},{},..] {}",
+        op, input_channels, groups, input_channels, groups, weight[0], weight[1], context);
+  }
+  Conv2dOptions one = options;
+  one.groups = 1;
+  return one;
+}
+
+std::vector<Tensor> chunks(const Tensor& t, std::int64_t groups, std::int64_t dim) {
+  if (!t.defined()) return std::vector<Tensor>(static_cast<std::size_t>(groups));
+  return chunk(t, groups, dim);
+}
+
+// A grouped conv2d or conv2d_relu: one convolution per group, concatenated along channels.
+Tensor grouped_convolution(std::string_view op, const Tensor& input, const Tensor& weight,
+                           const Tensor& bias, const Conv2dOptions& options,
+                           kernels::Activation activation) {
+  const detail::OpContext op_context(op);
+  detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
+  detail::check_floating_rank(op, weight, "weight", 4, "[C_out,C_in/groups,kH,kW]");
+  const std::string context =
+      fmt::format("(input {}, weight {})", to_string(input.shape()), to_string(weight.shape()));
+  const Conv2dOptions one = one_group(op, input.shape()[1], weight.shape(), options, context);
+  detail::check_bias(op, bias, weight, "[C_out]", context);
+  const std::vector<Tensor> xs = chunk(input, options.groups, 1);
+  const std::vector<Tensor> ws = chunk(weight, options.groups, 0);
+  const std::vector<Tensor> bs = chunks(bias, options.groups, 0);
+  std::vector<Tensor> outputs;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    outputs.push_back(convolution(op, xs[i], ws[i], bs[i], one, activation));
+  }
+  return cat(outputs, 1);
+}
+
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options) {
+  if (options.groups != 1) {
+    return grouped_convolution("conv2d", input, weight, bias, options, kernels::Activation::none);
+  }
   return convolution("conv2d", input, weight, bias, options, kernels::Activation::none);
 }
 
 Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const Conv2dOptions& options) {
+  if (options.groups != 1) {
+    return grouped_convolution("conv2d_relu", input, weight, bias, options,
+                               kernels::Activation::relu);
+  }
   return convolution("conv2d_relu", input, weight, bias, options, kernels::Activation::relu);
 }
 
@@ -264,6 +320,11 @@ Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const T
                               const MaxPool2dOptions& pool_options) {
   constexpr std::string_view op = "conv2d_relu_max_pool2d";
   const detail::OpContext op_context(op);
+  if (conv_options.groups != 1) {
+    return max_pool2d(
+        grouped_convolution(op, input, weight, bias, conv_options, kernels::Activation::relu),
+        pool_options);
+  }
   const ConvGeometry g = check_convolution(op, input, weight, bias, conv_options);
   const std::size_t batch = input.shape()[0];
   const std::size_t out_channels = weight.shape()[0];
@@ -311,6 +372,22 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
   const std::string context =
       fmt::format("(grad_output {}, weight {}, input_shape {})", to_string(grad_output.shape()),
                   to_string(weight.shape()), to_string(input_shape));
+  if (options.groups != 1) {
+    const Conv2dOptions one = one_group(op, input_shape[1], weight.shape(), options, context);
+    if (grad_output.shape()[1] != weight.shape()[0]) {
+      fail("{}: grad_output has {} channels, weight {} {}", op, grad_output.shape()[1],
+           weight.shape()[0], context);
+    }
+    Shape group_shape = input_shape;
+    group_shape[1] /= static_cast<std::size_t>(options.groups);
+    const std::vector<Tensor> gs = chunk(grad_output, options.groups, 1);
+    const std::vector<Tensor> ws = chunk(weight, options.groups, 0);
+    std::vector<Tensor> grads;
+    for (std::size_t i = 0; i < gs.size(); ++i) {
+      grads.push_back(conv2d_input_grad(gs[i], ws[i], group_shape, one));
+    }
+    return cat(grads, 1);
+  }
   const ConvGeometry g =
       geometry(op, input_shape, weight.shape(), options, weight.dtype(), context);
   check_grad_output(op, grad_output, input_shape[0], weight.shape()[0], g, context);
@@ -330,7 +407,30 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
 
 Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const Shape& weight_shape,
                           const Conv2dOptions& options) {
-  const detail::OpContext op_context("conv2d_weight_grad");
+  constexpr std::string_view op = "conv2d_weight_grad";
+  const detail::OpContext op_context(op);
+  if (options.groups != 1) {
+    detail::check_floating_rank(op, grad_output, "grad_output", 4, "[N,C_out,H_out,W_out]");
+    detail::check_floating_rank(op, input, "input", 4, "[N,C_in,H,W]");
+    detail::check_shape_rank(op, weight_shape, "weight_shape", 4, "[C_out,C_in/groups,kH,kW]");
+    const std::string context =
+        fmt::format("(grad_output {}, input {}, weight_shape {})", to_string(grad_output.shape()),
+                    to_string(input.shape()), to_string(weight_shape));
+    const Conv2dOptions one = one_group(op, input.shape()[1], weight_shape, options, context);
+    if (grad_output.shape()[1] != weight_shape[0]) {
+      fail("{}: grad_output has {} channels, weight_shape {} {}", op, grad_output.shape()[1],
+           weight_shape[0], context);
+    }
+    Shape group_shape = weight_shape;
+    group_shape[0] /= static_cast<std::size_t>(options.groups);
+    const std::vector<Tensor> gs = chunk(grad_output, options.groups, 1);
+    const std::vector<Tensor> xs = chunk(input, options.groups, 1);
+    std::vector<Tensor> grads;
+    for (std::size_t i = 0; i < gs.size(); ++i) {
+      grads.push_back(conv2d_weight_grad(gs[i], xs[i], group_shape, one));
+    }
+    return cat(grads, 0);
+  }
   const ConvGeometry g = check_weight_grad(grad_output, input, weight_shape, options);
   Tensor output = weight_grad(grad_output, input, weight_shape, g);
 

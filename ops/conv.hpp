@@ -16,6 +16,12 @@
 //   conv2d_input_grad(g, w):    dg = conv2d(gg, w),         dw = weight_grad(g, gg)
 //   conv2d_weight_grad(g, x):   dg = conv2d(x, gw),         dx = input_grad(g, gw)
 
+//
+// With groups > 1, channel group i of the input (C_in / groups channels) is convolved with
+// weight rows [i C_out / groups, (i + 1) C_out / groups) into the same group of the output: each
+// group is an ordinary convolution, computed as one on narrowed tensors and concatenated, so the
+// gradients are those above, group by group (narrow's and cat's gradients route them).
+
 #include "../autograd/tensor.hpp"
 #include "options.hpp"
 

@@ -1,13 +1,17 @@
 #include "loss.hpp"
 
+#include <cmath>
+#include <limits>
 #include <string_view>
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/op_context.hpp"
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
+#include "activation.hpp"
 #include "arithmetic.hpp"
 #include "checks.hpp"
+#include "comparison.hpp"
 #include "reduction.hpp"
 #include "softmax.hpp"
 
@@ -52,6 +56,40 @@ const char* reduction_name(Reduction reduction) {
 // The scale of each picked element: 1/N for mean, 1 otherwise.
 double reduction_scale(Reduction reduction, std::size_t n) {
   return reduction == Reduction::mean ? 1.0 / static_cast<double>(n) : 1.0;
+}
+
+// The elementwise losses `losses` reduced as asked.
+Tensor reduce(const Tensor& losses, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::mean:
+      return mean(losses);
+    case Reduction::sum:
+      return sum(losses);
+    case Reduction::none:
+      return losses;
+  }
+  fail("invalid reduction {}", static_cast<int>(reduction));
+}
+
+// An optional weight of a loss over `input`: undefined, or floating, of input's dtype, and of a
+// shape that broadcasts to input's without enlarging it (aligned from the right, each size 1 or
+// input's).
+void check_loss_weight(std::string_view op, const Tensor& weight, std::string_view what,
+                       const Tensor& input, std::string_view input_name) {
+  if (!weight.defined()) return;
+  detail::check_floating(op, weight, what);
+  detail::check_same_dtype(op, weight, what, input, input_name);
+  const Shape& to = input.shape();
+  const Shape& from = weight.shape();
+  bool broadcasts = from.size() <= to.size();
+  for (std::size_t i = 0; broadcasts && i < from.size(); ++i) {
+    const std::size_t size = from[from.size() - 1 - i];
+    broadcasts = size == 1 || size == to[to.size() - 1 - i];
+  }
+  if (!broadcasts) {
+    fail("{}: {} {} must broadcast to {} {}", op, what, to_string(weight.shape()), input_name,
+         to_string(input.shape()));
+  }
 }
 
 // nll_loss on checked arguments (nll_loss and cross_entropy check them, each in its own name).
@@ -123,10 +161,79 @@ Tensor nll_loss_backward(const Tensor& grad_output, const Tensor& labels, const 
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction) {
+  return cross_entropy(logits, labels, CrossEntropyOptions{.reduction = reduction});
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels,
+                     const CrossEntropyOptions& options) {
   const detail::OpContext op_context("cross_entropy");
   detail::check_floating_rank("cross_entropy", logits, "logits", 2, "[N,C]");
   check_labels("cross_entropy", logits.shape(), "logits", labels);
-  return pick_negated(log_softmax(logits, 1), labels, reduction);
+  const double smoothing = options.label_smoothing;
+  if (!(smoothing >= 0.0 && smoothing <= 1.0)) {
+    fail("cross_entropy: label_smoothing must be in [0, 1], got {} (logits {})", smoothing,
+         to_string(logits.shape()));
+  }
+  const Tensor log_probs = log_softmax(logits, 1);
+  const Tensor nll = pick_negated(log_probs, labels, options.reduction);
+  if (smoothing == 0.0) return nll;
+  // The loss against the uniform distribution, -mean_j logp[i, j], reduced as nll is.
+  const auto classes = static_cast<double>(logits.shape()[1]);
+  const Tensor uniform = reduce(mul(sum(log_probs, {1}), -1.0 / classes), options.reduction);
+  return add(mul(nll, 1.0 - smoothing), mul(uniform, smoothing));
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
+                                        const BinaryCrossEntropyWithLogitsOptions& options) {
+  constexpr const char* op = "binary_cross_entropy_with_logits";
+  const detail::OpContext op_context(op);
+  detail::check_floating(op, logits, "logits");
+  detail::check_floating(op, targets, "targets");
+  detail::check_same_dtype(op, logits, "logits", targets, "targets");
+  if (logits.shape() != targets.shape()) {
+    fail("{}: logits {} and targets {} must have the same shape", op, to_string(logits.shape()),
+         to_string(targets.shape()));
+  }
+  check_loss_weight(op, options.weight, "weight", logits, "logits");
+  check_loss_weight(op, options.pos_weight, "pos_weight", logits, "logits");
+  // softplus(x) = log(1 + e^x) = -log(1 - sigmoid(x)) = x - log sigmoid(x), never linearised
+  // (infinite threshold): its gradient is sigmoid(x) everywhere, 1/2 at 0 (where max(x, 0) and
+  // |x| written as ops would each give 0).
+  const Tensor softplus_x = softplus(logits, 1.0, std::numeric_limits<double>::infinity());
+  Tensor losses;
+  if (options.pos_weight.defined()) {
+    const Tensor pt = mul(options.pos_weight, targets);
+    losses = sub(mul(add(sub(pt, targets), 1.0), softplus_x), mul(pt, logits));
+  } else {
+    losses = sub(softplus_x, mul(targets, logits));
+  }
+  if (options.weight.defined()) losses = mul(losses, options.weight);
+  return reduce(losses, options.reduction);
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
+                      const SmoothL1LossOptions& options) {
+  const detail::OpContext op_context("smooth_l1_loss");
+  detail::check_floating("smooth_l1_loss", input, "input");
+  detail::check_floating("smooth_l1_loss", target, "target");
+  detail::check_same_dtype("smooth_l1_loss", input, "input", target, "target");
+  if (input.shape() != target.shape()) {
+    fail(
+        "smooth_l1_loss: input {} and target {} must have the same shape (smooth_l1_loss does "
+        "not broadcast)",
+        to_string(input.shape()), to_string(target.shape()));
+  }
+  const double beta = options.beta;
+  if (!(beta >= 0.0 && std::isfinite(beta))) {
+    fail("smooth_l1_loss: beta must be >= 0 and finite, got {} (input {})", beta,
+         to_string(input.shape()));
+  }
+  const Tensor diff = sub(input, target);
+  const Tensor distance = abs(diff);
+  if (beta == 0.0) return reduce(distance, options.reduction);
+  // Both branches are finite everywhere, so where passes no NaN into the gradient.
+  const Tensor quadratic = mul(mul(diff, diff), 0.5 / beta);
+  return reduce(where(lt(distance, beta), quadratic, sub(distance, 0.5 * beta)), options.reduction);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
@@ -139,16 +246,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
          to_string(input.shape()), to_string(target.shape()));
   }
   const Tensor diff = sub(input, target);
-  Tensor squared = mul(diff, diff);
-  switch (reduction) {
-    case Reduction::mean:
-      return mean(squared);
-    case Reduction::sum:
-      return sum(squared);
-    case Reduction::none:
-      return squared;
-  }
-  return squared;
+  return reduce(mul(diff, diff), reduction);
 }
 
 }  // namespace tg

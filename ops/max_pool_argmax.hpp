@@ -16,7 +16,7 @@ namespace tg::detail {
 
 using Argmax = std::shared_ptr<const std::vector<std::int32_t>>;
 
-// Checks a max-pool window against a 4-D input shape (PyTorch's rules, no ceil_mode), naming
+// Checks a max-pool window against a 4-D input shape (PyTorch's rules), naming
 // `op` in the error, and returns the kernels' geometry.
 kernels::Pool2dGeometry max_pool_geometry(std::string_view op, const Shape& input_shape,
                                           const MaxPool2dOptions& options);

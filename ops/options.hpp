@@ -53,12 +53,17 @@ struct Conv2dOptions {
   Size2 stride = 1;
   Size2 padding = 0;
   Size2 dilation = 1;
+  // Input and output channels in `groups` groups, each convolved with its own slice of the
+  // weight [C_out, C_in / groups, kH, kW]; groups = C_in = C_out is a depthwise convolution.
+  std::int64_t groups = 1;
 };
 
 struct MaxPool2dOptions {
   Size2 kernel = 1;
-  OptionalSize2 stride;  // defaults to kernel
-  Size2 padding = 0;     // implicit -inf padding, at most half the kernel
+  OptionalSize2 stride;    // defaults to kernel
+  Size2 padding = 0;       // implicit -inf padding, at most half the kernel
+  Size2 dilation = 1;      // spacing between the window's taps
+  bool ceil_mode = false;  // round the output size up: a last, partial window (as PyTorch)
 };
 
 struct AvgPool2dOptions {

@@ -1,5 +1,6 @@
 #include "pool.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -37,11 +38,15 @@ struct Window {
   Size2 kernel;
   Size2 stride;
   Size2 padding;
+  Size2 dilation = 1;
+  bool ceil_mode = false;
 };
 
-// The window of MaxPool2dOptions or AvgPool2dOptions: the stride defaults to the kernel.
-template <class Options>
-Window window_of(const Options& o) {
+// The stride defaults to the kernel.
+Window window_of(const MaxPool2dOptions& o) {
+  return {o.kernel, o.stride.value_or(o.kernel), o.padding, o.dilation, o.ceil_mode};
+}
+Window window_of(const AvgPool2dOptions& o) {
   return {o.kernel, o.stride.value_or(o.kernel), o.padding};
 }
 
@@ -60,15 +65,50 @@ void check_plane(std::string_view op, std::string_view what, const Shape& shape)
   }
 }
 
-// Validates the window against a 4-D input shape (PyTorch's rules, no ceil_mode) and returns
-// the kernels' geometry.
+// The output size along one dim (PyTorch's formula: floor, or ceil, of (in + 2 padding - extent)
+// / stride, plus 1), or 0 or less if the window does not fit. The window spans extent =
+// dilation * (kernel - 1) + 1 input positions; in ceil_mode a last window may reach past the
+// padding.
+std::int64_t pooled_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,
+                         std::int64_t padding, std::int64_t dilation, bool ceil_mode) {
+  if (kernel - 1 > (std::numeric_limits<std::int64_t>::max() - 1) / dilation) return 0;
+  // extent - 2 * padding cannot overflow once the extent does not (padding <= kernel / 2),
+  // unlike in + 2 * padding.
+  const std::int64_t reach = dilation * (kernel - 1) + 1 - 2 * padding;
+  const std::int64_t span = in - reach + (ceil_mode ? stride - 1 : 0);
+  if (span < 0) return 0;  // floor division of a negative span gives at most 0 windows
+  std::int64_t out = span / stride + 1;
+  // A ceil_mode window must start inside the input or its left padding.
+  if (ceil_mode && (out - 1) * stride >= in + padding) --out;
+  return out;
+}
+
+// Whether every window along a dim holds an input position (with dilation, the taps of a window
+// at the border can all fall into the padding).
+bool every_window_holds_input(std::int64_t in, std::int64_t out, std::int64_t kernel,
+                              std::int64_t stride, std::int64_t padding, std::int64_t dilation) {
+  for (std::int64_t o = 0; o < out; ++o) {
+    const std::int64_t start = o * stride - padding;
+    const std::int64_t first_tap = start < 0 ? (-start + dilation - 1) / dilation : 0;
+    if (first_tap >= kernel || start + first_tap * dilation >= in) return false;
+  }
+  return true;
+}
+
+// Validates the window against a 4-D input shape (PyTorch's rules) and returns the kernels'
+// geometry.
 Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, const Window& win) {
   const Size2& kernel = win.kernel;
   const Size2& stride = win.stride;
   const Size2& padding = win.padding;
+  const Size2& dilation = win.dilation;
   auto context = [&] {
-    return fmt::format("input {}, kernel {}, stride {}, padding {}", to_string(input_shape),
-                       to_string(kernel), to_string(stride), to_string(padding));
+    std::string text =
+        fmt::format("input {}, kernel {}, stride {}, padding {}", to_string(input_shape),
+                    to_string(kernel), to_string(stride), to_string(padding));
+    if (dilation != Size2(1)) text += fmt::format(", dilation {}", to_string(dilation));
+    if (win.ceil_mode) text += ", ceil_mode";
+    return text;
   };
   if (kernel.h < 1 || kernel.w < 1) {
     fail("{}: kernel must be >= 1 in both dims, got {} ({})", op, to_string(kernel), context());
@@ -79,6 +119,9 @@ Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, cons
   if (padding.h < 0 || padding.w < 0) {
     fail("{}: padding must be >= 0 in both dims, got {} ({})", op, to_string(padding), context());
   }
+  if (dilation.h < 1 || dilation.w < 1) {
+    fail("{}: dilation must be >= 1 in both dims, got {} ({})", op, to_string(dilation), context());
+  }
   if (padding.h > kernel.h / 2 || padding.w > kernel.w / 2) {
     fail("{}: padding {} must be at most half the kernel {} ({})", op, to_string(padding),
          to_string(kernel), context());
@@ -87,27 +130,35 @@ Pool2dGeometry pool_geometry(std::string_view op, const Shape& input_shape, cons
   checked_numel(input_shape, op);
   const auto in_h = static_cast<std::int64_t>(input_shape[2]);
   const auto in_w = static_cast<std::int64_t>(input_shape[3]);
-  // kernel - 2 * padding cannot overflow (padding <= kernel / 2), unlike in + 2 * padding.
-  const std::int64_t reach_h = kernel.h - 2 * padding.h;
-  const std::int64_t reach_w = kernel.w - 2 * padding.w;
-  if (reach_h > in_h || reach_w > in_w) {
+  const std::int64_t out_h =
+      pooled_size(in_h, kernel.h, stride.h, padding.h, dilation.h, win.ceil_mode);
+  const std::int64_t out_w =
+      pooled_size(in_w, kernel.w, stride.w, padding.w, dilation.w, win.ceil_mode);
+  if (out_h < 1 || out_w < 1) {
     fail(
         "{}: kernel {} does not fit in the {}x{} input plane padded by {}, so the output would "
         "be empty ({})",
         op, to_string(kernel), in_h, in_w, to_string(padding), context());
   }
+  if (!every_window_holds_input(in_h, out_h, kernel.h, stride.h, padding.h, dilation.h) ||
+      !every_window_holds_input(in_w, out_w, kernel.w, stride.w, padding.w, dilation.w)) {
+    fail("{}: a window of the {}x{} output covers only padding, no input position ({})", op, out_h,
+         out_w, context());
+  }
   Pool2dGeometry g;
   g.planes = input_shape[0] * input_shape[1];
   g.in_h = input_shape[2];
   g.in_w = input_shape[3];
-  g.out_h = static_cast<std::size_t>((in_h - reach_h) / stride.h + 1);
-  g.out_w = static_cast<std::size_t>((in_w - reach_w) / stride.w + 1);
+  g.out_h = static_cast<std::size_t>(out_h);
+  g.out_w = static_cast<std::size_t>(out_w);
   g.kernel_h = static_cast<std::size_t>(kernel.h);
   g.kernel_w = static_cast<std::size_t>(kernel.w);
   g.stride_h = static_cast<std::size_t>(stride.h);
   g.stride_w = static_cast<std::size_t>(stride.w);
   g.pad_h = static_cast<std::size_t>(padding.h);
   g.pad_w = static_cast<std::size_t>(padding.w);
+  g.dilation_h = static_cast<std::size_t>(dilation.h);
+  g.dilation_w = static_cast<std::size_t>(dilation.w);
   return g;
 }
 
@@ -209,6 +260,35 @@ Tensor avg_backward(const Tensor& grad_output, const Pool2dGeometry& g, bool cou
                 });
 }
 
+Tensor adaptive_avg_backward(const Tensor& grad_output, const Pool2dGeometry& g,
+                             const Shape& input_shape);
+
+Tensor adaptive_avg_forward(const Tensor& input, const Pool2dGeometry& g, const Shape& out_shape) {
+  Tensor out = dispatch_floating(input.dtype(), "adaptive_avg_pool2d", [&]<class T>() {
+    auto values = detail::new_array<T>(out_shape);
+    kernels::adaptive_avg_pool2d_forward(g, input.value<T>().data(), values.data());
+    return tensor(std::move(values));
+  });
+  return record("adaptive_avg_pool2d", out, {input},
+                [g, input_shape = input.shape()](const Tensor& grad) {
+                  return std::vector<Tensor>{adaptive_avg_backward(grad, g, input_shape)};
+                });
+}
+
+Tensor adaptive_avg_backward(const Tensor& grad_output, const Pool2dGeometry& g,
+                             const Shape& input_shape) {
+  Tensor out =
+      dispatch_floating(grad_output.dtype(), "adaptive_avg_pool2d_backward", [&]<class T>() {
+        auto values = detail::new_array<T>(input_shape);
+        kernels::adaptive_avg_pool2d_backward(g, grad_output.value<T>().data(), values.data());
+        return tensor(std::move(values));
+      });
+  return record("adaptive_avg_pool2d_backward", out, {grad_output},
+                [g, out_shape = grad_output.shape()](const Tensor& grad) {
+                  return std::vector<Tensor>{adaptive_avg_forward(grad, g, out_shape)};
+                });
+}
+
 }  // namespace
 
 Pool2dGeometry detail::max_pool_geometry(std::string_view op, const Shape& input_shape,
@@ -221,25 +301,44 @@ Tensor detail::max_pool_scatter(const Tensor& grad_output, const Argmax& argmax,
   return scatter(grad_output, argmax, g, input_shape);
 }
 
-Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options) {
+namespace {
+
+// max_pool2d's values, and the argmax behind them when it is recorded or `want_indices`.
+std::pair<Tensor, Argmax> max_pool(const Tensor& input, const MaxPool2dOptions& options,
+                                   bool want_indices) {
   detail::check_floating_rank("max_pool2d", input, "input", 4, "[N,C,H,W]");
   const Pool2dGeometry g = detail::max_pool_geometry("max_pool2d", input.shape(), options);
   const Shape out_shape = output_shape(input.shape(), g);
   const bool recording = needs_grad({input});
   std::shared_ptr<std::vector<std::int32_t>> argmax;
-  if (recording) argmax = std::make_shared<std::vector<std::int32_t>>(g.planes * g.out_h * g.out_w);
+  if (recording || want_indices) {
+    argmax = std::make_shared<std::vector<std::int32_t>>(g.planes * g.out_h * g.out_w);
+  }
   Tensor out = dispatch_floating(input.dtype(), "max_pool2d", [&]<class T>() {
     auto values = detail::new_array<T>(out_shape);
     kernels::max_pool2d_forward(g, input.value<T>().data(), values.data(),
                                 argmax ? argmax->data() : nullptr);
     return tensor(std::move(values));
   });
-  if (!recording) return out;
-  return record(
-      "max_pool2d", out, {input},
-      [argmax = Argmax(std::move(argmax)), g, input_shape = input.shape()](const Tensor& grad) {
-        return std::vector<Tensor>{scatter(grad, argmax, g, input_shape)};
-      });
+  if (!recording) return {out, argmax};
+  out = record("max_pool2d", out, {input},
+               [argmax = Argmax(argmax), g, input_shape = input.shape()](const Tensor& grad) {
+                 return std::vector<Tensor>{scatter(grad, argmax, g, input_shape)};
+               });
+  return {out, argmax};
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options) {
+  return max_pool(input, options, false).first;
+}
+
+ValuesIndices max_pool2d_with_indices(const Tensor& input, const MaxPool2dOptions& options) {
+  auto [values, argmax] = max_pool(input, options, true);
+  auto indices = detail::new_array<std::int64_t>(values.shape());
+  std::copy(argmax->begin(), argmax->end(), indices.begin());
+  return {values, tensor(std::move(indices))};
 }
 
 Tensor avg_pool2d(const Tensor& input, const AvgPool2dOptions& options) {
@@ -306,6 +405,28 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
         to_string(options.padding));
   }
   return avg_backward(grad_output, g, options.count_include_pad, input_shape);
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& input, Size2 output_size) {
+  constexpr std::string_view op = "adaptive_avg_pool2d";
+  const detail::OpContext op_context(op);
+  detail::check_floating_rank(op, input, "input", 4, "[N,C,H,W]");
+  check_plane(op, "input", input.shape());
+  if (output_size.h < 1 || output_size.w < 1) {
+    fail("{}: output_size must be >= 1 in both dims, got {} (input {})", op, to_string(output_size),
+         to_string(input.shape()));
+  }
+  const Shape& in = input.shape();
+  const Shape out_shape{in[0], in[1], static_cast<std::size_t>(output_size.h),
+                        static_cast<std::size_t>(output_size.w)};
+  checked_numel(out_shape, op);
+  Pool2dGeometry g;
+  g.planes = in[0] * in[1];
+  g.in_h = in[2];
+  g.in_w = in[3];
+  g.out_h = out_shape[2];
+  g.out_w = out_shape[3];
+  return adaptive_avg_forward(input, g, out_shape);
 }
 
 }  // namespace tg

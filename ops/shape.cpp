@@ -109,10 +109,87 @@ Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
   });
 }
 
+Tensor squeeze(const Tensor& x) {
+  const detail::OpContext op_context("squeeze");
+  detail::check_defined("squeeze", x, "input");
+  std::vector<std::int64_t> kept;
+  for (const std::size_t size : x.shape()) {
+    if (size != 1) kept.push_back(static_cast<std::int64_t>(size));
+  }
+  return reshape(x, kept);
+}
+
+Tensor squeeze(const Tensor& x, std::int64_t dim) {
+  const detail::OpContext op_context("squeeze");
+  detail::check_defined("squeeze", x, "input");
+  // PyTorch lets a 0-D tensor name dim 0 or -1 here, as if it had one dim of size 1.
+  if (x.dim() == 0) {
+    if (dim != 0 && dim != -1) {
+      fail("squeeze: dim {} is out of range for input [] (expected -1 or 0)", dim);
+    }
+    return x;
+  }
+  const std::size_t d = detail::normalize_dim("squeeze", dim, x.shape());
+  if (x.shape()[d] != 1) return x;
+  std::vector<std::int64_t> kept = detail::as_dims(x.shape());
+  kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(d));
+  return reshape(x, kept);
+}
+
+Tensor unsqueeze(const Tensor& x, std::int64_t dim) {
+  const detail::OpContext op_context("unsqueeze");
+  detail::check_defined("unsqueeze", x, "input");
+  const std::size_t d = detail::normalize_new_dim("unsqueeze", dim, x.shape());
+  std::vector<std::int64_t> target = detail::as_dims(x.shape());
+  target.insert(target.begin() + static_cast<std::ptrdiff_t>(d), 1);
+  return reshape(x, target);
+}
+
+Tensor permute(const Tensor& x, const std::vector<std::int64_t>& dims) {
+  const detail::OpContext op_context("permute");
+  detail::check_defined("permute", x, "input");
+  if (dims.size() != x.dim()) {
+    fail("permute: dims [{}] name {} dims but input {} has {}", fmt::join(dims, ","), dims.size(),
+         to_string(x.shape()), x.dim());
+  }
+  std::vector<std::size_t> order(dims.size());
+  std::vector<bool> seen(dims.size(), false);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    order[i] = detail::normalize_dim("permute", dims[i], x.shape());
+    if (seen[order[i]]) {
+      fail("permute: dim {} appears twice in [{}] for input {}", order[i], fmt::join(dims, ","),
+           to_string(x.shape()));
+    }
+    seen[order[i]] = true;
+  }
+  if (std::is_sorted(order.begin(), order.end())) return x;  // the identity
+  Shape shape(order.size());
+  std::vector<std::int64_t> inverse(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    shape[i] = x.shape()[order[i]];
+    inverse[order[i]] = static_cast<std::int64_t>(i);
+  }
+  Tensor out = dispatch_any(x.dtype(), [&]<class T>() {
+    return tensor(detail::new_array<T>(shape, xt::transpose(x.value<T>(), order)));
+  });
+  return record("permute", out, {x}, [inverse](const Tensor& grad) {
+    return std::vector<Tensor>{permute(grad, inverse)};
+  });
+}
+
 namespace detail {
 
 std::vector<std::int64_t> as_dims(const Shape& shape) {
   return std::vector<std::int64_t>(shape.begin(), shape.end());
+}
+
+std::size_t normalize_new_dim(std::string_view op, std::int64_t dim, const Shape& shape) {
+  const auto rank = static_cast<std::int64_t>(shape.size());
+  if (dim < -(rank + 1) || dim > rank) {
+    fail("{}: dim {} is out of range for a new dim of input {} (expected {} to {})", op, dim,
+         to_string(shape), -(rank + 1), rank);
+  }
+  return static_cast<std::size_t>(dim < 0 ? dim + rank + 1 : dim);
 }
 
 }  // namespace detail

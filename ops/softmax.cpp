@@ -4,6 +4,7 @@
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
 #include "arithmetic.hpp"
+#include "around_dim.hpp"
 #include "checks.hpp"
 #include "kernels/softmax.hpp"
 #include "reduction.hpp"
@@ -11,31 +12,17 @@
 namespace tg {
 namespace {
 
-// x viewed as [outer, dim, inner] around the normalised dim d.
-struct View {
-  std::size_t outer = 1;
-  std::size_t dim = 1;
-  std::size_t inner = 1;
-};
-
-View view_around(const Shape& shape, std::size_t d) {
-  View v;
-  for (std::size_t i = 0; i < d; ++i) v.outer *= shape[i];
-  v.dim = shape[d];
-  for (std::size_t i = d + 1; i < shape.size(); ++i) v.inner *= shape[i];
-  return v;
-}
-
 template <bool Log>
 Tensor softmax_values(const char* op, const Tensor& x, std::int64_t dim) {
   detail::check_floating(op, x, "input");
-  const View v = view_around(x.shape(), detail::normalize_dim(op, dim, x.shape()));
+  const detail::AroundDim v =
+      detail::around_dim(x.shape(), detail::normalize_dim(op, dim, x.shape()));
   return dispatch_floating(x.dtype(), op, [&]<class T>() {
     auto out = detail::new_array<T>(x.shape());
     if constexpr (Log) {
-      kernels::log_softmax(x.value<T>().data(), out.data(), v.outer, v.dim, v.inner);
+      kernels::log_softmax(x.value<T>().data(), out.data(), v.outer, v.length, v.inner);
     } else {
-      kernels::softmax(x.value<T>().data(), out.data(), v.outer, v.dim, v.inner);
+      kernels::softmax(x.value<T>().data(), out.data(), v.outer, v.length, v.inner);
     }
     return tensor(std::move(out));
   });

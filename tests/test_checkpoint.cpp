@@ -89,6 +89,71 @@ TEST_CASE("a resumed optimizer continues exactly where it stopped", "[checkpoint
   }
 }
 
+TEST_CASE("a resumed RMSprop and a two-group SGD continue exactly where they stopped",
+          "[checkpoint][optim]") {
+  tg::test::TempDir dir;
+  for (const std::string kind : {"rmsprop", "sgd groups"}) {
+    auto make_optimizer = [&](Small& m) -> std::unique_ptr<tg::optim::Optimizer> {
+      if (kind == "rmsprop") {
+        return std::make_unique<tg::optim::RMSprop>(
+            m.parameters(),
+            tg::optim::RMSpropOptions{.lr = 0.01, .momentum = 0.9, .centered = true});
+      }
+      return std::make_unique<tg::optim::SGD>(
+          std::vector<tg::optim::ParamGroup<tg::optim::SGDOptions>>{
+              {m.fc1->parameters(), {.lr = 0.05, .momentum = 0.9}},
+              {m.fc2->parameters(), {.lr = 0.01, .weight_decay = 0.1}}});
+    };
+    // Steps 3 to 5 of train_steps' data.
+    auto last_steps = [](Small& m, tg::optim::Optimizer& optimizer) {
+      for (int i = 3; i < 6; ++i) {
+        tg::manual_seed(static_cast<std::uint64_t>(100 + i));
+        Tensor x = tg::randn({4, 3});
+        optimizer.zero_grad();
+        tg::sum(m(x) * m(x)).backward();
+        optimizer.step();
+      }
+    };
+    // The second group's rate changes after step 3 (as a scheduler would change it): the
+    // checkpoint must carry it.
+    tg::manual_seed(7);
+    Small straight;
+    auto straight_opt = make_optimizer(straight);
+    train_steps(straight, *straight_opt, 3);
+    straight_opt->set_lr(1 % straight_opt->num_param_groups(), 0.002);
+    last_steps(straight, *straight_opt);
+
+    tg::manual_seed(7);
+    Small first;
+    auto first_opt = make_optimizer(first);
+    train_steps(first, *first_opt, 3);
+    first_opt->set_lr(1 % first_opt->num_param_groups(), 0.002);
+    tg::save_checkpoint(dir / "ck.safetensors", first, *first_opt, {.epoch = 1, .step = 3});
+
+    tg::manual_seed(99);  // a different initialisation, overwritten by the checkpoint
+    Small resumed;
+    auto resumed_opt = make_optimizer(resumed);
+    tg::load_checkpoint(dir / "ck.safetensors", resumed, *resumed_opt);
+    INFO(kind);
+    CHECK(resumed_opt->lr(resumed_opt->num_param_groups() - 1) == 0.002);
+    last_steps(resumed, *resumed_opt);
+    CHECK(same_parameters(straight, resumed));
+  }
+}
+
+TEST_CASE("a checkpoint of one group does not load into an optimizer of two",
+          "[checkpoint][optim][errors]") {
+  tg::test::TempDir dir;
+  Small model;
+  tg::optim::SGD one(model.parameters(), {.lr = 0.05});
+  tg::save_checkpoint(dir / "ck.safetensors", model, one, {.epoch = 1});
+  tg::optim::SGD two({{model.fc1->parameters()}, {model.fc2->parameters()}}, {.lr = 0.2});
+  CHECK_THROWS_WITH(tg::load_checkpoint(dir / "ck.safetensors", model, two),
+                    Catch::Contains("ck.safetensors") && Catch::Contains("'lr' has shape []") &&
+                        Catch::Contains("per parameter group (2)"));
+  CHECK(two.lr(1) == 0.2);
+}
+
 TEST_CASE("a checkpoint restores the global generator, so dropout resumes identically",
           "[checkpoint]") {
   tg::test::TempDir dir;

@@ -1009,3 +1009,125 @@ TEST_CASE("conv2d_input_grad and conv2d_weight_grad reject bad input", "[conv]")
   require_error([&] { (void)tg::conv2d_weight_grad(delta, x, weight_shape, {.padding = -1}); },
                 {"conv2d_weight_grad", "padding"});
 }
+
+// ---------------------------------------------------------------------------------------------
+// Grouped and depthwise convolution.
+
+namespace {
+
+// The full weight [C_out, C_in, kH, kW] that is the grouped weight [C_out, C_in/groups, kH, kW]
+// on its diagonal blocks and zero elsewhere: an ungrouped convolution with it is the grouped one.
+Tensor block_diagonal(const Tensor& grouped, std::size_t in_channels, std::size_t groups) {
+  const tg::Shape& s = grouped.shape();
+  xt::xarray<double> full = xt::zeros<double>({s[0], in_channels, s[2], s[3]});
+  const std::size_t out_per_group = s[0] / groups;
+  const std::size_t in_per_group = s[1];
+  const auto& w = grouped.value<double>();
+  for (std::size_t o = 0; o < s[0]; ++o) {
+    const std::size_t group = o / out_per_group;
+    for (std::size_t c = 0; c < in_per_group; ++c) {
+      xt::view(full, o, group * in_per_group + c) = xt::view(w, o, c);
+    }
+  }
+  return tg::tensor(full);
+}
+
+}  // namespace
+
+TEST_CASE("grouped conv2d is the ungrouped one with a block-diagonal weight", "[conv]") {
+  tg::manual_seed(41);
+  tg::Generator gen(41);
+  for (int trial = 0; trial < 12; ++trial) {
+    const std::size_t groups = 1 + gen.below(4);
+    const std::size_t in_channels = groups * (1 + gen.below(2));
+    const std::size_t out_channels = trial % 3 == 0 ? in_channels : groups * (1 + gen.below(3));
+    const tg::Shape input_shape{1 + gen.below(2), in_channels, 4 + gen.below(4), 4 + gen.below(4)};
+    const tg::Shape weight_shape{out_channels, in_channels / groups, 1 + gen.below(3),
+                                 1 + gen.below(3)};
+    const tg::Conv2dOptions options{.stride = static_cast<std::int64_t>(1 + gen.below(2)),
+                                    .padding = static_cast<std::int64_t>(gen.below(2)),
+                                    .groups = static_cast<std::int64_t>(groups)};
+    INFO("trial " << trial << ": input " << tg::to_string(input_shape) << " weight "
+                  << tg::to_string(weight_shape) << " groups " << groups);
+    Tensor x = randn64(input_shape, false);
+    Tensor w = randn64(weight_shape, false);
+    Tensor b = trial % 2 == 0 ? randn64({out_channels}, false) : Tensor{};
+    tg::Conv2dOptions ungrouped = options;
+    ungrouped.groups = 1;
+    const Tensor expected = tg::conv2d(x, block_diagonal(w, in_channels, groups), b, ungrouped);
+    REQUIRE(bool(xt::allclose(tg::conv2d(x, w, b, options).value<double>(),
+                              expected.value<double>(), 1e-12, 1e-12)));
+    REQUIRE(bool(xt::allclose(tg::conv2d_relu(x, w, b, options).value<double>(),
+                              tg::relu(expected).value<double>(), 1e-12, 1e-12)));
+    if (expected.shape()[2] >= 2 && expected.shape()[3] >= 2) {  // room for a 2x2 pool
+      const tg::MaxPool2dOptions pool{.kernel = 2};
+      REQUIRE(bool(xt::allclose(tg::conv2d_relu_max_pool2d(x, w, b, options, pool).value<double>(),
+                                tg::max_pool2d(tg::relu(expected), pool).value<double>(), 1e-12,
+                                1e-12)));
+    }
+  }
+}
+
+TEST_CASE("grouped and depthwise conv2d gradcheck, to second order", "[conv]") {
+  tg::manual_seed(42);
+  tg::Generator gen(42);
+  for (int trial = 0; trial < 12; ++trial) {
+    const std::size_t groups = 2 + gen.below(2);
+    const bool depthwise = trial % 2 == 0;
+    const std::size_t in_channels = depthwise ? groups : groups * 2;
+    const std::size_t out_channels = depthwise ? groups : groups * (1 + gen.below(2));
+    const tg::Shape input_shape{1 + gen.below(2), in_channels, 3 + gen.below(3), 3 + gen.below(3)};
+    const tg::Shape weight_shape{out_channels, in_channels / groups, 1 + gen.below(3),
+                                 1 + gen.below(3)};
+    const tg::Conv2dOptions options{.padding = static_cast<std::int64_t>(gen.below(2)),
+                                    .groups = static_cast<std::int64_t>(groups)};
+    INFO("trial " << trial << ": input " << tg::to_string(input_shape) << " weight "
+                  << tg::to_string(weight_shape) << " groups " << groups);
+    auto result = tg::gradcheck(
+        [options](const std::vector<Tensor>& in) {
+          return tg::conv2d(in[0], in[1], in[2], options);
+        },
+        {randn64(input_shape), randn64(weight_shape), randn64({out_channels})},
+        {.check_grad_grad = trial % 3 == 0});
+    INFO(result.message);
+    CHECK(result);
+    // The public backward maps with groups, against conv2d's own gradients.
+    Tensor x = randn64(input_shape);
+    Tensor w = randn64(weight_shape);
+    Tensor y = tg::conv2d(x, w, Tensor{}, options);
+    Tensor g = randn64(y.shape(), false);
+    y.backward(g);
+    REQUIRE(bool(xt::allclose(tg::conv2d_input_grad(g, w, input_shape, options).value<double>(),
+                              x.grad().value<double>(), 1e-12, 1e-12)));
+    REQUIRE(bool(xt::allclose(tg::conv2d_weight_grad(g, x, weight_shape, options).value<double>(),
+                              w.grad().value<double>(), 1e-12, 1e-12)));
+  }
+}
+
+TEST_CASE("grouped conv2d rejects channels that do not split into the groups", "[conv]") {
+  using Catch::Contains;
+  Tensor x = tg::randn({1, 4, 5, 5});
+  REQUIRE_THROWS_WITH(tg::conv2d(x, tg::randn({4, 4, 3, 3}), {}, {.groups = 0}),
+                      Contains("conv2d") && Contains("groups must be >= 1"));
+  REQUIRE_THROWS_WITH(tg::conv2d(x, tg::randn({6, 1, 3, 3}), {}, {.groups = 4}),
+                      Contains("conv2d") &&
+                          Contains("groups 4 must divide the 6 output channels") &&
+                          Contains("[1,4,5,5]"));
+  REQUIRE_THROWS_WITH(
+      tg::conv2d(x, tg::randn({4, 4, 3, 3}), {}, {.groups = 2}),
+      Contains("with groups 2 weight must be [C_out,4/2,kH,kW]") && Contains("[4,4,3,3]"));
+  REQUIRE_THROWS_WITH(
+      tg::conv2d(tg::randn({1, 3, 5, 5}), tg::randn({4, 1, 3, 3}), {}, {.groups = 2}),
+      Contains("input has 3 channels"));
+  REQUIRE_THROWS_WITH(tg::conv2d(x, tg::randn({4, 2, 3, 3}), tg::randn({3}), {.groups = 2}),
+                      Contains("conv2d") && Contains("bias"));
+  REQUIRE_THROWS_WITH(
+      tg::conv2d_relu_max_pool2d(x, tg::randn({4, 2, 3, 3}), {}, {.groups = 3}, {.kernel = 2}),
+      Contains("conv2d_relu_max_pool2d") && Contains("groups 3"));
+  REQUIRE_THROWS_WITH(tg::conv2d_input_grad(tg::randn({1, 4, 3, 3}), tg::randn({4, 2, 3, 3}),
+                                            {1, 4, 5, 5}, {.groups = 3}),
+                      Contains("conv2d_input_grad") && Contains("groups 3"));
+  REQUIRE_THROWS_WITH(
+      tg::conv2d_weight_grad(tg::randn({1, 4, 3, 3}), x, {4, 2, 3, 3}, {.groups = 4}),
+      Contains("conv2d_weight_grad") && Contains("weight must be [C_out,4/4"));
+}

@@ -663,3 +663,230 @@ TEST_CASE("the backward ops reject bad arguments", "[pool]") {
                          Contains("[1,2,4,4]"));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Max-pooling's dilation and ceil_mode, and max_pool2d_with_indices, against a naive loop that
+// computes the output size by PyTorch's formula written out independently.
+
+namespace {
+
+struct DilatedConfig {
+  std::size_t n, c, h, w;
+  std::int64_t k[2], s[2], p[2], d[2];
+  bool ceil_mode;
+
+  std::int64_t in(int dim) const { return static_cast<std::int64_t>(dim == 0 ? h : w); }
+  // PyTorch's pooling_output_shape: floor or ceil of (in + 2p - d(k-1) - 1) / s, plus 1, less one
+  // if the last window would start in the right padding.
+  std::int64_t out(int dim) const {
+    const double span = static_cast<double>(in(dim) + 2 * p[dim] - d[dim] * (k[dim] - 1) - 1);
+    const double steps = span / static_cast<double>(s[dim]);
+    std::int64_t size =
+        static_cast<std::int64_t>(ceil_mode ? std::ceil(steps) : std::floor(steps)) + 1;
+    if (ceil_mode && (size - 1) * s[dim] >= in(dim) + p[dim]) --size;
+    return size;
+  }
+  tg::MaxPool2dOptions options() const {
+    return {.kernel = {k[0], k[1]},
+            .stride = tg::Size2{s[0], s[1]},
+            .padding = {p[0], p[1]},
+            .dilation = {d[0], d[1]},
+            .ceil_mode = ceil_mode};
+  }
+  std::string describe() const {
+    return fmt::format(
+        "input [{},{},{},{}] kernel {}x{} stride {}x{} padding {}x{} dilation {}x{} "
+        "ceil_mode {}",
+        n, c, h, w, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], ceil_mode);
+  }
+};
+
+// Every window holds an input position (else tapegrad refuses the configuration; tested below).
+bool windows_hold_input(const DilatedConfig& cfg) {
+  for (int dim = 0; dim < 2; ++dim) {
+    for (std::int64_t o = 0; o < cfg.out(dim); ++o) {
+      bool any = false;
+      for (std::int64_t i = 0; i < cfg.k[dim]; ++i) {
+        const std::int64_t pos = o * cfg.s[dim] - cfg.p[dim] + i * cfg.d[dim];
+        any = any || (pos >= 0 && pos < cfg.in(dim));
+      }
+      if (!any) return false;
+    }
+  }
+  return true;
+}
+
+DilatedConfig random_dilated_config() {
+  for (;;) {
+    DilatedConfig cfg{};
+    cfg.n = static_cast<std::size_t>(uniform_int(1, 2));
+    cfg.c = static_cast<std::size_t>(uniform_int(1, 3));
+    cfg.h = static_cast<std::size_t>(uniform_int(1, 9));
+    cfg.w = static_cast<std::size_t>(uniform_int(1, 9));
+    for (int dim = 0; dim < 2; ++dim) {
+      cfg.k[dim] = uniform_int(1, 4);
+      cfg.s[dim] = uniform_int(1, 3);
+      cfg.p[dim] = uniform_int(0, cfg.k[dim] / 2);
+      cfg.d[dim] = uniform_int(1, 3);
+    }
+    cfg.ceil_mode = uniform_int(0, 1) == 1;
+    if (cfg.out(0) >= 1 && cfg.out(1) >= 1 && windows_hold_input(cfg)) return cfg;
+  }
+}
+
+MaxReference naive_dilated_max(const xt::xarray<double>& x, const DilatedConfig& cfg) {
+  const tg::Shape out_shape{cfg.n, cfg.c, static_cast<std::size_t>(cfg.out(0)),
+                            static_cast<std::size_t>(cfg.out(1))};
+  MaxReference ref{xt::xarray<double>::from_shape(out_shape),
+                   xt::xarray<std::int64_t>::from_shape(out_shape)};
+  for (std::size_t n = 0; n < cfg.n; ++n)
+    for (std::size_t c = 0; c < cfg.c; ++c)
+      for (std::size_t oh = 0; oh < out_shape[2]; ++oh)
+        for (std::size_t ow = 0; ow < out_shape[3]; ++ow) {
+          double best = -std::numeric_limits<double>::infinity();
+          std::int64_t where = -1;
+          for (std::int64_t i = 0; i < cfg.k[0]; ++i)
+            for (std::int64_t j = 0; j < cfg.k[1]; ++j) {
+              const std::int64_t hh =
+                  static_cast<std::int64_t>(oh) * cfg.s[0] - cfg.p[0] + i * cfg.d[0];
+              const std::int64_t ww =
+                  static_cast<std::int64_t>(ow) * cfg.s[1] - cfg.p[1] + j * cfg.d[1];
+              if (hh < 0 || ww < 0 || hh >= cfg.in(0) || ww >= cfg.in(1)) continue;
+              const double v = x(n, c, static_cast<std::size_t>(hh), static_cast<std::size_t>(ww));
+              if (where < 0 || v > best) {
+                best = v;
+                where = hh * cfg.in(1) + ww;
+              }
+            }
+          ref.out(n, c, oh, ow) = best;
+          ref.argmax(n, c, oh, ow) = where;
+        }
+  return ref;
+}
+
+}  // namespace
+
+TEST_CASE("max_pool2d with dilation and ceil_mode matches a naive loop, indices too", "[pool]") {
+  tg::manual_seed(13);
+  for (int trial = 0; trial < 60; ++trial) {
+    const DilatedConfig cfg = random_dilated_config();
+    INFO("trial " << trial << ": " << cfg.describe());
+    const tg::Shape shape{cfg.n, cfg.c, cfg.h, cfg.w};
+    const xt::xarray<double> x = trial % 2 == 0 ? distinct_values(shape) : tied_values(shape);
+    const MaxReference ref = naive_dilated_max(x, cfg);
+    auto [values, indices] = tg::max_pool2d_with_indices(tg::tensor(x), cfg.options());
+    REQUIRE(same(values.value<double>(), ref.out));
+    REQUIRE(bool(xt::all(xt::equal(indices.value<std::int64_t>(), ref.argmax))));
+    REQUIRE(same(tg::max_pool2d(tg::tensor(x), cfg.options()).value<double>(), ref.out));
+  }
+}
+
+TEST_CASE("ceil_mode adds the partial window PyTorch adds, never one in the padding", "[pool]") {
+  // 5 wide, kernel 2, stride 2: floor gives 2 windows, ceil 3 (the last holds column 4 only).
+  Tensor x = tg::tensor(xt::xarray<double>{{{{1, 5, 2, 0, 7}}}});
+  Tensor floor_out = tg::max_pool2d(x, {.kernel = {1, 2}, .stride = {1, 2}});
+  Tensor ceil_out = tg::max_pool2d(x, {.kernel = {1, 2}, .stride = {1, 2}, .ceil_mode = true});
+  REQUIRE(same(floor_out.value<double>(), xt::xarray<double>{{{{5, 2}}}}));
+  REQUIRE(same(ceil_out.value<double>(), xt::xarray<double>{{{{5, 2, 7}}}}));
+  // 4 wide, kernel 2, stride 2, padding 1: ceil((4 + 2 - 2) / 2) + 1 = 3 windows starting at -1,
+  // 1, 3; a 4th would start at 5 >= 4 + 1, in the right padding, and is dropped.
+  Tensor y = tg::tensor(xt::xarray<double>{{{{1, 5, 2, 7}}}});
+  Tensor padded =
+      tg::max_pool2d(y, {.kernel = {1, 2}, .stride = {1, 2}, .padding = {0, 1}, .ceil_mode = true});
+  REQUIRE(same(padded.value<double>(), xt::xarray<double>{{{{1, 5, 7}}}}));
+  // Dilation 2, kernel 2 over 1, 5, 2, 0, 7: taps (0, 2), (1, 3), (2, 4) -> 2, 5, 7.
+  Tensor dilated = tg::max_pool2d(x, {.kernel = {1, 2}, .stride = 1, .dilation = {1, 2}});
+  REQUIRE(same(dilated.value<double>(), xt::xarray<double>{{{{2, 5, 7}}}}));
+}
+
+TEST_CASE("gradcheck max_pool2d with dilation and ceil_mode", "[pool][gradcheck]") {
+  tg::manual_seed(14);
+  for (int trial = 0; trial < 20; ++trial) {
+    const DilatedConfig cfg = random_dilated_config();
+    INFO("trial " << trial << ": " << cfg.describe());
+    Tensor x = leaf(distinct_values({cfg.n, cfg.c, cfg.h, cfg.w}));
+    const auto options = cfg.options();
+    auto result = tg::gradcheck(
+        [options](const std::vector<Tensor>& in) { return tg::max_pool2d(in[0], options); }, {x},
+        {.seed = static_cast<std::uint64_t>(trial), .check_grad_grad = trial % 2 == 0});
+    INFO(result.message);
+    CHECK(result);
+  }
+}
+
+TEST_CASE("max_pool2d_with_indices gives the indices its scatter takes", "[pool]") {
+  tg::manual_seed(15);
+  Tensor x = leaf(distinct_values({2, 3, 6, 5}));
+  const tg::MaxPool2dOptions options{.kernel = 3, .stride = 2, .padding = 1, .ceil_mode = true};
+  auto [values, indices] = tg::max_pool2d_with_indices(x, options);
+  CHECK(indices.dtype() == tg::i64);
+  CHECK(!indices.requires_grad());
+  Tensor g = tg::randn(values.shape(), {.dtype = tg::f64});
+  values.backward(g);
+  Tensor scattered = tg::max_pool2d_scatter(g, indices, x.shape());
+  REQUIRE(same(scattered.value<double>(), x.grad().value<double>()));
+}
+
+TEST_CASE("adaptive_avg_pool2d by hand: global, exact and overlapping windows", "[pool]") {
+  Tensor x = tg::tensor(xt::xarray<double>{{{{1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}}}});
+  // Global average pooling: the mean of the plane.
+  REQUIRE(close(tg::adaptive_avg_pool2d(x, 1).value<double>(), plane({{5.5}})));
+  // 5 columns into 3: windows [0, 2), [1, 4), [3, 5) (floor(i 5/3) to ceil((i+1) 5/3)).
+  REQUIRE(close(tg::adaptive_avg_pool2d(x, {1, 3}).value<double>(),
+                xt::xarray<double>{{{{(1 + 2 + 6 + 7) / 4.0, (2 + 3 + 4 + 7 + 8 + 9) / 6.0,
+                                      (4 + 5 + 9 + 10) / 4.0}}}}));
+  // More outputs than inputs: windows repeat rows.
+  REQUIRE(close(tg::adaptive_avg_pool2d(x, {3, 1}).value<double>(), plane({{3.0}, {5.5}, {8.0}})));
+  // The gradient of global pooling spreads g / (H W) everywhere.
+  Tensor leaf_x = leaf(x.value<double>());
+  tg::adaptive_avg_pool2d(leaf_x, 1).backward(tg::full({1, 1, 1, 1}, 10.0, {.dtype = tg::f64}));
+  REQUIRE(close(leaf_x.grad().value<double>(), xt::ones<double>({1, 1, 2, 5})));
+}
+
+TEST_CASE("gradcheck adaptive_avg_pool2d on random shapes, to second order", "[pool][gradcheck]") {
+  tg::manual_seed(16);
+  for (int trial = 0; trial < 16; ++trial) {
+    const tg::Shape shape{
+        static_cast<std::size_t>(uniform_int(1, 2)), static_cast<std::size_t>(uniform_int(1, 3)),
+        static_cast<std::size_t>(uniform_int(1, 7)), static_cast<std::size_t>(uniform_int(1, 7))};
+    const tg::Size2 out{uniform_int(1, 8), uniform_int(1, 8)};
+    INFO("trial " << trial << ": input " << tg::to_string(shape) << " output "
+                  << tg::to_string(out));
+    Tensor x = leaf(distinct_values(shape));
+    auto result = tg::gradcheck(
+        [out](const std::vector<Tensor>& in) {
+          // Squared, so that the second derivative is not zero.
+          Tensor y = tg::adaptive_avg_pool2d(in[0], out);
+          return y * y;
+        },
+        {x}, {.seed = static_cast<std::uint64_t>(trial), .check_grad_grad = true});
+    INFO(result.message);
+    CHECK(result);
+  }
+}
+
+TEST_CASE("dilation, ceil_mode and adaptive pooling reject bad options", "[pool]") {
+  using Catch::Contains;
+  Tensor x = tg::randn({1, 2, 5, 5});
+  REQUIRE_THROWS_WITH(
+      tg::max_pool2d(x, {.kernel = 2, .dilation = 0}),
+      Contains("max_pool2d") && Contains("dilation must be >= 1") && Contains("[1,2,5,5]"));
+  // Dilation 5 with kernel 2 spans 6 > 5 positions.
+  REQUIRE_THROWS_WITH(tg::max_pool2d(x, {.kernel = 2, .dilation = 5}),
+                      Contains("does not fit") && Contains("dilation (5, 5)"));
+  // Taps -1 and 2 of a 2-wide plane: the first window holds only padding.
+  REQUIRE_THROWS_WITH(tg::max_pool2d(tg::randn({1, 1, 2, 2}),
+                                     {.kernel = 2, .stride = 1, .padding = 1, .dilation = 3}),
+                      Contains("covers only padding"));
+  REQUIRE_THROWS_WITH(tg::max_pool2d(x, {.kernel = 2, .dilation = {1, std::int64_t{1} << 62}}),
+                      Contains("does not fit"));
+  REQUIRE_THROWS_WITH(tg::adaptive_avg_pool2d(x, {0, 2}), Contains("adaptive_avg_pool2d") &&
+                                                              Contains("output_size") &&
+                                                              Contains("[1,2,5,5]"));
+  REQUIRE_THROWS_WITH(tg::adaptive_avg_pool2d(tg::randn({2, 5, 5}), 1),
+                      Contains("adaptive_avg_pool2d") && Contains("[N,C,H,W]"));
+  REQUIRE_THROWS_WITH(tg::adaptive_avg_pool2d(tg::randn({1, 1, 0, 3}), 1), Contains("empty"));
+  REQUIRE_THROWS_AS(tg::adaptive_avg_pool2d(tg::zeros({1, 1, 2, 2}, {.dtype = tg::i64}), 1),
+                    tg::Error);
+  REQUIRE_THROWS_WITH(tg::max_pool2d_with_indices(x, {.kernel = 6}), Contains("max_pool2d"));
+}

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 using tg::Tensor;
 
 // Fewer cases than this means a truncated or missing manifest: the test must not pass vacuously.
-constexpr std::size_t kMinCases = 270;
+constexpr std::size_t kMinCases = 562;
 constexpr std::size_t kMinCasesPerOp = 8;
 // Every differentiable op of ops/, but dropout (a random mask) and the backward maps such as
 // conv2d_input_grad (whose values the gradients here check, though not their own gradients).
@@ -61,7 +62,33 @@ const std::set<std::string> kOps = {"conv2d",
                                     "cross_entropy",
                                     "mse_loss",
                                     "conv2d_relu",
-                                    "conv2d_relu_max_pool2d"};
+                                    "conv2d_relu_max_pool2d",
+                                    "batch_norm",
+                                    "layer_norm",
+                                    "adaptive_avg_pool2d",
+                                    "abs",
+                                    "sqrt",
+                                    "clamp",
+                                    "where",
+                                    "gelu",
+                                    "silu",
+                                    "elu",
+                                    "softplus",
+                                    "binary_cross_entropy_with_logits",
+                                    "smooth_l1_loss",
+                                    "cat",
+                                    "stack",
+                                    "split",
+                                    "chunk",
+                                    "narrow",
+                                    "slice",
+                                    "select",
+                                    "index_select",
+                                    "squeeze",
+                                    "unsqueeze",
+                                    "permute",
+                                    "max",
+                                    "min"};
 
 // torch and tapegrad sum in different orders: agreement to a few ulps, not bitwise.
 constexpr double kRtol = 1e-9;
@@ -221,9 +248,11 @@ Tensor run_conv2d(const Case& c, Fixture& f) {
   Tensor w = f.leaf("weight");
   Tensor b = flag(c, "bias") ? f.leaf("bias") : Tensor{};
   REQUIRE(f.has("bias") == flag(c, "bias"));
+  // Without groups= the case checks the default (1).
   const tg::Conv2dOptions options{.stride = size2(c, "stride"),
                                   .padding = size2(c, "padding"),
-                                  .dilation = size2(c, "dilation")};
+                                  .dilation = size2(c, "dilation"),
+                                  .groups = c.has("groups") ? integer(c, "groups") : 1};
   if (c.op == "conv2d") return tg::conv2d(x, w, b, options);
   if (c.op == "conv2d_relu") return tg::conv2d_relu(x, w, b, options);
   return tg::conv2d_relu_max_pool2d(x, w, b, options,
@@ -232,11 +261,19 @@ Tensor run_conv2d(const Case& c, Fixture& f) {
                                      .padding = size2(c, "pool_padding")});
 }
 
+// With dilation= (and ceil_mode=) the case also holds the indices PyTorch's return_indices gives.
 Tensor run_max_pool2d(const Case& c, Fixture& f) {
   Tensor x = f.leaf("input");
-  return tg::max_pool2d(
-      x,
-      {.kernel = size2(c, "kernel"), .stride = size2(c, "stride"), .padding = size2(c, "padding")});
+  tg::MaxPool2dOptions options{
+      .kernel = size2(c, "kernel"), .stride = size2(c, "stride"), .padding = size2(c, "padding")};
+  if (!c.has("dilation")) return tg::max_pool2d(x, options);
+  options.dilation = size2(c, "dilation");
+  options.ceil_mode = flag(c, "ceil_mode");
+  auto [values, indices] = tg::max_pool2d_with_indices(x, options);
+  const xt::xarray<std::int64_t> expected = f.array<std::int64_t>("indices");
+  REQUIRE(dims(indices.shape()) == dims(expected.shape()));
+  CHECK(bool(xt::all(xt::equal(indices.value<std::int64_t>(), expected))));
+  return values;
 }
 
 Tensor run_avg_pool2d(const Case& c, Fixture& f) {
@@ -294,7 +331,70 @@ Tensor run_flatten(const Case& c, Fixture& f) {
 
 Tensor run_cross_entropy(const Case& c, Fixture& f) {
   Tensor logits = f.leaf("logits");
-  return tg::cross_entropy(logits, f.labels(), reduction(c));
+  // Without label_smoothing= the case checks the overload taking a Reduction.
+  if (!c.has("label_smoothing")) return tg::cross_entropy(logits, f.labels(), reduction(c));
+  return tg::cross_entropy(
+      logits, f.labels(),
+      {.reduction = reduction(c), .label_smoothing = number(c, "label_smoothing")});
+}
+
+// An array without a gradient (a mask, a loss's weight), if the case has it (undefined if not).
+Tensor constant(const Fixture& f, const std::string& name, bool present) {
+  REQUIRE(f.has(name) == present);
+  return present ? tg::tensor(f.array(name)) : Tensor{};
+}
+
+Tensor run_clamp(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  const auto bound = [&c](const std::string& key) {
+    return c.has(key) ? std::optional<double>(number(c, key)) : std::nullopt;
+  };
+  return tg::clamp(x, bound("lo"), bound("hi"));
+}
+
+Tensor run_where(const Case& c, Fixture& f) {
+  Tensor mask = constant(f, "mask", true);
+  REQUIRE(sizes(mask) == ints(c.option("mask")));
+  return tg::where(mask, leaf(c, f, "a", "a"), leaf(c, f, "b", "b"));
+}
+
+Tensor run_gelu(const Case& c, Fixture& f) {
+  const std::string& approximate = c.option("approximate");
+  if (approximate != "none" && approximate != "tanh") {
+    bad_fixtures(c.line + ": unknown approximate \"" + approximate + "\"");
+  }
+  return tg::gelu(input(c, f),
+                  approximate == "tanh" ? tg::GeluApproximate::tanh : tg::GeluApproximate::none);
+}
+
+// Without alpha= (elu) or beta= and threshold= (softplus) the case checks the defaults.
+Tensor run_elu(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  return c.has("alpha") ? tg::elu(x, number(c, "alpha")) : tg::elu(x);
+}
+
+Tensor run_softplus(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  if (!c.has("beta")) return tg::softplus(x);
+  return tg::softplus(x, number(c, "beta"), number(c, "threshold"));
+}
+
+Tensor run_binary_cross_entropy_with_logits(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  Tensor target = leaf(c, f, "target", "shape");
+  const tg::BinaryCrossEntropyWithLogitsOptions options{
+      .weight = constant(f, "weight", flag(c, "weight")),
+      .pos_weight = constant(f, "pos_weight", flag(c, "pos_weight")),
+      .reduction = reduction(c)};
+  return tg::binary_cross_entropy_with_logits(x, target, options);
+}
+
+Tensor run_smooth_l1_loss(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  Tensor target = leaf(c, f, "target", "shape");
+  tg::SmoothL1LossOptions options{.reduction = reduction(c)};
+  if (c.has("beta")) options.beta = number(c, "beta");
+  return tg::smooth_l1_loss(x, target, options);
 }
 
 Tensor run_nll_loss(const Case& c, Fixture& f) {
@@ -319,9 +419,118 @@ Tensor run_binary(const Case& c, Fixture& f) {
   return tg::matmul(a, b);
 }
 
+// The running estimates are checked here, after the forward pass that updates them.
+Tensor run_batch_norm(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  Tensor w = flag(c, "weight") ? f.leaf("weight") : Tensor{};
+  Tensor b = flag(c, "bias") ? f.leaf("bias") : Tensor{};
+  const bool running = flag(c, "running");
+  REQUIRE(f.has("running_mean") == running);
+  Tensor running_mean = running ? tg::tensor(f.array("running_mean")) : Tensor{};
+  Tensor running_var = running ? tg::tensor(f.array("running_var")) : Tensor{};
+  Tensor y = tg::batch_norm(x, running_mean, running_var, w, b,
+                            {.training = flag(c, "training"),
+                             .momentum = number(c, "momentum"),
+                             .eps = number(c, "eps")});
+  if (running) {
+    check_close(f, "running_mean_after", running_mean);
+    check_close(f, "running_var_after", running_var);
+  }
+  return y;
+}
+
+Tensor run_layer_norm(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  const bool affine = flag(c, "affine");
+  Tensor w = affine ? f.leaf("weight") : Tensor{};
+  Tensor b = affine ? f.leaf("bias") : Tensor{};
+  return tg::layer_norm(x, ints(c.option("normalized_shape")), w, b, {.eps = number(c, "eps")});
+}
+
+// cat and stack: count= inputs named input0, input1, ... (cat's manifest lists their shapes,
+// separated by ';', under shapes=).
+Tensor run_cat_stack(const Case& c, Fixture& f) {
+  std::vector<Tensor> inputs;
+  std::vector<std::string> shapes;
+  if (c.op == "cat") {
+    std::istringstream text(c.option("shapes"));
+    for (std::string item; std::getline(text, item, ';');) shapes.push_back(item);
+  }
+  for (std::int64_t k = 0; k < integer(c, "count"); ++k) {
+    Tensor t = f.leaf("input" + std::to_string(k));
+    const std::string expected =
+        c.op == "cat" ? shapes.at(static_cast<std::size_t>(k)) : c.option("shape");
+    REQUIRE(sizes(t) == ints(expected));
+    inputs.push_back(t);
+  }
+  const std::int64_t dim = integer(c, "dim");
+  return c.op == "cat" ? tg::cat(inputs, dim) : tg::stack(inputs, dim);
+}
+
+// split and chunk give several pieces; the fixture holds them joined back along dim, piece k
+// times k + 1 (make_fixtures.py's joined_pieces), so that each piece's gradient differs.
+Tensor run_split_chunk(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  const std::int64_t dim = integer(c, "dim");
+  std::vector<Tensor> pieces;
+  if (c.op == "chunk") {
+    pieces = tg::chunk(x, integer(c, "chunks"), dim);
+  } else if (c.has("size")) {
+    pieces = tg::split(x, integer(c, "size"), dim);
+  } else {
+    pieces = tg::split(x, ints(c.option("sizes")), dim);
+  }
+  for (std::size_t k = 0; k < pieces.size(); ++k) {
+    pieces[k] = tg::mul(pieces[k], static_cast<double>(k + 1));
+  }
+  return tg::cat(pieces, dim);
+}
+
+// The i64 array `indices` of the case, exactly.
+void check_same_indices(const Fixture& f, const Tensor& indices) {
+  INFO("array indices (" << f.file("indices") << ")");
+  const xt::xarray<std::int64_t> expected = f.array<std::int64_t>("indices");
+  REQUIRE(indices.dtype() == tg::i64);
+  REQUIRE(dims(indices.shape()) == dims(expected.shape()));
+  CHECK(bool(xt::all(xt::equal(indices.value<std::int64_t>(), expected))));
+}
+
+Tensor run_index_select(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  return tg::index_select(x, integer(c, "dim"), tg::tensor(f.array<std::int64_t>("indices")));
+}
+
+Tensor run_slice(const Case& c, Fixture& f) {
+  return tg::slice(input(c, f), integer(c, "dim"), integer(c, "start"), integer(c, "end"),
+                   integer(c, "step"));
+}
+
+Tensor run_squeeze(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  // Without dim= the case checks the overload that removes every size-1 dim.
+  return c.has("dim") ? tg::squeeze(x, integer(c, "dim")) : tg::squeeze(x);
+}
+
+// Without dim= the case checks the overloads over all elements; with it, the indices too.
+Tensor run_max_min(const Case& c, Fixture& f) {
+  Tensor x = input(c, f);
+  const bool is_max = c.op == "max";
+  if (!c.has("dim")) return is_max ? tg::max(x) : tg::min(x);
+  const std::int64_t dim = integer(c, "dim");
+  const bool keepdim = flag(c, "keepdim");
+  auto [values, indices] = is_max ? tg::max(x, dim, keepdim) : tg::min(x, dim, keepdim);
+  check_same_indices(f, indices);
+  return values;
+}
+
 Tensor run(const Case& c, Fixture& f) {
+  if (c.op == "batch_norm") return run_batch_norm(c, f);
+  if (c.op == "layer_norm") return run_layer_norm(c, f);
   if (c.op.starts_with("conv2d")) return run_conv2d(c, f);
   if (c.op == "max_pool2d") return run_max_pool2d(c, f);
+  if (c.op == "adaptive_avg_pool2d") {
+    return tg::adaptive_avg_pool2d(input(c, f), size2(c, "output_size"));
+  }
   if (c.op == "avg_pool2d") return run_avg_pool2d(c, f);
   if (c.op == "linear") return run_linear(c, f);
   if (c.op == "relu") return tg::relu(input(c, f));
@@ -345,6 +554,28 @@ Tensor run(const Case& c, Fixture& f) {
   if (c.op == "cross_entropy") return run_cross_entropy(c, f);
   if (c.op == "nll_loss") return run_nll_loss(c, f);
   if (c.op == "mse_loss") return run_mse_loss(c, f);
+  if (c.op == "abs") return tg::abs(input(c, f));
+  if (c.op == "sqrt") return tg::sqrt(input(c, f));
+  if (c.op == "clamp") return run_clamp(c, f);
+  if (c.op == "where") return run_where(c, f);
+  if (c.op == "gelu") return run_gelu(c, f);
+  if (c.op == "silu") return tg::silu(input(c, f));
+  if (c.op == "elu") return run_elu(c, f);
+  if (c.op == "softplus") return run_softplus(c, f);
+  if (c.op == "binary_cross_entropy_with_logits") return run_binary_cross_entropy_with_logits(c, f);
+  if (c.op == "smooth_l1_loss") return run_smooth_l1_loss(c, f);
+  if (c.op == "cat" || c.op == "stack") return run_cat_stack(c, f);
+  if (c.op == "split" || c.op == "chunk") return run_split_chunk(c, f);
+  if (c.op == "narrow") {
+    return tg::narrow(input(c, f), integer(c, "dim"), integer(c, "start"), integer(c, "length"));
+  }
+  if (c.op == "slice") return run_slice(c, f);
+  if (c.op == "select") return tg::select(input(c, f), integer(c, "dim"), integer(c, "index"));
+  if (c.op == "index_select") return run_index_select(c, f);
+  if (c.op == "squeeze") return run_squeeze(c, f);
+  if (c.op == "unsqueeze") return tg::unsqueeze(input(c, f), integer(c, "dim"));
+  if (c.op == "permute") return tg::permute(input(c, f), ints(c.option("dims")));
+  if (c.op == "max" || c.op == "min") return run_max_min(c, f);
   if (c.op == "add" || c.op == "sub" || c.op == "mul" || c.op == "div" || c.op == "matmul") {
     return run_binary(c, f);
   }

@@ -8,6 +8,7 @@
 // checkpoints use, behind.
 
 #include <cstdint>
+#include <string>
 
 #include "../../ops/options.hpp"
 #include "module.hpp"
@@ -19,8 +20,9 @@ class Conv2d : public Module {
   Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel,
          Conv2dOptions options = {}, bool bias = true);
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
 
-  Tensor weight;  // [out_channels, in_channels, kH, kW]
+  Tensor weight;  // [out_channels, in_channels / groups, kH, kW]
   Tensor bias;    // [out_channels], or undefined
   Conv2dOptions options;
 };
@@ -32,6 +34,7 @@ class ConvReLU2d : public Conv2d {
  public:
   using Conv2d::Conv2d;
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
 };
 
 // ConvReLU2d followed by a max-pool, computed in one op (conv2d_relu_max_pool2d): the same
@@ -41,6 +44,7 @@ class ConvReLUMaxPool2d : public Conv2d {
   ConvReLUMaxPool2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel,
                     MaxPool2dOptions pool, Conv2dOptions options = {}, bool bias = true);
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
 
   MaxPool2dOptions pool;
 };
@@ -49,6 +53,7 @@ class Linear : public Module {
  public:
   Linear(std::int64_t in_features, std::int64_t out_features, bool bias = true);
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
 
   Tensor weight;  // [out_features, in_features]
   Tensor bias;    // [out_features], or undefined
@@ -58,6 +63,7 @@ class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(MaxPool2dOptions pool_options) : options(pool_options) {}
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
   MaxPool2dOptions options;
 };
 
@@ -65,12 +71,17 @@ class AvgPool2d : public Module {
  public:
   explicit AvgPool2d(AvgPool2dOptions pool_options) : options(pool_options) {}
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
   AvgPool2dOptions options;
 };
 
-class ReLU : public Module {
+// output_size 1: global average pooling.
+class AdaptiveAvgPool2d : public Module {
  public:
+  explicit AdaptiveAvgPool2d(Size2 size) : output_size(size) {}
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
+  Size2 output_size;
 };
 
 // Merges dims start_dim..end_dim; by default everything but the batch dim.
@@ -79,6 +90,7 @@ class Flatten : public Module {
   explicit Flatten(std::int64_t start = 1, std::int64_t end = -1)
       : start_dim(start), end_dim(end) {}
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
   std::int64_t start_dim;
   std::int64_t end_dim;
 };
@@ -88,6 +100,7 @@ class Dropout : public Module {
  public:
   explicit Dropout(double p = 0.5);
   Tensor forward(const Tensor& input) override;
+  std::string describe() const override;
   double p;
 };
 

@@ -4,20 +4,26 @@
 
 namespace tg::nn {
 
-void Sequential::push_back(std::shared_ptr<Module> module) {
-  register_module(std::to_string(size()), std::move(module));
+void ModuleList::push_back(std::shared_ptr<Module> module) {
+  register_module(std::to_string(size()), module);
+  modules_.push_back(std::move(module));
 }
 
-const std::shared_ptr<Module>& Sequential::operator[](std::size_t index) const {
+const std::shared_ptr<Module>& ModuleList::operator[](std::size_t index) const {
   if (index >= size()) {
-    fail("Sequential: index {} out of range for {} modules", index, size());
+    fail("{}: index {} out of range for {} modules", class_name(typeid(*this)), index, size());
   }
-  return children()[index].second;
+  return modules_[index];
+}
+
+void ModuleList::wrong_type(std::size_t index, const std::type_info& expected) const {
+  fail("{}: module {} is a {}, not a {}", class_name(typeid(*this)), index,
+       class_name(typeid(*modules_[index])), class_name(expected));
 }
 
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
-  for (const auto& [_, module] : children()) x = module->forward(x);
+  for (const auto& module : *this) x = (*module)(x);
   return x;
 }
 

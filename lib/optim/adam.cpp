@@ -44,34 +44,41 @@ void update(const Rule<T> rule, std::size_t begin, std::size_t end, T* w, const 
 }  // namespace
 
 Adam::Adam(std::vector<Tensor> parameters, AdamOptions options)
-    : Adam(std::move(parameters), options, false, "Adam") {}
+    : Adam({ParamGroup<AdamOptions>(std::move(parameters))}, options, false, "Adam") {}
 
-Adam::Adam(std::vector<Tensor> parameters, AdamOptions options, bool decoupled, const char* name)
-    : Optimizer(std::move(parameters), options.lr, name),
-      options_(options),
+Adam::Adam(std::vector<ParamGroup<AdamOptions>> groups, AdamOptions defaults)
+    : Adam(std::move(groups), defaults, false, "Adam") {}
+
+Adam::Adam(std::vector<ParamGroup<AdamOptions>> groups, AdamOptions defaults, bool decoupled,
+           const char* name)
+    : OptimizerWithGroups(std::move(groups), defaults, name),
       decoupled_weight_decay_(decoupled),
       steps_(parameters_.size(), 0),
       exp_avg_(parameters_.size()),
       exp_avg_sq_(parameters_.size()) {
-  if (!(options.beta1 >= 0.0 && options.beta1 < 1.0) ||
-      !(options.beta2 >= 0.0 && options.beta2 < 1.0)) {
-    fail("{}: betas must be in [0, 1), got ({}, {})", name, options.beta1, options.beta2);
-  }
-  if (!(options.eps >= 0.0)) fail("{}: eps must be >= 0, got {}", name, options.eps);
-  if (!(options.weight_decay >= 0.0)) {
-    fail("{}: weight_decay must be >= 0, got {}", name, options.weight_decay);
-  }
+  check_options();
 }
 
 AdamW::AdamW(std::vector<Tensor> parameters, AdamOptions options)
-    : Adam(std::move(parameters), options, true, "AdamW") {}
+    : Adam({ParamGroup<AdamOptions>(std::move(parameters))}, options, true, "AdamW") {}
+
+AdamW::AdamW(std::vector<ParamGroup<AdamOptions>> groups, AdamOptions defaults)
+    : Adam(std::move(groups), defaults, true, "AdamW") {}
+
+void Adam::check_options() const {
+  for (std::size_t g = 0; g < num_param_groups(); ++g) {
+    const AdamOptions& o = param_groups()[g].options();
+    check_nonnegative(g, "learning rate", o.lr);
+    if (!(o.beta1 >= 0.0 && o.beta1 < 1.0) || !(o.beta2 >= 0.0 && o.beta2 < 1.0)) {
+      fail("{}: betas must be in [0, 1), got ({}, {})", where(g), o.beta1, o.beta2);
+    }
+    check_nonnegative(g, "eps", o.eps);
+    check_nonnegative(g, "weight_decay", o.weight_decay);
+  }
+}
 
 void Adam::step() {
-  // Plain variables, not a structured binding: Clang 14 cannot capture bindings in a lambda.
-  const double beta1 = options_.beta1;
-  const double beta2 = options_.beta2;
-  const double eps = options_.eps;
-  const double weight_decay = options_.weight_decay;
+  check_options();  // a group's options may have been changed since the last step
   // What can fail (a count at its end, a new buffer over the memory guard) is done for every
   // parameter before any moves: a step is taken whole or not at all.
   std::vector<Tensor> new_avg(parameters_.size()), new_avg_sq(parameters_.size());
@@ -95,19 +102,20 @@ void Adam::step() {
     Tensor& p = parameters_[i];
     const Tensor grad = p.grad();
     if (!grad.defined()) continue;
+    const AdamOptions& o = options_of(i);
     const auto t = static_cast<double>(++steps_[i]);
-    const double step_size = lr_ / (1.0 - std::pow(beta1, t));
-    const double sqrt_correction2 = std::sqrt(1.0 - std::pow(beta2, t));
+    const double step_size = o.lr / (1.0 - std::pow(o.beta1, t));
+    const double sqrt_correction2 = std::sqrt(1.0 - std::pow(o.beta2, t));
     dispatch_floating(p.dtype(), name_, [&]<class T>() {
       T* w = p.value<T>().data();
       const T* g = grad.value<T>().data();
       T* m = exp_avg_[i].value<T>().data();
       T* v = exp_avg_sq_[i].value<T>().data();
-      const Rule<T> rule{.beta1 = static_cast<T>(beta1),
-                         .beta2 = static_cast<T>(beta2),
-                         .eps = static_cast<T>(eps),
-                         .decay = static_cast<T>(weight_decay),
-                         .shrink = static_cast<T>(1.0 - lr_ * weight_decay),
+      const Rule<T> rule{.beta1 = static_cast<T>(o.beta1),
+                         .beta2 = static_cast<T>(o.beta2),
+                         .eps = static_cast<T>(o.eps),
+                         .decay = static_cast<T>(o.weight_decay),
+                         .shrink = static_cast<T>(1.0 - o.lr * o.weight_decay),
                          .step_size = static_cast<T>(step_size),
                          .sqrt_correction2 = static_cast<T>(sqrt_correction2),
                          .decoupled = decoupled_weight_decay_};

@@ -2,24 +2,86 @@
 
 #include <cmath>
 
+#include "../../autograd/dispatch.hpp"
 #include "../../ops/kernels/parallel.hpp"
 
 namespace tg::optim {
 
-Optimizer::Optimizer(std::vector<Tensor> parameters, double lr, const char* name)
-    : parameters_(std::move(parameters)), lr_(lr), name_(name) {
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    const Tensor& p = parameters_[i];
-    if (!p.defined() || !p.requires_grad() || !p.is_leaf()) {
-      fail("{}: parameter {} must be a leaf tensor that requires grad", name_, i);
+Optimizer::Optimizer(const std::vector<std::vector<Tensor>>& groups, const char* name)
+    : name_(name), num_groups_(groups.size()), initial_lrs_(groups.size()) {
+  if (groups.empty()) fail("{}: there are no parameter groups", name_);
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].empty()) fail("{}: parameter group {} has no parameters", name_, g);
+    for (std::size_t i = 0; i < groups[g].size(); ++i) {
+      const Tensor& p = groups[g][i];
+      const std::size_t index = parameters_.size();
+      if (!p.defined() || !p.requires_grad() || !p.is_leaf()) {
+        fail("{}: parameter {} must be a leaf tensor that requires grad", name_, index);
+      }
+      // Updated twice per step otherwise, and with two groups' options.
+      for (std::size_t j = 0; j < index; ++j) {
+        if (parameters_[j].is_same(p)) {
+          fail("{}: parameter {} (group {}) is the same tensor as parameter {} (group {})", name_,
+               index, g, j, group_of_[j]);
+        }
+      }
+      parameters_.push_back(p);
+      group_of_.push_back(g);
     }
   }
-  set_lr(lr);
+}
+
+double Optimizer::lr(std::size_t group) const {
+  check_group(group);
+  return group_lr(group);
+}
+
+void Optimizer::set_lr(std::size_t group, double lr) {
+  check_group(group);
+  check_nonnegative(group, "learning rate", lr);
+  set_group_lr(group, lr);
 }
 
 void Optimizer::set_lr(double lr) {
-  if (!(lr >= 0.0) || !std::isfinite(lr)) fail("{}: learning rate must be >= 0, got {}", name_, lr);
-  lr_ = lr;
+  if (!(lr >= 0.0) || !std::isfinite(lr)) {
+    fail("{}: learning rate must be finite and >= 0, got {}", name_, lr);
+  }
+  for (std::size_t g = 0; g < num_groups_; ++g) set_group_lr(g, lr);
+}
+
+std::size_t Optimizer::group_of(std::size_t index) const {
+  if (index >= parameters_.size()) {
+    fail("{}: there is no parameter {} (it has {})", name_, index, parameters_.size());
+  }
+  return group_of_[index];
+}
+
+std::optional<double> Optimizer::initial_lr(std::size_t group) const {
+  check_group(group);
+  return initial_lrs_[group];
+}
+
+void Optimizer::set_initial_lr(std::size_t group, double lr) {
+  check_group(group);
+  check_nonnegative(group, "initial learning rate", lr);
+  initial_lrs_[group] = lr;
+}
+
+void Optimizer::check_group(std::size_t group) const {
+  if (group >= num_groups_) {
+    fail("{}: there is no parameter group {} (it has {})", name_, group, num_groups_);
+  }
+}
+
+std::string Optimizer::where(std::size_t group) const {
+  if (num_groups_ == 1) return name_;
+  return fmt::format("{}: parameter group {}", name_, group);
+}
+
+void Optimizer::check_nonnegative(std::size_t group, const char* what, double value) const {
+  if (!(value >= 0.0) || !std::isfinite(value)) {
+    fail("{}: {} must be finite and >= 0, got {}", where(group), what, value);
+  }
 }
 
 void Optimizer::update_in_chunks(
@@ -33,7 +95,14 @@ void Optimizer::zero_grad() {
 
 NamedTensors Optimizer::state() const {
   NamedTensors out;
-  out.emplace_back("lr", full({}, lr_, {.dtype = DType::f64}));
+  if (num_groups_ == 1) {
+    // A scalar, as before there were groups: such checkpoints stay byte for byte the same.
+    out.emplace_back("lr", full({}, group_lr(0), {.dtype = DType::f64}));
+  } else {
+    xt::xarray<double> lrs = xt::zeros<double>({num_groups_});
+    for (std::size_t g = 0; g < num_groups_; ++g) lrs(g) = group_lr(g);
+    out.emplace_back("lr", tensor(std::move(lrs)));
+  }
   save_buffers(out);
   return out;
 }
@@ -42,9 +111,22 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state) {
   std::map<std::string, Tensor> remaining = state;
   auto lr = remaining.find("lr");
   if (lr == remaining.end()) fail("{}: optimizer state has no 'lr'", name_);
-  const double restored_lr = lr->second.item();
-  if (!(restored_lr >= 0.0) || !std::isfinite(restored_lr)) {
-    fail("{}: optimizer state has lr {}, expected a finite value >= 0", name_, restored_lr);
+  const Tensor& saved = lr->second;
+  // Checkpoints from before groups hold a scalar: they load into an optimizer of one group.
+  if (saved.numel() != num_groups_) {
+    fail(
+        "{}: optimizer state 'lr' has shape {}, expected one learning rate per parameter group "
+        "({})",
+        name_, to_string(saved.shape()), num_groups_);
+  }
+  std::vector<double> restored_lrs(num_groups_);
+  for (std::size_t g = 0; g < num_groups_; ++g) {
+    restored_lrs[g] = dispatch_any(
+        saved.dtype(), [&]<class T>() { return static_cast<double>(saved.value<T>().data()[g]); });
+    if (!(restored_lrs[g] >= 0.0) || !std::isfinite(restored_lrs[g])) {
+      fail("{}: optimizer state has lr {} for parameter group {}, expected a finite value >= 0",
+           name_, restored_lrs[g], g);
+    }
   }
   remaining.erase(lr);
   const std::function<void()> install = prepare_buffers(remaining);
@@ -52,7 +134,7 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state) {
     fail("{}: optimizer state has an unexpected key '{}'", name_, remaining.begin()->first);
   }
   install();
-  lr_ = restored_lr;
+  for (std::size_t g = 0; g < num_groups_; ++g) set_group_lr(g, restored_lrs[g]);
 }
 
 Tensor Optimizer::take_buffer(std::map<std::string, Tensor>& state, std::size_t index,

@@ -1,5 +1,6 @@
 #include "sgd.hpp"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -32,31 +33,38 @@ void update(const Rule<T> rule, std::size_t begin, std::size_t end, T* w, const 
 }  // namespace
 
 SGD::SGD(std::vector<Tensor> parameters, SGDOptions options)
-    : Optimizer(std::move(parameters), options.lr, "SGD"),
-      options_(options),
+    : SGD(std::vector<ParamGroup<SGDOptions>>{ParamGroup<SGDOptions>(std::move(parameters))},
+          options) {}
+
+SGD::SGD(std::vector<ParamGroup<SGDOptions>> groups, SGDOptions defaults)
+    : OptimizerWithGroups(std::move(groups), defaults, "SGD"),
       momentum_buffers_(parameters_.size()) {
-  if (options.momentum < 0.0) fail("SGD: momentum must be >= 0, got {}", options.momentum);
-  if (options.weight_decay < 0.0) {
-    fail("SGD: weight_decay must be >= 0, got {}", options.weight_decay);
-  }
-  if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0)) {
-    fail("SGD: nesterov needs momentum > 0 and dampening 0 (momentum {}, dampening {})",
-         options.momentum, options.dampening);
+  check_options();
+}
+
+void SGD::check_options() const {
+  for (std::size_t g = 0; g < num_param_groups(); ++g) {
+    const SGDOptions& o = param_groups()[g].options();
+    check_nonnegative(g, "learning rate", o.lr);
+    check_nonnegative(g, "momentum", o.momentum);
+    if (!std::isfinite(o.dampening))
+      fail("{}: dampening must be finite, got {}", where(g), o.dampening);
+    check_nonnegative(g, "weight_decay", o.weight_decay);
+    if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0)) {
+      fail("{}: nesterov needs momentum > 0 and dampening 0 (momentum {}, dampening {})", where(g),
+           o.momentum, o.dampening);
+    }
   }
 }
 
 void SGD::step() {
-  const double lr = lr_;
-  // Plain variables, not a structured binding: Clang 14 cannot capture bindings in a lambda.
-  const double momentum = options_.momentum;
-  const double dampening = options_.dampening;
-  const double weight_decay = options_.weight_decay;
-  const bool nesterov = options_.nesterov;
+  check_options();  // a group's options may have been changed since the last step
   // The new momentum buffers are made (which can fail: the memory guard) before any parameter
   // moves: a step is taken whole or not at all.
   std::vector<Tensor> new_buffers(parameters_.size());
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    if (momentum != 0.0 && !momentum_buffers_[i].defined() && parameters_[i].grad().defined()) {
+    if (options_of(i).momentum != 0.0 && !momentum_buffers_[i].defined() &&
+        parameters_[i].grad().defined()) {
       new_buffers[i] = zeros_like(parameters_[i]);
     }
   }
@@ -67,16 +75,17 @@ void SGD::step() {
     Tensor& p = parameters_[i];
     const Tensor grad = p.grad();
     if (!grad.defined()) continue;
+    const SGDOptions& o = options_of(i);
     dispatch_floating(p.dtype(), "SGD", [&]<class T>() {
       T* w = p.value<T>().data();
       const T* g = grad.value<T>().data();
-      T* buf = momentum != 0.0 ? momentum_buffers_[i].value<T>().data() : nullptr;
-      const Rule<T> rule{.momentum = static_cast<T>(momentum),
-                         .keep = static_cast<T>(1.0 - dampening),
-                         .decay = static_cast<T>(weight_decay),
-                         .rate = static_cast<T>(lr),
+      T* buf = o.momentum != 0.0 ? momentum_buffers_[i].value<T>().data() : nullptr;
+      const Rule<T> rule{.momentum = static_cast<T>(o.momentum),
+                         .keep = static_cast<T>(1.0 - o.dampening),
+                         .decay = static_cast<T>(o.weight_decay),
+                         .rate = static_cast<T>(o.lr),
                          .first = new_buffers[i].defined(),
-                         .nesterov = nesterov};
+                         .nesterov = o.nesterov};
       update_in_chunks(p.numel(), [&](std::size_t begin, std::size_t end) {
         update(rule, begin, end, w, g, buf);
       });

@@ -1,5 +1,6 @@
 #include "activation.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <xsimd/xsimd.hpp>
@@ -119,6 +120,58 @@ void tanh(const T* x, T* out, std::size_t n) {
   });
 }
 
+// Applies f to each element of x, in parallel chunks sized for transcendental functions.
+template <class T, class F>
+void map_transcendental(const T* x, T* out, std::size_t n, const F& f) {
+  parallel_for(n, transcendental_grain, [=](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = f(x[i]);
+  });
+}
+
+template <class T>
+void normal_cdf(const T* x, T* out, std::size_t n) {
+  const T minus_sqrt1_2 = -std::sqrt(T(0.5));
+  map_transcendental(x, out, n, [=](T v) { return T(0.5) * std::erfc(v * minus_sqrt1_2); });
+}
+
+template <class T>
+void gelu(const T* x, T* out, std::size_t n) {
+  const T minus_sqrt1_2 = -std::sqrt(T(0.5));
+  map_transcendental(x, out, n, [=](T v) { return T(0.5) * v * std::erfc(v * minus_sqrt1_2); });
+}
+
+template <class T>
+void gelu_tanh(const T* x, T* out, std::size_t n) {
+  const T sqrt_2_over_pi = std::sqrt(T(2) / T(3.14159265358979323846));
+  const T kappa = T(0.044715);
+  map_transcendental(x, out, n, [=](T v) {
+    return T(0.5) * v * (T(1) + std::tanh(sqrt_2_over_pi * (v + kappa * v * v * v)));
+  });
+}
+
+template <class T>
+void silu(const T* x, T* out, std::size_t n) {
+  // For very negative x, e^-x overflows to inf and the quotient is the correct -0.
+  map_transcendental(x, out, n, [](T v) { return v / (T(1) + std::exp(-v)); });
+}
+
+template <class T>
+void elu(const T* x, T alpha, T* out, std::size_t n) {
+  // expm1: exact near 0, where e^x - 1 would cancel.
+  map_transcendental(x, out, n, [=](T v) { return v > T(0) ? v : alpha * std::expm1(v); });
+}
+
+template <class T>
+void softplus(const T* x, T beta, T threshold, T* out, std::size_t n) {
+  // log(1 + e^z) = max(z, 0) + log1p(e^-|z|): e^z never overflows, even with an infinite
+  // threshold, and the result is accurate in both tails.
+  map_transcendental(x, out, n, [=](T v) {
+    const T z = v * beta;
+    if (z > threshold) return v;
+    return (std::max(z, T(0)) + std::log1p(std::exp(-std::abs(z)))) / beta;
+  });
+}
+
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
 #define TG_INSTANTIATE(T)                                                       \
   template void relu<T>(const T*, T*, std::size_t);                             \
@@ -128,7 +181,13 @@ void tanh(const T* x, T* out, std::size_t n) {
   template void leaky_relu<T>(const T*, T, T*, std::size_t);                    \
   template void leaky_relu_backward<T>(const T*, const T*, T, T*, std::size_t); \
   template void sigmoid<T>(const T*, T*, std::size_t);                          \
-  template void tanh<T>(const T*, T*, std::size_t);
+  template void tanh<T>(const T*, T*, std::size_t);                             \
+  template void normal_cdf<T>(const T*, T*, std::size_t);                       \
+  template void gelu<T>(const T*, T*, std::size_t);                             \
+  template void gelu_tanh<T>(const T*, T*, std::size_t);                        \
+  template void silu<T>(const T*, T*, std::size_t);                             \
+  template void elu<T>(const T*, T, T*, std::size_t);                           \
+  template void softplus<T>(const T*, T, T, T*, std::size_t);
 TG_INSTANTIATE(float)
 TG_INSTANTIATE(double)
 // NOLINTEND(bugprone-macro-parentheses)

@@ -35,4 +35,24 @@ void sigmoid(const T* x, T* out, std::size_t n);
 template <class T>
 void tanh(const T* x, T* out, std::size_t n);
 
+// out = Phi(x) = erfc(-x / sqrt 2) / 2, the standard normal CDF (erfc: no cancellation in the
+// left tail, where 1 + erf(x / sqrt 2) would lose every digit).
+template <class T>
+void normal_cdf(const T* x, T* out, std::size_t n);
+// out = x Phi(x) (the exact GELU)
+template <class T>
+void gelu(const T* x, T* out, std::size_t n);
+// out = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (PyTorch's approximate="tanh")
+template <class T>
+void gelu_tanh(const T* x, T* out, std::size_t n);
+// out = x / (1 + e^-x)
+template <class T>
+void silu(const T* x, T* out, std::size_t n);
+// out = x > 0 ? x : alpha (e^x - 1)
+template <class T>
+void elu(const T* x, T alpha, T* out, std::size_t n);
+// out = beta x > threshold ? x : log(1 + e^(beta x)) / beta, the log computed without overflow
+template <class T>
+void softplus(const T* x, T beta, T threshold, T* out, std::size_t n);
+
 }  // namespace tg::kernels

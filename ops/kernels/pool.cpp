@@ -58,6 +58,24 @@ bool has_nan(const T* values, std::size_t n) {
   return tail_nan || xsimd::any(nan);
 }
 
+// The taps of one max-pooling window along a dim that fall inside the input: `count` positions
+// first, first + step, ... (the window's taps are start + k * dilation, k < kernel).
+struct Taps {
+  Index first;
+  Index step;
+  Index count;
+};
+
+Taps taps(std::size_t out_index, std::size_t stride, std::size_t pad, std::size_t kernel,
+          std::size_t dilation, std::size_t in_size) {
+  const Index start = static_cast<Index>(out_index * stride) - static_cast<Index>(pad);
+  const auto d = static_cast<Index>(dilation);
+  const Index k_begin = start < 0 ? (-start + d - 1) / d : 0;
+  const Index k_end = std::min<Index>(static_cast<Index>(kernel),
+                                      (static_cast<Index>(in_size) - start + d - 1) / d);
+  return {start + k_begin * d, d, std::max<Index>(0, k_end - k_begin)};
+}
+
 // One plane. Strict > keeps the first of equal values. With `nan_aware`, a NaN also replaces
 // the maximum (PyTorch's rule, so that NaN propagates instead of being skipped by >); planes
 // without NaN (nearly all) take the other path, where the select compiles to vmaxss and a
@@ -67,14 +85,16 @@ template <class T, bool with_argmax, bool nan_aware>
 void max_plane(const Pool2dGeometry& g, const T* in, T* out, std::int32_t* argmax) {
   const auto in_w = static_cast<Index>(g.in_w);
   for (std::size_t oh = 0; oh < g.out_h; ++oh) {
-    const Span rows = window(oh, g.stride_h, g.pad_h, g.kernel_h, g.in_h);
+    const Taps rows = taps(oh, g.stride_h, g.pad_h, g.kernel_h, g.dilation_h, g.in_h);
     for (std::size_t ow = 0; ow < g.out_w; ++ow) {
-      const Span cols = window(ow, g.stride_w, g.pad_w, g.kernel_w, g.in_w);
+      const Taps cols = taps(ow, g.stride_w, g.pad_w, g.kernel_w, g.dilation_w, g.in_w);
       T best = -std::numeric_limits<T>::infinity();
-      Index best_index = rows.begin * in_w + cols.begin;
-      for (Index h = rows.begin; h < rows.end; ++h) {
+      Index best_index = rows.first * in_w + cols.first;
+      Index h = rows.first;
+      for (Index r = 0; r < rows.count; ++r, h += rows.step) {
         const T* row = in + h * in_w;
-        for (Index w = cols.begin; w < cols.end; ++w) {
+        Index w = cols.first;
+        for (Index c = 0; c < cols.count; ++c, w += cols.step) {
           const T v = row[w];
           if constexpr (nan_aware) {
             if (v > best || std::isnan(v)) {
@@ -145,7 +165,8 @@ void max_plane(const Pool2dGeometry& g, const T* in, T* out, std::int32_t* argma
 
 bool is_window_2x2(const Pool2dGeometry& g) {
   return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
-         g.pad_w == 0;
+         g.pad_w == 0 && g.dilation_h == 1 && g.dilation_w == 1 && 2 * g.out_h <= g.in_h &&
+         2 * g.out_w <= g.in_w;
 }
 
 template <class T>
@@ -263,6 +284,68 @@ void avg_pool2d_backward(const Pool2dGeometry& g, bool count_include_pad, const 
 }
 
 // NOLINTBEGIN(bugprone-macro-parentheses): T is a type, which cannot be parenthesised.
+namespace {
+
+// Adaptive window i of `out` over `in` positions, as PyTorch's start_index / end_index.
+Span adaptive_window(std::size_t i, std::size_t out, std::size_t in) {
+  return {static_cast<Index>(i * in / out), static_cast<Index>(((i + 1) * in + out - 1) / out)};
+}
+
+}  // namespace
+
+template <class T>
+void adaptive_avg_pool2d_forward(const Pool2dGeometry& g, const T* input, T* output) {
+  const std::size_t in_plane = g.in_h * g.in_w;
+  const std::size_t out_plane = g.out_h * g.out_w;
+  const auto in_w = static_cast<Index>(g.in_w);
+  parallel_for(
+      g.planes, planes_per_task(in_plane + out_plane), [&](std::size_t begin, std::size_t end) {
+        for (std::size_t p = begin; p < end; ++p) {
+          const T* in = input + p * in_plane;
+          T* out = output + p * out_plane;
+          for (std::size_t oh = 0; oh < g.out_h; ++oh) {
+            const Span rows = adaptive_window(oh, g.out_h, g.in_h);
+            for (std::size_t ow = 0; ow < g.out_w; ++ow) {
+              const Span cols = adaptive_window(ow, g.out_w, g.in_w);
+              T total = 0;
+              for (Index h = rows.begin; h < rows.end; ++h) {
+                for (Index w = cols.begin; w < cols.end; ++w) total += in[h * in_w + w];
+              }
+              const auto count = static_cast<T>((rows.end - rows.begin) * (cols.end - cols.begin));
+              out[oh * g.out_w + ow] = total / count;
+            }
+          }
+        }
+      });
+}
+
+template <class T>
+void adaptive_avg_pool2d_backward(const Pool2dGeometry& g, const T* grad_output, T* grad_input) {
+  const std::size_t in_plane = g.in_h * g.in_w;
+  const std::size_t out_plane = g.out_h * g.out_w;
+  const auto in_w = static_cast<Index>(g.in_w);
+  // Planes are independent, and within one the windows add in the fixed order j = 0, 1, ...
+  parallel_for(
+      g.planes, planes_per_task(in_plane + out_plane), [&](std::size_t begin, std::size_t end) {
+        for (std::size_t p = begin; p < end; ++p) {
+          T* gi = grad_input + p * in_plane;
+          const T* go = grad_output + p * out_plane;
+          std::fill(gi, gi + in_plane, T(0));
+          for (std::size_t oh = 0; oh < g.out_h; ++oh) {
+            const Span rows = adaptive_window(oh, g.out_h, g.in_h);
+            for (std::size_t ow = 0; ow < g.out_w; ++ow) {
+              const Span cols = adaptive_window(ow, g.out_w, g.in_w);
+              const auto count = static_cast<T>((rows.end - rows.begin) * (cols.end - cols.begin));
+              const T share = go[oh * g.out_w + ow] / count;
+              for (Index h = rows.begin; h < rows.end; ++h) {
+                for (Index w = cols.begin; w < cols.end; ++w) gi[h * in_w + w] += share;
+              }
+            }
+          }
+        }
+      });
+}
+
 #define TG_INSTANTIATE_POOL(T)                                                                   \
   template void max_pool2d_forward<T>(const Pool2dGeometry&, const T*, T*, std::int32_t*);       \
   template void max_pool2d_planes<T>(const Pool2dGeometry&, std::size_t, const T*, T*,           \
@@ -270,7 +353,9 @@ void avg_pool2d_backward(const Pool2dGeometry& g, bool count_include_pad, const 
   template void max_pool2d_scatter<T>(const Pool2dGeometry&, const T*, const std::int32_t*, T*); \
   template void max_pool2d_gather<T>(const Pool2dGeometry&, const T*, const std::int32_t*, T*);  \
   template void avg_pool2d_forward<T>(const Pool2dGeometry&, bool, const T*, T*);                \
-  template void avg_pool2d_backward<T>(const Pool2dGeometry&, bool, const T*, T*);
+  template void avg_pool2d_backward<T>(const Pool2dGeometry&, bool, const T*, T*);               \
+  template void adaptive_avg_pool2d_forward<T>(const Pool2dGeometry&, const T*, T*);             \
+  template void adaptive_avg_pool2d_backward<T>(const Pool2dGeometry&, const T*, T*);
 
 TG_INSTANTIATE_POOL(float)
 TG_INSTANTIATE_POOL(double)

@@ -5,8 +5,8 @@
 // for any thread count.
 //
 // The geometry is trusted (tg::max_pool2d / tg::avg_pool2d validate it): stride >= 1,
-// padding <= kernel / 2 and out = (in + 2 * pad - kernel) / stride + 1 >= 1, which puts at
-// least one input position in every window.
+// padding <= kernel / 2, out >= 1, and at least one input position in every window (a
+// ceil_mode window may reach past the padding; positions outside the input are skipped).
 
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +20,7 @@ struct Pool2dGeometry {
   std::size_t kernel_h = 1, kernel_w = 1;
   std::size_t stride_h = 1, stride_w = 1;
   std::size_t pad_h = 0, pad_w = 0;
+  std::size_t dilation_h = 1, dilation_w = 1;  // max-pooling only
 };
 
 // Max over each window, padding acting as -inf. argmax (may be null: inference) receives the
@@ -35,8 +36,8 @@ template <class T>
 void max_pool2d_planes(const Pool2dGeometry& g, std::size_t planes, const T* input, T* output,
                        std::int32_t* argmax);
 
-// Whether g's windows are 2x2 with stride 2 and no padding, the window of nearly every CNN
-// (its own kernels: no two windows overlap).
+// Whether g's windows are 2x2 with stride 2, no padding nor dilation, and all inside the input:
+// the window of nearly every CNN (its own kernels: no two windows overlap).
 bool is_window_2x2(const Pool2dGeometry& g);
 
 // grad_input[plane][argmax[j]] += grad_output[j]; grad_input is overwritten (zeroed first).
@@ -61,5 +62,16 @@ void avg_pool2d_forward(const Pool2dGeometry& g, bool count_include_pad, const T
 template <class T>
 void avg_pool2d_backward(const Pool2dGeometry& g, bool count_include_pad, const T* grad_output,
                          T* grad_input);
+
+// Adaptive average pooling (PyTorch's windows): output row i of out_h averages input rows
+// [floor(i * in_h / out_h), ceil((i + 1) * in_h / out_h)), and likewise for columns. Reads the
+// plane count and sizes of `g` only.
+template <class T>
+void adaptive_avg_pool2d_forward(const Pool2dGeometry& g, const T* input, T* output);
+
+// Its adjoint: each grad_output[j] / |window j| is added to every position of window j.
+// grad_input is overwritten.
+template <class T>
+void adaptive_avg_pool2d_backward(const Pool2dGeometry& g, const T* grad_output, T* grad_input);
 
 }  // namespace tg::kernels

@@ -10,11 +10,18 @@ from numpy's seeded Generator, so a re-run writes byte-identical files; torch on
 """
 
 import json
+import os
 import pathlib
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+# OpenBLAS picks its kernels by CPU, and the AVX-512 ones round the last bit of a few conv2d and
+# matmul results differently from the AVX2 ones the committed files came from. The Haswell (AVX2)
+# kernels run everywhere here, so the files come out byte-identical on any of these machines.
+# Set before numpy and torch load OpenBLAS.
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 SEED = 20240611
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -48,8 +55,10 @@ class Writer:
     def __init__(self):
         self.cases = []
 
-    def case(self, op, options, inputs, output, grad_output, grads, labels=None):
-        """inputs/grads: ordered (name, tensor) pairs; grads named 'grad_' + input name."""
+    def case(self, op, options, inputs, output, grad_output, grads, labels=None, extras=()):
+        """inputs/grads: ordered (name, tensor) pairs; grads named 'grad_' + input name.
+        extras: (name, tensor) pairs of arrays neither differentiable nor outputs (a batch norm's
+        running estimates before and after)."""
         index = sum(1 for c in self.cases if c["op"] == op)
         files = {}
 
@@ -62,6 +71,8 @@ class Writer:
             save(name, to_numpy(tensor))
         if labels is not None:
             save("labels", np.array(labels, dtype=np.int64, order="C"))
+        for name, array in extras:
+            save(name, array if isinstance(array, np.ndarray) else to_numpy(array))
         save("output", to_numpy(output))
         save("grad_output", to_numpy(grad_output))
         for name, tensor in grads:
@@ -499,6 +510,527 @@ def cross_entropy_more_cases(writer, count=6):
             lambda x: F.cross_entropy(x, label_tensor, reduction=reduction), labels=labels)
 
 
+def batch_norm_cases(writer, count=12):
+    """Training (batch statistics; running estimates, when given, updated in place and saved after
+    as running_*_after) and evaluation (the running estimates), with and without weight and bias."""
+    for i in range(count):
+        rank = 2 + i % 3
+        shape = [int(rng.integers(2, 4)), int(rng.integers(1, 5))] + \
+            [int(rng.integers(1, 5)) for _ in range(rank - 2)]
+        channels = shape[1]
+        training = i % 3 != 2
+        has_weight, has_bias = i % 4 != 1, i % 4 not in (1, 2)
+        running = not training or i % 5 != 0
+        momentum = [0.1, 0.3, 1.0, 0.0][i % 4]
+        eps = [1e-5, 1e-3][i % 2]
+        inputs = [("input", normal(shape, 2.0) + 1.5)]
+        if has_weight:
+            inputs.append(("weight", normal([channels])))
+        if has_bias:
+            inputs.append(("bias", normal([channels])))
+        leaves = [(name, leaf(array)) for name, array in inputs]
+        named = dict(leaves)
+        extras = []
+        running_mean = running_var = None
+        if running:
+            running_mean = torch.tensor(normal([channels]))
+            running_var = torch.tensor(rng.uniform(0.5, 2.0, size=channels))
+            extras = [("running_mean", running_mean.clone()), ("running_var", running_var.clone())]
+        output = F.batch_norm(named["input"], running_mean, running_var, named.get("weight"),
+                              named.get("bias"), training=training, momentum=momentum, eps=eps)
+        if running:
+            extras += [("running_mean_after", running_mean), ("running_var_after", running_var)]
+        grad_output = torch.tensor(normal(output.shape))
+        grads = torch.autograd.grad(output, [t for _, t in leaves], grad_outputs=grad_output)
+        options = {"shape": shape, "training": training, "momentum": repr(momentum),
+                   "eps": repr(eps), "weight": has_weight, "bias": has_bias, "running": running}
+        writer.case("batch_norm", options, leaves, output, grad_output,
+                    [("grad_" + name, g) for (name, _), g in zip(leaves, grads)], extras=extras)
+
+
+def layer_norm_cases(writer, count=10):
+    for i in range(count):
+        rank = 1 + i % 4
+        shape = [int(rng.integers(1, 5)) for _ in range(rank)]
+        k = int(rng.integers(1, rank + 1))
+        normalized = shape[rank - k:]
+        if int(np.prod(normalized)) < 2:
+            shape[-1] += 1
+            normalized = shape[rank - k:]
+        affine = i % 3 != 0
+        eps = [1e-5, 1e-3][i % 2]
+        inputs = [("input", normal(shape, 2.0) - 1.0)]
+        if affine:
+            inputs += [("weight", normal(normalized)), ("bias", normal(normalized))]
+        options = {"shape": shape, "normalized_shape": normalized, "affine": affine,
+                   "eps": repr(eps)}
+        run(writer, "layer_norm", options, inputs,
+            lambda x, *wb: F.layer_norm(x, normalized, *wb, eps=eps))
+
+
+def max_pool2d_dilated_cases(writer, count=10):
+    """max_pool2d with dilation and ceil_mode, its indices (return_indices) saved as `indices`."""
+    i = 0
+    while i < count:
+        n, c = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        kernel = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        stride = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        padding = [int(rng.integers(0, kernel[d] // 2 + 1)) for d in range(2)]
+        dilation = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        ceil_mode = i % 2 == 0
+        spatial = [int(rng.integers(1, 10)), int(rng.integers(1, 10))]
+        shape = [n, c, *spatial]
+        size = int(np.prod(shape))
+        values = ((rng.permutation(size).astype(np.float64) - size / 2) / size * 4).reshape(shape)
+        try:  # PyTorch refuses some (an empty output); tapegrad's own refusals are tested apart
+            x = leaf(values)
+            output, indices = F.max_pool2d(x, kernel, stride=stride, padding=padding,
+                                           dilation=dilation, ceil_mode=ceil_mode,
+                                           return_indices=True)
+        except RuntimeError:
+            continue
+        # A window of only padding gives -inf in PyTorch (and a bogus index): tapegrad refuses it.
+        if not torch.isfinite(output).all():
+            continue
+        grad_output = torch.tensor(normal(output.shape))
+        (grad,) = torch.autograd.grad(output, [x], grad_outputs=grad_output)
+        options = {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation,
+                   "ceil_mode": ceil_mode}
+        writer.case("max_pool2d", options, [("input", x)], output, grad_output,
+                    [("grad_input", grad)],
+                    extras=[("indices", np.array(indices.numpy(), dtype=np.int64))])
+        i += 1
+
+
+def adaptive_avg_pool2d_cases(writer, count=10):
+    for i in range(count):
+        shape = [int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(1, 9)),
+                 int(rng.integers(1, 9))]
+        output_size = [1, 1] if i < 2 else [int(rng.integers(1, 10)), int(rng.integers(1, 10))]
+        run(writer, "adaptive_avg_pool2d", {"shape": shape, "output_size": output_size},
+            [("input", normal(shape))], lambda x: F.adaptive_avg_pool2d(x, output_size))
+
+
+# ---- Issue 10's elementwise ops, activations and losses (tests/test_reference.cpp runs them).
+
+
+def run_with_constants(writer, op, options, named_inputs, constants, forward):
+    """As run(), with `constants`: (name, numpy array) pairs that are inputs without a gradient
+    (a mask, a loss's weights), saved as arrays of their own and passed to forward as tensors
+    after the differentiable inputs."""
+    leaves = [(name, leaf(array)) for name, array in named_inputs]
+    fixed = [torch.tensor(np.asarray(array, dtype=np.float64)) for _, array in constants]
+    output = forward(*[t for _, t in leaves], *fixed)
+    grad_output = torch.tensor(normal(output.shape), dtype=torch.float64)
+    grads = torch.autograd.grad(output, [t for _, t in leaves], grad_outputs=grad_output)
+    writer.case(op, options, leaves, output, grad_output,
+                [("grad_" + name, g) for (name, _), g in zip(leaves, grads)],
+                extras=[(name, np.asarray(array, dtype=np.float64)) for name, array in constants])
+
+
+def abs_sqrt_cases(writer):
+    for i, rank in enumerate(ELEMENTWISE_RANKS):
+        shape = random_shape(rank)
+        x = normal(shape, 2.0)
+        if i in (1, 3, 6):  # abs'(0) = 0, as PyTorch
+            x = with_zeros(x)
+        run(writer, "abs", {"shape": shape}, [("input", x)], torch.abs)
+    for i, rank in enumerate(ELEMENTWISE_RANKS):
+        shape = random_shape(rank)
+        # Positive inputs (sqrt'(0) is inf, tested apart), small ones (steep gradient) in one case.
+        low, high = (1e-4, 1e-2) if i == 4 else (0.05, 5.0)
+        run(writer, "sqrt", {"shape": shape}, [("input", rng.uniform(low, high, size=tuple(shape)))],
+            torch.sqrt)
+
+
+def clamp_cases(writer):
+    # (lo, hi); None: that bound left out. Inputs hit the bounds exactly in some cases, where the
+    # gradient is 1 (as PyTorch).
+    bounds = [(-0.5, 0.5), (None, 0.0), (0.0, None), (-1.0, 2.0), (1.0, 1.0), (-2.5, -0.5),
+              (None, 1.5), (-0.25, None), (-1.0, 1.0)]
+    for i, (lo, hi) in enumerate(bounds):
+        shape = random_shape(ELEMENTWISE_RANKS[i % len(ELEMENTWISE_RANKS)])
+        x = normal(shape, 1.5)
+        if i in (0, 3, 8):
+            edge = [b for b in (lo, hi) if b is not None]
+            x = np.where(rng.random(size=x.shape) < 0.3, rng.choice(edge, size=x.shape), x)
+        options = {"shape": shape}
+        if lo is not None:
+            options["lo"] = repr(float(lo))
+        if hi is not None:
+            options["hi"] = repr(float(hi))
+        run(writer, "clamp", options, [("input", x)], lambda t: torch.clamp(t, lo, hi))
+
+
+# (mask, a, b) shapes that broadcast together.
+WHERE_SHAPES = [([2, 3], [2, 3], [2, 3]), ([3, 1], [1, 4], [4]), ([], [2, 3], [3]),
+                ([2, 3], [], []), ([4], [3, 1], [3, 4]), ([2, 1, 3], [4, 1], [2, 4, 3]),
+                ([1], [5], [1]), ([3, 4], [1, 1], [3, 1]), ([2, 2, 2, 2], [2, 1, 2], [2, 1])]
+
+
+def where_cases(writer):
+    for mask_shape, a_shape, b_shape in WHERE_SHAPES:
+        mask = (rng.random(size=tuple(mask_shape)) < 0.5).astype(np.float64)
+        run_with_constants(writer, "where", {"mask": mask_shape, "a": a_shape, "b": b_shape},
+                           [("a", normal(a_shape)), ("b", normal(b_shape))], [("mask", mask)],
+                           lambda a, b, m: torch.where(m.bool(), a, b))
+
+
+def gelu_silu_cases(writer):
+    for i, rank in enumerate(ELEMENTWISE_RANKS):
+        approximate = "tanh" if i % 2 else "none"
+        shape = random_shape(rank)
+        scale = 6.0 if i >= 6 else 2.0  # the tails, where erfc and tanh saturate
+        run(writer, "gelu", {"shape": shape, "approximate": approximate},
+            [("input", normal(shape, scale))], lambda t: F.gelu(t, approximate=approximate))
+    for i, rank in enumerate(ELEMENTWISE_RANKS):
+        shape = random_shape(rank)
+        scale = 20.0 if i == len(ELEMENTWISE_RANKS) - 1 else 2.0
+        run(writer, "silu", {"shape": shape}, [("input", normal(shape, scale))], F.silu)
+
+
+def elu_cases(writer):
+    # None: the default alpha (1.0 in both libraries), not passed. Exact zeros: elu'(0) = alpha.
+    alphas = [None, 1.0, 0.5, 2.0, 0.1, 1.5, 0.0, 3.0]
+    for i, alpha in enumerate(alphas):
+        shape = random_shape(ELEMENTWISE_RANKS[i])
+        x = normal(shape, 2.0)
+        if i in (1, 2, 5):
+            x = with_zeros(x)
+        options = {"shape": shape}
+        if alpha is None:
+            run(writer, "elu", options, [("input", x)], F.elu)
+        else:
+            options["alpha"] = repr(float(alpha))
+            run(writer, "elu", options, [("input", x)], lambda t: F.elu(t, alpha=alpha))
+
+
+def softplus_cases(writer):
+    # (beta, threshold); None: the defaults (1, 20), not passed. Inputs cross the threshold
+    # (x beta above it is linear) and, in two cases, sit exactly on it (still the log branch).
+    settings = [(None, None), (1.0, 20.0), (2.0, 1.0), (0.5, 2.0), (3.0, 5.0), (1.0, 0.5),
+                (0.25, 1.0), (1.5, 3.0), (1.0, 1.0)]
+    for i, (beta, threshold) in enumerate(settings):
+        shape = random_shape(ELEMENTWISE_RANKS[i % len(ELEMENTWISE_RANKS)])
+        b, th = beta or 1.0, threshold or 20.0
+        x = normal(shape, 1.5 * th / b)
+        if i in (2, 8):
+            x = np.where(rng.random(size=x.shape) < 0.3, th / b, x)
+        options = {"shape": shape}
+        if beta is None:
+            run(writer, "softplus", options, [("input", x)], F.softplus)
+        else:
+            options.update({"beta": repr(float(beta)), "threshold": repr(float(threshold))})
+            run(writer, "softplus", options, [("input", x)],
+                lambda t: F.softplus(t, beta=beta, threshold=threshold))
+
+
+def binary_cross_entropy_with_logits_cases(writer, count=10):
+    """weight and pos_weight (shapes broadcasting to the logits') are constants: PyTorch has no
+    gradient for them. The targets are differentiable, probabilities or exact 0/1."""
+    for i in range(count):
+        shape = random_shape(1 + i % 4)
+        reduction = REDUCTIONS[i % 3]
+        scale = 30.0 if i == count - 1 else 3.0
+        x = normal(shape, scale)
+        targets = rng.random(size=tuple(shape))
+        if i % 2:
+            targets = np.round(targets)
+        constants = []
+        options = {"shape": shape, "reduction": reduction}
+        for name, present in [("weight", i % 4 in (1, 3)), ("pos_weight", i % 4 in (2, 3))]:
+            options[name] = present
+            if present:
+                # The trailing dims (a per-class pos_weight is [C]), some of them set to 1.
+                kept = shape[int(rng.integers(0, len(shape) + 1)):]
+                kept = [d if rng.random() < 0.7 else 1 for d in kept]
+                constants.append((name, rng.uniform(0.2, 3.0, size=tuple(kept))))
+        names = [name for name, _ in constants]
+
+        def forward(logits, target, *fixed, names=names):
+            return F.binary_cross_entropy_with_logits(logits, target, reduction=reduction,
+                                                      **dict(zip(names, fixed)))
+
+        run_with_constants(writer, "binary_cross_entropy_with_logits", options,
+                           [("input", x), ("target", targets)], constants, forward)
+
+
+def cross_entropy_label_smoothing_cases(writer, count=9):
+    for i in range(count):
+        n, classes = int(rng.integers(1, 7)), int(rng.integers(1, 8))
+        reduction = REDUCTIONS[i % 3]
+        smoothing = [0.1, 0.3, 1.0, 0.05, 0.5, 0.2, 0.9, 0.0, 0.25][i]
+        labels = rng.integers(0, classes, size=n).astype(np.int64)
+        scale = 30.0 if i == count - 1 else 2.0
+        label_tensor = torch.from_numpy(labels)
+        run(writer, "cross_entropy", {"reduction": reduction, "label_smoothing": repr(smoothing)},
+            [("logits", normal([n, classes], scale))],
+            lambda x: F.cross_entropy(x, label_tensor, reduction=reduction,
+                                      label_smoothing=smoothing), labels=labels)
+
+
+def smooth_l1_loss_cases(writer):
+    # None: the default beta (1.0), not passed. Beta 0 is the L1 loss. No equal entries (d = 0):
+    # there PyTorch 1.13's beta-0 gradient is -1 for the input and the target alike, where
+    # tapegrad gives L1's 0 (tests/test_loss.cpp checks it).
+    betas = [None, 1.0, 0.5, 2.0, 0.0, 0.1, 0.0, 3.0, 1.0]
+    for i, beta in enumerate(betas):
+        shape = random_shape(ELEMENTWISE_RANKS[i % len(ELEMENTWISE_RANKS)])
+        reduction = REDUCTIONS[i % 3]
+        x, y = normal(shape, 2.0), normal(shape, 2.0)
+        if i in (4, 6):  # targets of both signs against inputs of one: |d| from 0 to large
+            y = np.where(rng.random(size=x.shape) < 0.3, -np.abs(y), y)
+            x = np.abs(x)
+        options = {"shape": shape, "reduction": reduction}
+        if beta is None:
+            run(writer, "smooth_l1_loss", options, [("input", x), ("target", y)],
+                lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction))
+        else:
+            options["beta"] = repr(float(beta))
+            run(writer, "smooth_l1_loss", options, [("input", x), ("target", y)],
+                lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction, beta=beta))
+
+
+def conv2d_grouped_cases(writer, count=8):
+    """conv2d with groups (depthwise in half the cases)."""
+    for i in range(count):
+        groups = int(rng.integers(2, 4))
+        depthwise = i % 2 == 0
+        c_in = groups if depthwise else groups * int(rng.integers(1, 3))
+        c_out = groups * int(rng.integers(1, 3))
+        kernel = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        stride = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+        padding = [int(rng.integers(0, 2)), int(rng.integers(0, 2))]
+        dilation = [1, 1] if i < 6 else [2, 1]
+        spatial = [int(rng.integers(4, 8)), int(rng.integers(4, 8))]
+        n = int(rng.integers(1, 3))
+        bias = i % 3 != 1
+        inputs = [("input", normal([n, c_in, *spatial])),
+                  ("weight", normal([c_out, c_in // groups, *kernel], 0.5))]
+        if bias:
+            inputs.append(("bias", normal([c_out])))
+        options = {"stride": stride, "padding": padding, "dilation": dilation, "bias": bias,
+                   "groups": groups}
+        run(writer, "conv2d", options, inputs,
+            lambda x, w, b=None: F.conv2d(x, w, b, stride=stride, padding=padding,
+                                          dilation=dilation, groups=groups))
+
+
+# ---- Issue 10's tensor-manipulation ops: cat, stack, split, chunk, narrow, slice, select,
+# index_select, squeeze, unsqueeze, permute, max, min (tests/test_reference.cpp runs them).
+
+
+def run_with_extras(writer, op, options, named_inputs, forward):
+    """As run(), with forward returning (output, extras): (name, numpy array) pairs saved beside
+    the case and compared as exact arrays (max's and min's indices, index_select's)."""
+    leaves = [(name, leaf(array)) for name, array in named_inputs]
+    output, extras = forward(*[t for _, t in leaves])
+    grad_output = torch.tensor(normal(output.shape), dtype=torch.float64)
+    grads = torch.autograd.grad(output, [t for _, t in leaves], grad_outputs=grad_output)
+    writer.case(op, options, leaves, output, grad_output,
+                [("grad_" + name, g) for (name, _), g in zip(leaves, grads)], extras=extras)
+
+
+def cat_cases(writer, count=10):
+    """count= inputs, named input0, input1, ...; pieces empty along dim in two cases."""
+    for i in range(count):
+        rank = 1 + i % 4
+        shape = random_shape(rank)
+        dim = int(rng.integers(-rank, rank))
+        n = 1 + i % 3
+        low = 0 if i in (3, 7) else 1
+        shapes = []
+        for _ in range(n):
+            piece = list(shape)
+            piece[dim] = int(rng.integers(low, 4))
+            shapes.append(piece)
+        run(writer, "cat", {"count": n, "dim": dim, "shapes": ";".join(map(shape_text, shapes))},
+            [(f"input{k}", normal(s)) for k, s in enumerate(shapes)],
+            lambda *xs: torch.cat(xs, dim))
+
+
+def stack_cases(writer, count=10):
+    """count= inputs of one shape (0-D too), named input0, input1, ...; a new dim anywhere."""
+    for i in range(count):
+        rank = i % 4
+        shape = random_shape(rank)
+        dim = int(rng.integers(-rank - 1, rank + 1))
+        n = 1 + i % 3
+        run(writer, "stack", {"shape": shape, "count": n, "dim": dim},
+            [(f"input{k}", normal(shape)) for k in range(n)], lambda *xs: torch.stack(xs, dim))
+
+
+def joined_pieces(pieces, dim):
+    """split and chunk give several outputs; a fixture holds one: the pieces joined back along
+    dim, piece k times k + 1, so that every piece's gradient differs (test_reference.cpp joins
+    tapegrad's pieces the same way)."""
+    return torch.cat([p * (k + 1) for k, p in enumerate(pieces)], dim)
+
+
+def split_cases(writer, count=10):
+    """An int size= (the last piece smaller, or one piece larger than the dim) or a list sizes=
+    (zeros allowed)."""
+    for i in range(count):
+        rank = 1 + i % 3
+        shape = random_shape(rank, 6)
+        dim = int(rng.integers(-rank, rank))
+        length = shape[dim]
+        options = {"shape": shape, "dim": dim}
+        if i % 2 == 0:
+            split = int(rng.integers(1, length + 2))
+            options["size"] = split
+        else:
+            cuts = sorted(int(c) for c in rng.integers(0, length + 1, size=2))
+            split = [cuts[0], cuts[1] - cuts[0], length - cuts[1]]
+            options["sizes"] = split
+        run(writer, "split", options, [("input", normal(shape))],
+            lambda x: joined_pieces(torch.split(x, split, dim), dim))
+
+
+def chunk_cases(writer, count=9):
+    """chunks up to the dim's size + 2: fewer pieces than chunks in some (ceil sizes)."""
+    for i in range(count):
+        rank = 1 + i % 3
+        shape = random_shape(rank, 7)
+        dim = int(rng.integers(-rank, rank))
+        chunks = int(rng.integers(1, shape[dim] + 3))
+        run(writer, "chunk", {"shape": shape, "chunks": chunks, "dim": dim},
+            [("input", normal(shape))], lambda x: joined_pieces(torch.chunk(x, chunks, dim), dim))
+
+
+def narrow_cases(writer, count=9):
+    """Negative starts; the whole dim, and a length of 0 at the very end of the dim."""
+    for i in range(count):
+        rank = 1 + i % 4
+        shape = random_shape(rank, 5)
+        dim = int(rng.integers(-rank, rank))
+        size = shape[dim]
+        start = int(rng.integers(-size, size))
+        first = start + size if start < 0 else start
+        length = int(rng.integers(1, size - first + 1))
+        if i == 0:
+            start, length = 0, size
+        if i == 1:
+            start, length = size, 0
+        run(writer, "narrow", {"shape": shape, "dim": dim, "start": start, "length": length},
+            [("input", normal(shape))], lambda x: torch.narrow(x, dim, start, length))
+
+
+SLICE_END = 2**63 - 1  # tg::kSliceEnd: Python's x[start:] (torch reads a None end so)
+
+
+def slice_cases(writer, count=10):
+    """Python's x[..., start:end:step] along dim: negative and out-of-range bounds (clamped), no
+    end, and an empty result (an end before the start)."""
+    for i in range(count):
+        rank = 1 + i % 4
+        shape = random_shape(rank, 6)
+        dim = int(rng.integers(-rank, rank))
+        size = shape[dim]
+        start = int(rng.integers(-size - 2, size))
+        first = max(start + size, 0) if start < 0 else start
+        end = first + int(rng.integers(1, size + 2))
+        if i % 3 == 2:  # the end counted from the back
+            end -= size
+        if i % 4 == 1:
+            end = SLICE_END
+        if i == 6:
+            end = max(first - 1, 0)
+        step = int(rng.integers(1, 4))
+        index = [slice(None)] * rank
+        index[dim] = slice(start, end, step)
+        run(writer, "slice", {"shape": shape, "dim": dim, "start": start, "end": end,
+                              "step": step},
+            [("input", normal(shape))], lambda x: x[tuple(index)])
+
+
+def select_cases(writer, count=9):
+    for i in range(count):
+        rank = 1 + i % 4
+        shape = random_shape(rank)
+        dim = int(rng.integers(-rank, rank))
+        index = int(rng.integers(-shape[dim], shape[dim]))
+        run(writer, "select", {"shape": shape, "dim": dim, "index": index},
+            [("input", normal(shape))], lambda x: torch.select(x, dim, index))
+
+
+def index_select_cases(writer, count=9):
+    """Indices (saved as `indices`, i64) repeat, so their gradients add; one case has none."""
+    for i in range(count):
+        rank = 1 + i % 3
+        shape = random_shape(rank)
+        dim = int(rng.integers(-rank, rank))
+        picks = 0 if i == 4 else int(rng.integers(1, 7))
+        indices = rng.integers(0, shape[dim], size=picks).astype(np.int64)
+        run_with_extras(writer, "index_select", {"shape": shape, "dim": dim},
+                        [("input", normal(shape))],
+                        lambda x: (torch.index_select(x, dim, torch.from_numpy(indices)),
+                                   [("indices", indices)]))
+
+
+def squeeze_cases(writer):
+    """Without dim= every size-1 dim goes; with it, only that dim if it has size 1 (a dim of
+    another size, or a 0-D input, is left as it is)."""
+    layouts = [([1, 3, 1, 2], None), ([2, 1], 1), ([2, 1, 3], -2), ([3, 2], 0), ([1, 1], None),
+               ([], None), ([], -1), ([1, 4, 1], -1), ([4, 1, 2, 1], None)]
+    for shape, dim in layouts:
+        options = {"shape": shape}
+        if dim is None:
+            forward = torch.squeeze
+        else:
+            options["dim"] = dim
+            forward = (lambda d: lambda x: torch.squeeze(x, d))(dim)
+        run(writer, "squeeze", options, [("input", normal(shape))], forward)
+
+
+def unsqueeze_cases(writer, count=9):
+    for i in range(count):
+        rank = i % 4
+        shape = random_shape(rank)
+        dim = int(rng.integers(-rank - 1, rank + 1))
+        run(writer, "unsqueeze", {"shape": shape, "dim": dim}, [("input", normal(shape))],
+            lambda x: torch.unsqueeze(x, dim))
+
+
+def permute_cases(writer, count=9):
+    """Random orders, some dims spelled negative; the identity and a 0-D input too."""
+    for i in range(count):
+        rank = i % 5
+        shape = random_shape(rank)
+        dims = [int(d) for d in rng.permutation(rank)]
+        dims = [d - rank if rng.random() < 0.3 else d for d in dims]
+        if i == 5:
+            dims = list(range(rank))
+        run(writer, "permute", {"shape": shape, "dims": dims}, [("input", normal(shape))],
+            lambda x: torch.permute(x, dims))
+
+
+def max_min_cases(writer):
+    """Over a dim (values; indices saved as `indices`) or all elements (dim= absent). Small
+    integers make ties: the first index wins, and of all elements the tied ones share the
+    gradient (PyTorch 1.13)."""
+    # (rank, dim or None, keepdim, ties)
+    layouts = [(2, 1, False, False), (3, -1, True, False), (1, 0, False, True),
+               (3, 0, True, True), (4, -3, False, False), (2, None, False, False),
+               (3, None, False, True), (0, None, False, False), (0, -1, True, False),
+               (2, -2, False, True)]
+    for op, fn in [("max", torch.max), ("min", torch.min)]:
+        for rank, dim, keepdim, ties in layouts:
+            shape = random_shape(rank)
+            x = rng.integers(0, 3, size=tuple(shape)).astype(np.float64) if ties else normal(shape)
+            options = {"shape": shape}
+            if dim is None:
+                run(writer, op, options, [("input", x)], fn)
+                continue
+            options.update({"dim": dim, "keepdim": keepdim})
+
+            def forward(t, fn=fn, dim=dim, keepdim=keepdim):
+                values, indices = fn(t, dim, keepdim)
+                return values, [("indices", np.array(indices.numpy(), dtype=np.int64))]
+
+            run_with_extras(writer, op, options, [("input", x)], forward)
+
+
 def main():
     FIXTURES.mkdir(parents=True, exist_ok=True)
     for old in list(FIXTURES.glob("*.npy")) + list(FIXTURES.glob("manifest.*")):
@@ -529,6 +1061,32 @@ def main():
     cross_entropy_more_cases(writer)
     conv2d_relu_cases(writer)  # last: the cases above keep their random data
     conv2d_relu_max_pool2d_cases(writer)
+    batch_norm_cases(writer)
+    layer_norm_cases(writer)
+    max_pool2d_dilated_cases(writer)
+    adaptive_avg_pool2d_cases(writer)
+    conv2d_grouped_cases(writer)
+    abs_sqrt_cases(writer)
+    clamp_cases(writer)
+    where_cases(writer)
+    gelu_silu_cases(writer)
+    elu_cases(writer)
+    softplus_cases(writer)
+    binary_cross_entropy_with_logits_cases(writer)
+    cross_entropy_label_smoothing_cases(writer)
+    smooth_l1_loss_cases(writer)
+    cat_cases(writer)
+    stack_cases(writer)
+    split_cases(writer)
+    chunk_cases(writer)
+    narrow_cases(writer)
+    slice_cases(writer)
+    select_cases(writer)
+    index_select_cases(writer)
+    squeeze_cases(writer)
+    unsqueeze_cases(writer)
+    permute_cases(writer)
+    max_min_cases(writer)
     writer.finish()
     total = sum(p.stat().st_size for p in FIXTURES.iterdir())
     print(f"{len(writer.cases)} cases, {len(list(FIXTURES.iterdir()))} files, {total} bytes "
