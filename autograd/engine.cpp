@@ -1,8 +1,10 @@
 #include "engine.hpp"
 
+#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "accumulate.hpp"
 #include "anomaly.hpp"
@@ -19,6 +21,24 @@ namespace {
 void add_into(Tensor& slot, const Tensor& grad) {
   slot = slot.defined() ? detail::accumulate(slot, grad) : grad;
 }
+
+// The gradient after a tensor's register_hook functions, each of which may replace it.
+Tensor run_hooks(const std::shared_ptr<HookList<Tensor::Hook>>& hooks, Tensor grad) {
+  if (!hooks || hooks->empty()) return grad;
+  for (const Tensor::Hook& hook : hooks->snapshot()) {
+    Tensor replaced = hook(grad);
+    if (!replaced.defined()) continue;
+    if (replaced.shape() != grad.shape() || replaced.dtype() != grad.dtype()) {
+      fail("register_hook: a hook returned a gradient {} {} in place of one {} {}",
+           name(replaced.dtype()), to_string(replaced.shape()), name(grad.dtype()),
+           to_string(grad.shape()));
+    }
+    grad = std::move(replaced);
+  }
+  return grad;
+}
+
+bool has_hooks(const TensorImpl& leaf) { return leaf.hooks && !leaf.hooks->empty(); }
 
 // Nodes reachable from the roots, every node after all the nodes it has edges to
 // (depth-first postorder, with an explicit stack).
@@ -67,7 +87,11 @@ class ReverseSweep {
     const std::vector<Node*> roots = seed(outputs, grad_outputs);
     const std::vector<Node*> order = postorder(roots);
     if (targets_) prune(order);
+    count_hooked_leaf_edges(order);
     sweep(order);
+    // Leaves some of whose edges carried no gradient (a node that none reached, or that
+    // returned none for them): their hooks run now, on what they did receive.
+    for (HookedLeaf& hooked : hooked_leaves_) finish(hooked);
   }
 
  private:
@@ -133,6 +157,50 @@ class ReverseSweep {
     }
   }
 
+  // A leaf with hooks gets its gradient once, summed over all its edges (as PyTorch's hooks
+  // see it), when the last node with an edge to it has run: its hooks run then (a data-parallel
+  // all-reduce can start while the rest of the backward goes on), and in a fixed order.
+  struct HookedLeaf {
+    std::shared_ptr<TensorImpl> leaf;
+    Tensor grad;
+    std::size_t edges_left = 0;
+    bool finished = false;
+  };
+
+  // tg::grad runs the hooks of the leaves it returns gradients for, and no others.
+  bool wants_hooks(const TensorImpl& leaf) const {
+    return has_hooks(leaf) && (!targets_ || targets_->leaves.count(&leaf) != 0);
+  }
+
+  HookedLeaf* hooked(const TensorImpl* leaf) {
+    auto it = hooked_index_.find(leaf);
+    return it == hooked_index_.end() ? nullptr : &hooked_leaves_[it->second];
+  }
+
+  HookedLeaf& add_hooked(const std::shared_ptr<TensorImpl>& leaf) {
+    if (HookedLeaf* known = hooked(leaf.get())) return *known;
+    hooked_index_.emplace(leaf.get(), hooked_leaves_.size());
+    hooked_leaves_.push_back({leaf, Tensor{}, 0, false});
+    return hooked_leaves_.back();
+  }
+
+  void count_hooked_leaf_edges(const std::vector<Node*>& order) {
+    for (const Node* node : order) {
+      for (const Edge& edge : node->edges()) {
+        if (edge.node) continue;
+        std::shared_ptr<TensorImpl> leaf = edge.leaf.lock();
+        if (leaf && wants_hooks(*leaf)) ++add_hooked(leaf).edges_left;
+      }
+    }
+  }
+
+  void finish(HookedLeaf& hooked) {
+    if (hooked.finished) return;
+    hooked.finished = true;
+    if (!hooked.grad.defined()) return;
+    accumulate_into_leaf(hooked.leaf, run_hooks(hooked.leaf->hooks, std::move(hooked.grad)));
+  }
+
   // Runs every node that received a gradient, consumers before producers, and passes what its
   // closure returns along its edges.
   void sweep(const std::vector<Node*>& order) {
@@ -140,7 +208,7 @@ class ReverseSweep {
       Node* node = *it;
       auto slot = pending_.find(node);
       if (slot == pending_.end()) continue;  // no gradient reached it
-      Tensor grad = std::move(slot->second);
+      Tensor grad = run_hooks(node->output_hooks(), std::move(slot->second));
       pending_.erase(slot);
       if (targets_) {
         auto target = targets_->nodes.find(node);
@@ -160,18 +228,31 @@ class ReverseSweep {
 
       const auto& edges = node->edges();
       for (std::size_t i = 0; i < edges.size(); ++i) {
-        if (!input_grads[i].defined()) continue;
         if (edges[i].node) {
-          add_into(pending_[edges[i].node.get()], input_grads[i]);
-        } else {
-          deliver_to_leaf(edges[i].leaf.lock(), input_grads[i]);
+          if (input_grads[i].defined()) add_into(pending_[edges[i].node.get()], input_grads[i]);
+          continue;
+        }
+        std::shared_ptr<TensorImpl> leaf = edges[i].leaf.lock();
+        if (HookedLeaf* h = leaf ? hooked(leaf.get()) : nullptr) {
+          if (input_grads[i].defined()) add_into(h->grad, input_grads[i]);
+          if (--h->edges_left == 0) finish(*h);
+        } else if (input_grads[i].defined()) {
+          deliver_to_leaf(leaf, input_grads[i]);
         }
       }
     }
   }
 
   void deliver_to_leaf(const std::shared_ptr<TensorImpl>& leaf, const Tensor& grad) {
-    if (!leaf) return;  // the leaf is gone: nobody can read its gradient
+    if (!leaf) return;         // the leaf is gone: nobody can read its gradient
+    if (wants_hooks(*leaf)) {  // an output that is a hooked leaf: its hooks run with the others
+      add_into(add_hooked(leaf).grad, grad);
+      return;
+    }
+    accumulate_into_leaf(leaf, grad);
+  }
+
+  void accumulate_into_leaf(const std::shared_ptr<TensorImpl>& leaf, const Tensor& grad) {
     if (targets_) {
       auto it = targets_->leaves.find(leaf.get());
       if (it != targets_->leaves.end()) add_into(targets_->grads[it->second], grad);
@@ -198,6 +279,8 @@ class ReverseSweep {
   Targets* const targets_;
   const char* const caller_;
   std::unordered_map<Node*, Tensor> pending_;  // gradient summed so far for each node's output
+  std::deque<HookedLeaf> hooked_leaves_;  // in the order their first edge was met; stable addresses
+  std::unordered_map<const TensorImpl*, std::size_t> hooked_index_;
   std::unordered_set<const Node*> leads_to_target_;
 };
 

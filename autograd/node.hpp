@@ -82,6 +82,10 @@ class Node {
   // the op was recorded.
   void check_not_modified(const Storage& storage) const;
 
+  // The register_hook functions of the op's output: they live here, not on the output's
+  // TensorImpl, so that they run even when no handle to the output is left.
+  std::shared_ptr<HookList<Tensor::Hook>>& output_hooks() noexcept { return output_hooks_; }
+
   // Drops the closure and with it every tensor it saved.
   void release() noexcept { backward_ = nullptr; }
   bool released() const noexcept { return !backward_; }
@@ -97,6 +101,7 @@ class Node {
   std::uint64_t forward_index_ = 0;
   std::string forward_inputs_;
   std::vector<SavedVersion> saved_versions_;
+  std::shared_ptr<HookList<Tensor::Hook>> output_hooks_;
 };
 
 }  // namespace tg

@@ -1,7 +1,10 @@
 #include "tensor.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <xtensor/xbuilder.hpp>
@@ -111,6 +114,28 @@ void Tensor::backward(const Tensor& grad, const BackwardOptions& options) const 
   tg::backward({*this}, with_grad);
 }
 
+std::int64_t Tensor::size(std::int64_t d) const {
+  const auto rank = static_cast<std::int64_t>(dim());
+  if (d < -rank || d >= rank) {
+    fail("size: dim {} is out of range for a tensor of shape {} (expected {} to {})", d,
+         to_string(shape()), -rank, rank - 1);
+  }
+  return static_cast<std::int64_t>(shape()[static_cast<std::size_t>(d < 0 ? d + rank : d)]);
+}
+
+RemovableHandle Tensor::register_hook(Hook hook) const {
+  checked(impl_, "register_hook");
+  if (!requires_grad()) {
+    fail("register_hook: the tensor ({} {}) does not require grad, so no gradient reaches it",
+         name(dtype()), to_string(shape()));
+  }
+  if (!hook) fail("register_hook: the hook is empty");
+  std::shared_ptr<HookList<Hook>>& hooks =
+      impl_->grad_fn ? impl_->grad_fn->output_hooks() : impl_->hooks;
+  if (!hooks) hooks = std::make_shared<HookList<Hook>>();
+  return {hooks, hooks->add(std::move(hook))};
+}
+
 std::uint64_t Tensor::version() const { return checked(impl_, "version").data->version; }
 
 void Tensor::bump_version() const { ++checked(impl_, "bump_version").data->version; }
@@ -176,14 +201,69 @@ template xt::xarray<float>& Tensor::value<float>() const&;
 template xt::xarray<double>& Tensor::value<double>() const&;
 template xt::xarray<std::int64_t>& Tensor::value<std::int64_t>() const&;
 
-Tensor tensor(xt::xarray<float> values, bool requires_grad) {
+template <class T>
+requires is_element_type_v<T> Tensor tensor(xt::xarray<T> values, bool requires_grad) {
   return from_array(std::move(values), requires_grad);
 }
-Tensor tensor(xt::xarray<double> values, bool requires_grad) {
-  return from_array(std::move(values), requires_grad);
+template Tensor tensor<float>(xt::xarray<float>, bool);
+template Tensor tensor<double>(xt::xarray<double>, bool);
+template Tensor tensor<std::int64_t>(xt::xarray<std::int64_t>, bool);
+
+namespace {
+
+// The numbers of nested braces, row-major, and the shape they make.
+struct Flattened {
+  std::vector<double> values;
+  Shape shape;
+  bool shape_known = false;  // set by the first list that reaches numbers
+};
+
+void flatten_into(const std::vector<NestedList>& items, Shape& prefix, Flattened& out) {
+  prefix.push_back(items.size());
+  const bool numbers = !items.empty() && !items.front().is_list();
+  if (items.empty() || numbers) {
+    if (!out.shape_known) {
+      out.shape = prefix;
+      out.shape_known = true;
+    } else if (out.shape != prefix) {
+      fail("tensor: the nested lists are ragged: a list of shape {} beside one of shape {}",
+           to_string(prefix), to_string(out.shape));
+    }
+  }
+  for (const NestedList& item : items) {
+    if (item.is_list() == numbers) {
+      fail("tensor: a list mixes numbers and lists (under shape {})", to_string(prefix));
+    }
+    if (numbers) {
+      out.values.push_back(item.value());
+    } else {
+      flatten_into(item.items(), prefix, out);
+    }
+  }
+  prefix.pop_back();
 }
-Tensor tensor(xt::xarray<std::int64_t> values, bool requires_grad) {
-  return from_array(std::move(values), requires_grad);
+
+}  // namespace
+
+Tensor tensor(std::initializer_list<NestedList> values, const TensorOptions& options) {
+  const detail::OpContext op_context("tensor");
+  Flattened flat;
+  Shape prefix;
+  flatten_into(std::vector<NestedList>(values), prefix, flat);
+  return dispatch_any(options.dtype, [&]<class T>() {
+    auto array = detail::new_array<T>(flat.shape);
+    for (std::size_t i = 0; i < flat.values.size(); ++i) {
+      const double v = flat.values[i];
+      if constexpr (std::is_same_v<T, std::int64_t>) {
+        // 2^63 itself is out of range; every double below it in magnitude converts exactly.
+        if (!(std::abs(v) < 9223372036854775808.0) || v != std::trunc(v)) {
+          fail("tensor: {} at flat position {} is not a whole number an i64 tensor can hold", v, i);
+        }
+      }
+      array.data()[i] = static_cast<T>(v);
+    }
+    return from_array(std::move(array), options.requires_grad);
+  });
 }
 
 Tensor zeros(const Shape& shape, const TensorOptions& options) { return full(shape, 0.0, options); }

@@ -7,7 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +21,7 @@
 
 #include "dtype.hpp"
 #include "error.hpp"
+#include "hooks.hpp"
 
 namespace tg {
 
@@ -54,6 +59,8 @@ class Tensor {
   const Shape& shape() const;
   std::size_t dim() const;
   std::size_t numel() const;
+  // The size of dim d; a negative d counts from the end (as libtorch's size(d)).
+  std::int64_t size(std::int64_t d) const;
 
   // Only a leaf (a tensor that no op made) can be switched; only f32/f64 can require grad.
   bool requires_grad() const;
@@ -103,6 +110,60 @@ class Tensor {
   // Call after changing the array in place through value<T>(), so that backward can tell.
   void bump_version() const;
 
+  // A function that sees the gradient flowing into this tensor in every backward, and may
+  // replace it: it returns a gradient of the same shape and dtype, or an undefined Tensor to
+  // keep it. For a leaf it sees the sum of the backward's contributions before grad()
+  // accumulates it (tg::grad's results pass through it too); for an op's output, the gradient
+  // before the op's backward uses it. Hooks run in registration order, until removed through
+  // the handle. Only for a tensor that requires grad.
+  using Hook = std::function<Tensor(const Tensor& grad)>;
+  RemovableHandle register_hook(Hook hook) const;
+
+  // Method forms of the common ops (ops/tensor_methods.cpp): x.sum() is tg::sum(x), and so on.
+  Tensor sum() const;
+  Tensor sum(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor min() const;
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor reshape(const std::vector<std::int64_t>& shape) const;
+  Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
+  Tensor transpose(std::int64_t dim0, std::int64_t dim1) const;
+  Tensor t() const;  // transpose(0, 1) of a 2-D tensor; a 0-D or 1-D one is returned as is
+  Tensor permute(const std::vector<std::int64_t>& dims) const;
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t dim) const;
+  Tensor unsqueeze(std::int64_t dim) const;
+  Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+  Tensor select(std::int64_t dim, std::int64_t index) const;
+  Tensor matmul(const Tensor& other) const;
+  Tensor abs() const;
+  Tensor sqrt() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor pow(double exponent) const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max) const;
+  Tensor relu() const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  Tensor softmax(std::int64_t dim) const;
+  Tensor log_softmax(std::int64_t dim) const;
+
+  // In place, as libtorch's: the result of the op (other broadcast to this tensor's shape) is
+  // written into this tensor's array, which every handle sees, and its version moves. Allowed
+  // only where no gradient is recorded through the change: under NoGradGuard (a hand-written
+  // optimizer step, `w -= lr * w.grad()`), or when neither side requires grad; otherwise a
+  // tg::Error (write `a = a + b`).
+  const Tensor& operator+=(const Tensor& other) const;
+  const Tensor& operator-=(const Tensor& other) const;
+  const Tensor& operator*=(const Tensor& other) const;
+  const Tensor& operator/=(const Tensor& other) const;
+  const Tensor& operator+=(double other) const;
+  const Tensor& operator-=(double other) const;
+  const Tensor& operator*=(double other) const;
+  const Tensor& operator/=(double other) const;
+
   // Identity on the tape (same TensorImpl), not equality of values.
   bool is_same(const Tensor& other) const noexcept { return impl_ == other.impl_; }
   TensorImpl* impl() const noexcept { return impl_.get(); }
@@ -112,10 +173,10 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
-// Factories. The dtype of tg::tensor follows the element type of the array.
-Tensor tensor(xt::xarray<float> values, bool requires_grad = false);
-Tensor tensor(xt::xarray<double> values, bool requires_grad = false);
-Tensor tensor(xt::xarray<std::int64_t> values, bool requires_grad = false);
+// Factories. The dtype of tg::tensor follows the element type of the array (float, double or
+// int64).
+template <class T>
+requires is_element_type_v<T> Tensor tensor(xt::xarray<T> values, bool requires_grad = false);
 
 // Any other xtensor expression (xt::ones<double>({2, 3}), a + b, ...) is evaluated first.
 template <class E>
@@ -124,6 +185,28 @@ Tensor tensor(const xt::xexpression<E>& values, bool requires_grad = false) {
   static_assert(is_element_type_v<T>, "tg::tensor: element type must be float, double or int64");
   return tensor(xt::xarray<T>(values.derived_cast()), requires_grad);
 }
+
+// A number, or braces holding NestedLists: the argument of tg::tensor({...}) (libtorch's
+// TensorDataContainer). Braces around one number are a list of one, so {{1.0}, {2.0}} is [2,1].
+class NestedList {
+ public:
+  NestedList(double value) : value_(value) {}          // NOLINT: implicit, so that {1.0, 2.0} works
+  NestedList(std::initializer_list<NestedList> items)  // NOLINT: implicit, for nested braces
+      : items_(items), is_list_(true) {}
+  bool is_list() const { return is_list_; }
+  double value() const { return value_; }
+  const std::vector<NestedList>& items() const { return items_; }
+
+ private:
+  double value_ = 0.0;
+  std::vector<NestedList> items_;
+  bool is_list_ = false;
+};
+
+// From nested braces, as torch::tensor: tg::tensor({1.0, 2.0}), tg::tensor({{1, 2}, {3, 4}},
+// {.dtype = tg::f64, .requires_grad = true}). Lists side by side must have the same length and
+// depth; an i64 tensor takes only whole numbers.
+Tensor tensor(std::initializer_list<NestedList> values, const TensorOptions& options = {});
 
 Tensor zeros(const Shape& shape, const TensorOptions& options = {});
 Tensor ones(const Shape& shape, const TensorOptions& options = {});
@@ -143,8 +226,10 @@ std::size_t checked_numel(const Shape& shape, std::string_view op);
 std::string to_string(const Shape& shape);
 // "[1,2]": the multi-index of the row-major position `flat` in `shape`, as messages show it.
 std::string index_to_string(const Shape& shape, std::size_t flat);
-// dtype, shape, autograd state and values (abbreviated when large).
+// As PyTorch prints a tensor: tensor([[1.0000, 2.0000], ...], dtype=f64, requires_grad=True),
+// the values in one format, the middle of each dim left out ("...") beyond 1000 elements.
 std::string to_string(const Tensor& tensor);
+std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
 
 }  // namespace tg
 

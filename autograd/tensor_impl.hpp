@@ -36,6 +36,8 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<Node> grad_fn;  // null for leaves
   Tensor grad;                    // accumulated gradient of a leaf
+  // A leaf's register_hook functions (an op's output keeps its hooks on its node).
+  std::shared_ptr<HookList<Tensor::Hook>> hooks;
 };
 
 }  // namespace tg

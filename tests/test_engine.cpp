@@ -294,3 +294,121 @@ TEST_CASE("gradcheck passes a correct op and pinpoints a wrong one", "[engine][g
   CHECK_FALSE(bad);
   CHECK_THAT(bad.message, Catch::Contains("input 0 element [0,0]"));
 }
+
+TEST_CASE("a leaf's hook sees the sum of its gradients and may replace it", "[engine][hooks]") {
+  Tensor x = tg::tensor({1.0, 2.0}, {.dtype = tg::f64, .requires_grad = true});
+  std::vector<xt::xarray<double>> seen;
+  tg::RemovableHandle handle = x.register_hook([&](const Tensor& g) {
+    seen.push_back(g.value<double>());
+    return g * 10.0;
+  });
+  // x reaches the loss along two paths: d/dx (3x + x^2) = 3 + 2x, seen once, summed.
+  tg::sum(x * 3.0 + x * x).backward();
+  REQUIRE(seen.size() == 1);
+  REQUIRE(bool(xt::allclose(seen[0], xt::xarray<double>{5.0, 7.0})));
+  REQUIRE(bool(xt::allclose(x.grad().value<double>(), xt::xarray<double>{50.0, 70.0})));
+  // After removal, gradients accumulate unchanged (50 + 5, 70 + 7).
+  handle.remove();
+  tg::sum(x * 3.0 + x * x).backward();
+  CHECK(seen.size() == 1);
+  REQUIRE(bool(xt::allclose(x.grad().value<double>(), xt::xarray<double>{55.0, 77.0})));
+}
+
+TEST_CASE("hooks run in registration order; an undefined result keeps the gradient",
+          "[engine][hooks]") {
+  Tensor x = tg::tensor({1.0}, {.dtype = tg::f64, .requires_grad = true});
+  std::string order;
+  auto first = x.register_hook([&](const Tensor& g) {
+    order += "a";
+    return g + 1.0;
+  });
+  auto second = x.register_hook([&](const Tensor& g) {
+    order += "b";
+    CHECK(g.item() == 3.0);  // after the first: 2 + 1
+    return Tensor{};
+  });
+  tg::sum(x * 2.0).backward();
+  CHECK(order == "ab");
+  CHECK(x.grad().item() == 3.0);
+}
+
+TEST_CASE("a hook on an op's output changes what flows below it, also once unnamed",
+          "[engine][hooks]") {
+  Tensor x = tg::tensor({1.0, -1.0}, {.dtype = tg::f64, .requires_grad = true});
+  Tensor loss;
+  {
+    Tensor y = x * 2.0;  // y's only handle dies at the end of the scope; its hook lives on
+    auto handle = y.register_hook([](const Tensor& g) { return g * 0.5; });
+    loss = tg::sum(y * y);
+  }
+  loss.backward();
+  // dloss/dy = 2y = (4, -4), halved by the hook, times dy/dx = 2: (4, -4).
+  REQUIRE(bool(xt::allclose(x.grad().value<double>(), xt::xarray<double>{4.0, -4.0})));
+}
+
+TEST_CASE("tg::grad passes the gradients it returns through their hooks", "[engine][hooks]") {
+  Tensor x = tg::tensor({2.0}, {.dtype = tg::f64, .requires_grad = true});
+  Tensor other = tg::tensor({5.0}, {.dtype = tg::f64, .requires_grad = true});
+  int other_calls = 0;
+  auto h1 = x.register_hook([](const Tensor& g) { return -g; });
+  auto h2 = other.register_hook([&](const Tensor& g) {
+    ++other_calls;
+    return g;
+  });
+  auto grads = tg::grad({tg::sum(x * x * other)}, {x});
+  CHECK(grads[0].item() == -20.0);  // -(2 x other)
+  CHECK(other_calls == 0);          // not asked for: its hook does not run
+  CHECK_FALSE(x.grad().defined());  // tg::grad accumulates nothing
+}
+
+TEST_CASE("hooks take part in create_graph: a doubled gradient has a doubled derivative",
+          "[engine][hooks]") {
+  Tensor x = tg::tensor({3.0}, {.dtype = tg::f64, .requires_grad = true});
+  auto handle = x.register_hook([](const Tensor& g) { return g * 2.0; });
+  auto first = tg::grad({tg::sum(x * x * x)}, {x}, {.create_graph = true});
+  CHECK(first[0].item() == 54.0);  // 2 * 3x^2
+  handle.remove();
+  auto second = tg::grad({tg::sum(first[0])}, {x});
+  CHECK(second[0].item() == 36.0);  // d/dx 6x^2 = 12x
+}
+
+TEST_CASE("a leaf's hook runs once its last gradient is in, layer after layer", "[engine][hooks]") {
+  tg::manual_seed(4);
+  tg::nn::Linear first(3, 4);
+  tg::nn::Linear second(4, 2);
+  std::vector<std::string> order;
+  std::vector<tg::RemovableHandle> handles;
+  for (auto* layer : {&first, &second}) {
+    for (const auto& [name, p] : layer->named_parameters()) {
+      const std::string label = (layer == &first ? "first." : "second.") + name;
+      handles.push_back(p.register_hook([&order, label](const Tensor&) {
+        order.push_back(label);
+        return Tensor{};
+      }));
+    }
+  }
+  tg::sum(second(tg::relu(first(tg::randn({5, 3}))))).backward();
+  // The second layer's gradients are ready first: a data-parallel all-reduce can start on them
+  // while the first layer's are computed.
+  REQUIRE(order.size() == 4);
+  CHECK(order[0].starts_with("second."));
+  CHECK(order[1].starts_with("second."));
+  CHECK(order[2].starts_with("first."));
+  CHECK(order[3].starts_with("first."));
+}
+
+TEST_CASE("hooks reject what cannot work", "[engine][hooks][errors]") {
+  Tensor plain = tg::ones({2});
+  REQUIRE_THROWS_WITH(plain.register_hook([](const Tensor& g) { return g; }),
+                      Catch::Contains("register_hook") && Catch::Contains("does not require grad"));
+  Tensor x = tg::ones({2}, {.requires_grad = true});
+  REQUIRE_THROWS_WITH(x.register_hook(nullptr), Catch::Contains("empty"));
+  auto handle = x.register_hook([](const Tensor&) { return tg::ones({3}); });
+  REQUIRE_THROWS_WITH(tg::sum(x * 2.0).backward(), Catch::Contains("register_hook") &&
+                                                       Catch::Contains("[3]") &&
+                                                       Catch::Contains("[2]"));
+  handle.remove();
+  handle.remove();
+  tg::sum(x * 2.0).backward();
+  CHECK(x.grad().defined());
+}
