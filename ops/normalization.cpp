@@ -85,6 +85,63 @@ Tensor normalized_input_grad(const Tensor& h, const Tensor& xhat, const Tensor& 
   return mul(invstd, sub(sub(h, mean(h, dims, true)), mul(xhat, mean(mul(h, xhat), dims, true))));
 }
 
+// The gradients of a normalisation in two passes over g and x, for a backward that records
+// nothing (under create_graph the closures use the ops above instead). With a = mean(g),
+// b = mean(g xhat) per group, the header's dE/dx = s w (g - a - xhat b) is linear in g and x:
+//   dE/dx = g (s w) + x (-s^2 w b) + (s w (s b mean - a)),
+// and dE/dw = sum g xhat, dE/db = sum g per group. `weight` (per group) may be undefined.
+struct FusedGrads {
+  Tensor input;
+  Tensor weight;  // sum of g xhat per group
+  Tensor bias;    // sum of g per group
+};
+
+template <class T>
+FusedGrads fused_backward(const Tensor& g, const Tensor& x, const Layout& layout,
+                          const Statistics& saved, const Tensor& weight, bool input_grad) {
+  const std::size_t groups = layout.groups;
+  std::vector<double> mean(groups);
+  std::vector<double> invstd(groups);
+  for (std::size_t c = 0; c < groups; ++c) {
+    mean[c] = static_cast<double>(saved.mean.value<T>().data()[c]);
+    invstd[c] = static_cast<double>(saved.invstd.value<T>().data()[c]);
+  }
+  std::vector<double> sum_g(groups);
+  std::vector<double> sum_g_xhat(groups);
+  const T* g_data = g.value<T>().data();
+  const T* x_data = x.value<T>().data();
+  kernels::channel_grad_sums(g_data, x_data, layout.outer, groups, layout.inner, mean.data(),
+                             invstd.data(), sum_g.data(), sum_g_xhat.data());
+  FusedGrads grads;
+  auto dw = detail::new_array<T>({groups});
+  auto db = detail::new_array<T>({groups});
+  for (std::size_t c = 0; c < groups; ++c) {
+    dw.data()[c] = static_cast<T>(sum_g_xhat[c]);
+    db.data()[c] = static_cast<T>(sum_g[c]);
+  }
+  grads.weight = tensor(std::move(dw));
+  grads.bias = tensor(std::move(db));
+  if (!input_grad) return grads;
+  const auto m = static_cast<double>(layout.outer * layout.inner);
+  std::vector<T> k_g(groups);
+  std::vector<T> k_x(groups);
+  std::vector<T> k_1(groups);
+  for (std::size_t c = 0; c < groups; ++c) {
+    const double w = weight.defined() ? static_cast<double>(weight.value<T>().data()[c]) : 1.0;
+    const double s = invstd[c];
+    const double a = sum_g[c] / m;
+    const double b = sum_g_xhat[c] / m;
+    k_g[c] = static_cast<T>(s * w);
+    k_x[c] = static_cast<T>(-s * s * w * b);
+    k_1[c] = static_cast<T>(s * w * (s * b * mean[c] - a));
+  }
+  auto dx = detail::new_array<T>(x.shape());
+  kernels::channel_linear(g_data, x_data, layout.outer, groups, layout.inner, k_g.data(),
+                          k_x.data(), k_1.data(), dx.data());
+  grads.input = tensor(std::move(dx));
+  return grads;
+}
+
 void check_eps(std::string_view op, double eps, const Tensor& x) {
   if (!std::isfinite(eps) || eps < 0.0) {
     fail("{}: eps must be finite and >= 0, got {} (input {})", op, eps, to_string(x.shape()));
@@ -208,6 +265,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
                  eps = options.eps, x_grad, w_grad, b_grad](const Tensor& g) {
                   std::vector<Tensor> grads(3);
                   if (!x_grad && !w_grad && !b_grad) return grads;
+                  if (!GradMode::is_enabled()) {
+                    FusedGrads fused =
+                        dispatch_floating(g.dtype(), "batch_norm_backward", [&]<class T>() {
+                          return fused_backward<T>(g, x, layout, saved, weight, x_grad);
+                        });
+                    return std::vector<Tensor>{fused.input, w_grad ? fused.weight : Tensor{},
+                                               b_grad ? fused.bias : Tensor{}};
+                  }
                   auto [xhat, invstd] = normalized_input(x, saved, layout.dims, eps);
                   if (x_grad) {
                     Tensor h = weight.defined() ? mul(g, reshape(weight, channel_shape)) : g;
@@ -264,6 +329,12 @@ Tensor layer_norm(const Tensor& input, const std::vector<std::int64_t>& normaliz
   });
   Tensor y =
       record(std::string(op), xhat, {x}, [x, saved, layout, eps = options.eps](const Tensor& g) {
+        if (!GradMode::is_enabled()) {
+          return std::vector<Tensor>{
+              dispatch_floating(g.dtype(), "layer_norm_backward", [&]<class T>() {
+                return fused_backward<T>(g, x, layout, saved, Tensor{}, true).input;
+              })};
+        }
         auto [xh, invstd] = normalized_input(x, saved, layout.dims, eps);
         return std::vector<Tensor>{normalized_input_grad(g, xh, invstd, layout.dims)};
       });

@@ -19,4 +19,17 @@ template <class T>
 void channel_affine(const T* x, std::size_t outer, std::size_t channels, std::size_t inner,
                     const T* scale, const T* shift, T* out);
 
+// The sums a normalisation's backward needs, per channel c, with xhat = (x - mean[c]) invstd[c]:
+// sum_g[c] = sum of g, sum_g_xhat[c] = sum of g xhat (in double, in a fixed order).
+template <class T>
+void channel_grad_sums(const T* g, const T* x, std::size_t outer, std::size_t channels,
+                       std::size_t inner, const double* mean, const double* invstd, double* sum_g,
+                       double* sum_g_xhat);
+
+// out[o, c, i] = g * k_g[c] + x * k_x[c] + k_1[c]: the input gradient of a normalisation, whose
+// terms are all linear in g and x once the per-channel sums are known.
+template <class T>
+void channel_linear(const T* g, const T* x, std::size_t outer, std::size_t channels,
+                    std::size_t inner, const T* k_g, const T* k_x, const T* k_1, T* out);
+
 }  // namespace tg::kernels
