@@ -1,5 +1,6 @@
 #include "conv.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "../autograd/dispatch.hpp"
+#include "../autograd/grad_mode.hpp"
 #include "../autograd/op_context.hpp"
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
@@ -210,7 +212,7 @@ auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tens
     // A plain backward (nothing recorded) of a layer whose input needs no gradient (a first
     // layer): the weight and bias gradients from one pass over grad and y, with the bits of the
     // ops below, and delta never written.
-    if (relu_output != nullptr && !need_input && need_weight &&
+    if (relu_output != nullptr && !need_input && need_weight && options.groups == 1 &&
         !needs_grad({grad, x, *relu_output})) {
       Tensor bias_grad;
       Tensor weight_grad = conv2d_weight_and_bias_grad(grad, relu_output, x, weight_shape, options,
@@ -221,7 +223,7 @@ auto convolution_gradients(const Tensor& input, const Tensor& weight, const Tens
         relu_output != nullptr ? leaky_relu_backward(grad, *relu_output, 0.0) : grad;
     Tensor input_grad = need_input ? conv2d_input_grad(delta, w, input_shape, options) : Tensor{};
     // A plain backward: the weight and bias gradients from one pass over delta.
-    if (need_weight && need_bias && !needs_grad({delta, x})) {
+    if (need_weight && need_bias && options.groups == 1 && !needs_grad({delta, x})) {
       Tensor bias_grad;
       Tensor weight_grad =
           conv2d_weight_and_bias_grad(delta, nullptr, x, weight_shape, options, &bias_grad);
@@ -249,8 +251,6 @@ Tensor convolution(std::string_view op, const Tensor& input, const Tensor& weigh
                 [gradients](const Tensor& grad, const Tensor& y) { return gradients(grad, &y); });
 }
 
-}  // namespace
-
 // groups > 1: checks that the channels split into `groups` groups ([N,C_in,..] input or
 // input_shape, [C_out,C_in/groups,..] weight), and returns the options of one group.
 Conv2dOptions one_group(std::string_view op, std::size_t input_channels, const Shape& weight,
@@ -258,6 +258,10 @@ Conv2dOptions one_group(std::string_view op, std::size_t input_channels, const S
   const std::int64_t groups = options.groups;
   if (groups < 1) fail("{}: groups must be >= 1, got {} {}", op, groups, context);
   const auto g = static_cast<std::size_t>(groups);
+  if (g > std::max<std::size_t>(input_channels, 1)) {
+    fail("{}: groups {} is more than the {} input channels {}", op, groups, input_channels,
+         context);
+  }
   if (weight[0] % g != 0) {
     fail("{}: groups {} must divide the {} output channels {}", op, groups, weight[0], context);
   }
@@ -277,7 +281,10 @@ std::vector<Tensor> chunks(const Tensor& t, std::int64_t groups, std::int64_t di
   return chunk(t, groups, dim);
 }
 
-// A grouped conv2d or conv2d_relu: one convolution per group, concatenated along channels.
+// A grouped conv2d or conv2d_relu, recorded as one node: the forward is one convolution per
+// group, concatenated along channels; the backward is the grouped conv2d_input_grad and
+// conv2d_weight_grad, which cost what the forward does. (Recorded group by group, each group's
+// narrow would send back a gradient the size of the whole input: groups x the work.)
 Tensor grouped_convolution(std::string_view op, const Tensor& input, const Tensor& weight,
                            const Tensor& bias, const Conv2dOptions& options,
                            kernels::Activation activation) {
@@ -288,15 +295,28 @@ Tensor grouped_convolution(std::string_view op, const Tensor& input, const Tenso
       fmt::format("(input {}, weight {})", to_string(input.shape()), to_string(weight.shape()));
   const Conv2dOptions one = one_group(op, input.shape()[1], weight.shape(), options, context);
   detail::check_bias(op, bias, weight, "[C_out]", context);
-  const std::vector<Tensor> xs = chunk(input, options.groups, 1);
-  const std::vector<Tensor> ws = chunk(weight, options.groups, 0);
-  const std::vector<Tensor> bs = chunks(bias, options.groups, 0);
-  std::vector<Tensor> outputs;
-  for (std::size_t i = 0; i < xs.size(); ++i) {
-    outputs.push_back(convolution(op, xs[i], ws[i], bs[i], one, activation));
+  Tensor output;
+  {
+    const NoGradGuard no_grad;
+    const std::vector<Tensor> xs = chunk(input, options.groups, 1);
+    const std::vector<Tensor> ws = chunk(weight, options.groups, 0);
+    const std::vector<Tensor> bs = chunks(bias, options.groups, 0);
+    std::vector<Tensor> outputs;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      outputs.push_back(convolution(op, xs[i], ws[i], bs[i], one, activation));
+    }
+    output = cat(outputs, 1);
   }
-  return cat(outputs, 1);
+  auto gradients = convolution_gradients(input, weight, bias, options);
+  if (activation == kernels::Activation::none) {
+    return record(std::string(op), output, {input, weight, bias},
+                  [gradients](const Tensor& grad) { return gradients(grad, nullptr); });
+  }
+  return record(std::string(op), output, {input, weight, bias},
+                [gradients](const Tensor& grad, const Tensor& y) { return gradients(grad, &y); });
 }
+
+}  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options) {

@@ -416,6 +416,12 @@ std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim
   }
   const auto length = static_cast<std::int64_t>(x.shape()[d]);
   if (length == 0) {
+    // PyTorch gives `chunks` empty pieces; a count no list of tensors could hold is refused.
+    constexpr std::int64_t max_empty_pieces = std::int64_t{1} << 20;
+    if (chunks > max_empty_pieces) {
+      fail("chunk: {} chunks of the empty dim {} of input {}: at most {} empty pieces", chunks, d,
+           to_string(x.shape()), max_empty_pieces);
+    }
     return split(x, std::vector<std::int64_t>(static_cast<std::size_t>(chunks), 0),
                  static_cast<std::int64_t>(d));
   }

@@ -231,9 +231,12 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
   const Tensor diff = sub(input, target);
   const Tensor distance = abs(diff);
   if (beta == 0.0) return reduce(distance, options.reduction);
-  // Both branches are finite everywhere, so where passes no NaN into the gradient.
-  const Tensor quadratic = mul(mul(diff, diff), 0.5 / beta);
-  return reduce(where(lt(distance, beta), quadratic, sub(distance, 0.5 * beta)), options.reduction);
+  // The quadratic branch squares only the differences it keeps: squared where the linear branch
+  // is taken, an infinite difference would send 0 * inf = NaN back through where's other side.
+  const Tensor small = lt(distance, beta);
+  const Tensor kept = where(small, diff, 0.0);
+  const Tensor quadratic = mul(mul(kept, kept), 0.5 / beta);
+  return reduce(where(small, quadratic, sub(distance, 0.5 * beta)), options.reduction);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {

@@ -75,11 +75,20 @@ std::int64_t pooled_size(std::int64_t in, std::int64_t kernel, std::int64_t stri
   // extent - 2 * padding cannot overflow once the extent does not (padding <= kernel / 2),
   // unlike in + 2 * padding.
   const std::int64_t reach = dilation * (kernel - 1) + 1 - 2 * padding;
-  const std::int64_t span = in - reach + (ceil_mode ? stride - 1 : 0);
-  if (span < 0) return 0;  // floor division of a negative span gives at most 0 windows
-  std::int64_t out = span / stride + 1;
-  // A ceil_mode window must start inside the input or its left padding.
-  if (ceil_mode && (out - 1) * stride >= in + padding) --out;
+  const std::int64_t span = in - reach;
+  // Rounded down (or up), span / stride: divisions only, since stride may be near 2^63.
+  std::int64_t out = 0;
+  if (span >= 0) {
+    out = span / stride + 1 + (ceil_mode && span % stride != 0 ? 1 : 0);
+  } else if (ceil_mode && -span < stride) {
+    out = 1;  // rounded up, -1 < span / stride < 0 is 0
+  } else {
+    return 0;
+  }
+  // A ceil_mode window must start inside the input or its left padding: (out - 1) stride <
+  // in + padding, that is out - 1 < ceil((in + padding) / stride).
+  const std::int64_t limit = in + padding;
+  if (ceil_mode && out - 1 >= limit / stride + (limit % stride != 0 ? 1 : 0)) --out;
   return out;
 }
 

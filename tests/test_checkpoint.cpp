@@ -232,3 +232,54 @@ TEST_CASE("a training checkpoint must match the optimizer kind", "[checkpoint][e
                     Catch::Contains("not a training checkpoint"));
   tg::load(model, dir / "ck.safetensors");  // the weights alone load from a checkpoint
 }
+
+TEST_CASE("a scheduler made after loading resumes from the run's base rate", "[checkpoint]") {
+  // PyTorch keeps initial_lr in the optimizer's state: the order of loading and making the
+  // scheduler does not matter. Here too: StepLR(1, 0.5) from 0.1, three steps, 0.0125.
+  tg::test::TempDir dir;
+  tg::manual_seed(3);
+  Small model;
+  tg::optim::SGD sgd(model.parameters(), {.lr = 0.1});
+  tg::optim::StepLR schedule(sgd, 1, 0.5);
+  for (int i = 0; i < 3; ++i) schedule.step();
+  REQUIRE(sgd.lr() == Approx(0.0125));
+  tg::save_checkpoint(dir / "c.safetensors", model, sgd, {.epoch = 3, .step = 3});
+
+  Small resumed_model;
+  tg::optim::SGD resumed(resumed_model.parameters(), {.lr = 0.1});
+  tg::load_checkpoint(dir / "c.safetensors", resumed_model, resumed);
+  CHECK(resumed.initial_lr(0) == 0.1);
+  tg::optim::StepLR resumed_schedule(resumed, 1, 0.5);  // made after the load
+  resumed_schedule.set_epoch(3);
+  CHECK(resumed.lr() == Approx(0.0125));
+  resumed_schedule.step();
+  CHECK(resumed.lr() == Approx(0.00625));
+}
+
+TEST_CASE("BatchNorm2d's running estimates and batch count are saved and loaded", "[checkpoint]") {
+  tg::test::TempDir dir;
+  tg::manual_seed(4);
+  tg::nn::Sequential net(std::make_shared<tg::nn::Conv2d>(1, 3, 3),
+                         std::make_shared<tg::nn::BatchNorm2d>(3));
+  for (int i = 0; i < 2; ++i) (void)net(tg::randn({4, 1, 6, 6}) * 3.0 + 1.0);
+  tg::save(net, dir / "bn.safetensors");
+  const auto file = tg::read_safetensors(dir / "bn.safetensors");
+  CHECK(file.tensors.at("1.num_batches_tracked").dtype() == tg::i64);
+  CHECK(file.tensors.at("1.num_batches_tracked").item<std::int64_t>() == 2);
+
+  tg::nn::Sequential other(std::make_shared<tg::nn::Conv2d>(1, 3, 3),
+                           std::make_shared<tg::nn::BatchNorm2d>(3));
+  tg::load(other, dir / "bn.safetensors");
+  auto bn = net.at<tg::nn::BatchNorm2d>(1);
+  auto loaded = other.at<tg::nn::BatchNorm2d>(1);
+  REQUIRE(bool(
+      xt::all(xt::equal(loaded->running_mean.value<float>(), bn->running_mean.value<float>()))));
+  REQUIRE(
+      bool(xt::all(xt::equal(loaded->running_var.value<float>(), bn->running_var.value<float>()))));
+  CHECK(loaded->num_batches_tracked.item<std::int64_t>() == 2);
+  // Evaluation then gives the same outputs.
+  net.eval();
+  other.eval();
+  Tensor x = tg::randn({2, 1, 6, 6});
+  REQUIRE(bool(xt::all(xt::equal(net(x).value<float>(), other(x).value<float>()))));
+}

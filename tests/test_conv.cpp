@@ -1131,3 +1131,21 @@ TEST_CASE("grouped conv2d rejects channels that do not split into the groups", "
       tg::conv2d_weight_grad(tg::randn({1, 4, 3, 3}), x, {4, 2, 3, 3}, {.groups = 4}),
       Contains("conv2d_weight_grad") && Contains("weight must be [C_out,4/4"));
 }
+
+TEST_CASE("a grouped conv2d is one node, whose backward costs what its forward does", "[conv]") {
+  tg::manual_seed(43);
+  Tensor x = tg::randn({2, 8, 6, 6}, {.requires_grad = true});
+  Tensor w = tg::randn({8, 1, 3, 3}, {.requires_grad = true});
+  Tensor y = tg::conv2d(x, w, Tensor{}, {.groups = 8});
+  // Recorded group by group, each group's narrow would send back a gradient the size of the
+  // whole input (8 x the work): the whole grouped op is one node with three inputs instead.
+  REQUIRE(y.grad_fn());
+  CHECK(y.grad_fn()->name() == "conv2d");
+  CHECK(y.grad_fn()->edges().size() == 3);
+  CHECK(y.grad_fn()->edges()[0].leaf.lock().get() == x.impl());
+  REQUIRE_THROWS_WITH(tg::conv2d(tg::zeros({1, 0, 4, 4}), tg::zeros({0, 0, 3, 3}), {},
+                                 {.groups = std::int64_t{1} << 40}),
+                      Catch::Contains("groups") && Catch::Contains("more than the 0 input"));
+  REQUIRE_THROWS_WITH(tg::conv2d(x, tg::randn({16, 0, 3, 3}), {}, {.groups = 16}),
+                      Catch::Contains("more than the 8 input channels"));
+}

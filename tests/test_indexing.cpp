@@ -432,3 +432,9 @@ TEST_CASE("index_select and the backward ops reject bad indices and shapes", "[i
   REQUIRE_THROWS_WITH(tg::slice_backward(tg::zeros({2, 2}, {.dtype = tg::i64}), {2, 2}, 0, 0, 2),
                       Catch::Contains("slice_backward") && Catch::Contains("i64"));
 }
+
+TEST_CASE("chunk refuses more empty pieces than a list can hold", "[indexing]") {
+  REQUIRE_THROWS_WITH(tg::chunk(tg::zeros({0, 3}), INT64_MAX, 0),
+                      Catch::Contains("chunk") && Catch::Contains("[0,3]"));
+  CHECK(tg::chunk(tg::zeros({0, 3}), 5, 0).size() == 5);  // as PyTorch: 5 empty pieces
+}

@@ -469,3 +469,11 @@ TEST_CASE("the new losses reject bad inputs with the op's name", "[loss][errors]
   REQUIRE_THROWS_WITH(tg::smooth_l1_loss(Tensor{}, tg::ones({2})),
                       Catch::Contains("smooth_l1_loss") && Catch::Contains("undefined"));
 }
+
+TEST_CASE("smooth_l1_loss's gradient stays finite at an infinite difference", "[loss]") {
+  // PyTorch: d/dx of smooth_l1(x, 0) at x = (0, 1, inf) with beta 1 is (0, 1, 1).
+  Tensor x = tg::tensor({0.0, 1.0, INFINITY}, {.dtype = tg::f64, .requires_grad = true});
+  tg::smooth_l1_loss(x, tg::zeros({3}, {.dtype = tg::f64}), {.reduction = tg::Reduction::sum})
+      .backward();
+  REQUIRE(bool(xt::allclose(x.grad().value<double>(), xt::xarray<double>{0.0, 1.0, 1.0})));
+}

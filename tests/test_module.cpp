@@ -104,6 +104,8 @@ struct Residual : tg::nn::Module {
         "conv", std::make_shared<tg::nn::Conv2d>(2, 2, 3, tg::Conv2dOptions{.padding = 1}, false));
     bn = register_module("bn", std::make_shared<tg::nn::BatchNorm2d>(2));
   }
+  // The unary Module::forward stays visible (and Clang's -Woverloaded-virtual quiet).
+  using Module::forward;
   Tensor forward(const Tensor& x, const Tensor& skip) { return tg::relu((*bn)((*conv)(x)) + skip); }
   std::shared_ptr<tg::nn::Conv2d> conv;
   std::shared_ptr<tg::nn::BatchNorm2d> bn;

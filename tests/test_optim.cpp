@@ -449,3 +449,28 @@ TEST_CASE("optimizer state holds every group's learning rate, a one-group state 
   CHECK_THROWS_WITH(restored.load_state(negative), Catch::Contains("lr -2 for parameter group 1"));
   CHECK(restored.lr(1) == 0.05);
 }
+
+TEST_CASE("a step after Module::to changed the parameters' dtype is refused whole", "[optim]") {
+  tg::manual_seed(8);
+  tg::nn::Linear layer(3, 2);
+  tg::optim::Adam adam(layer.parameters(), {.lr = 0.1});
+  tg::sum(layer(tg::randn({4, 3}))).backward();
+  adam.step();  // the state is f32 now
+  layer.to(tg::f64);
+  tg::sum(layer(tg::randn({4, 3}, {.dtype = tg::f64}))).backward();
+  const xt::xarray<double> before = layer.weight.value<double>();
+  const auto state_before = adam.state();
+  REQUIRE_THROWS_WITH(adam.step(), Catch::Contains("Adam") && Catch::Contains("Module::to") &&
+                                       Catch::Contains("f32"));
+  // Nothing moved: not the weight, not a step count.
+  REQUIRE(bool(xt::all(xt::equal(layer.weight.value<double>(), before))));
+  const auto state_after = adam.state();
+  REQUIRE(state_after.size() == state_before.size());
+  for (std::size_t i = 0; i < state_after.size(); ++i) {
+    CHECK(state_after[i].first == state_before[i].first);
+    if (state_after[i].first.ends_with(".step")) {
+      CHECK(state_after[i].second.item<std::int64_t>() ==
+            state_before[i].second.item<std::int64_t>());
+    }
+  }
+}

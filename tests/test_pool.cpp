@@ -890,3 +890,10 @@ TEST_CASE("dilation, ceil_mode and adaptive pooling reject bad options", "[pool]
                     tg::Error);
   REQUIRE_THROWS_WITH(tg::max_pool2d_with_indices(x, {.kernel = 6}), Contains("max_pool2d"));
 }
+
+TEST_CASE("ceil_mode with a stride near 2^63 computes the output size without overflow", "[pool]") {
+  Tensor x = tg::tensor(xt::xarray<double>{{{{1, 5, 2, 0, 7}}}});
+  Tensor y = tg::max_pool2d(x, {.kernel = 1, .stride = INT64_MAX, .ceil_mode = true});
+  // One window per dim: the next would start past the input.
+  REQUIRE(same(y.value<double>(), plane({{1}})));
+}

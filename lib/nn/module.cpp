@@ -152,11 +152,12 @@ std::vector<std::pair<std::string, Module*>> Module::named_modules() {
   std::function<void(const std::string&, Module&)> visit = [&](const std::string& prefix,
                                                                Module& module) {
     for (auto& [name, child] : module.children_) {
+      Module* const submodule = child.get();  // Clang 14 cannot capture a structured binding
       const bool seen = std::any_of(out.begin(), out.end(),
-                                    [&](const auto& entry) { return entry.second == child.get(); });
+                                    [&](const auto& entry) { return entry.second == submodule; });
       if (seen) continue;
-      out.emplace_back(prefix + name, child.get());
-      visit(prefix + name + ".", *child);
+      out.emplace_back(prefix + name, submodule);
+      visit(prefix + name + ".", *submodule);
     }
   };
   visit("", *this);

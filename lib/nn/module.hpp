@@ -9,7 +9,8 @@
 //
 // forward: a module with one tensor in and one out overrides forward(const Tensor&), and can sit
 // in a Sequential; any other module defines the forward it needs (any arguments, any result)
-// and is called as block->forward(x, skip). Module::forward then throws tg::Error naming it.
+// and is called as block->forward(x, skip); `using Module::forward;` beside it keeps the unary one
+// visible (and -Woverloaded-virtual quiet). Module::forward then throws tg::Error naming it.
 
 #include <cstdint>
 #include <functional>

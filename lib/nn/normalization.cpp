@@ -7,8 +7,8 @@
 
 namespace tg::nn {
 
-BatchNorm2d::BatchNorm2d(std::int64_t num_features, BatchNorm2dOptions batch_norm_options)
-    : options(batch_norm_options) {
+BatchNorm2d::BatchNorm2d(std::int64_t features, BatchNorm2dOptions batch_norm_options)
+    : num_features(features), options(batch_norm_options) {
   if (num_features <= 0) fail("BatchNorm2d: num_features must be positive, got {}", num_features);
   const Shape channels{static_cast<std::size_t>(num_features)};
   if (options.affine) {
@@ -27,21 +27,20 @@ Tensor BatchNorm2d::forward(const Tensor& input) {
     fail("BatchNorm2d: expected a 4-D input [N,C,H,W], got {}", to_string(input.shape()));
   }
   const bool tracking = options.track_running_stats;
-  if (is_training() && tracking) {
+  // Without running estimates, evaluation normalises by the batch too (as PyTorch).
+  Tensor output = batch_norm(
+      input, running_mean, running_var, weight, bias,
+      {.training = is_training() || !tracking, .momentum = options.momentum, .eps = options.eps});
+  if (is_training() && tracking) {  // counted once batch_norm has accepted the batch
     ++*num_batches_tracked.value<std::int64_t>().data();
     num_batches_tracked.bump_version();
   }
-  // Without running estimates, evaluation normalises by the batch too (as PyTorch).
-  return batch_norm(
-      input, running_mean, running_var, weight, bias,
-      {.training = is_training() || !tracking, .momentum = options.momentum, .eps = options.eps});
+  return output;
 }
 
 std::string BatchNorm2d::describe() const {
-  const std::size_t channels =
-      weight.defined() ? weight.numel() : (running_mean.defined() ? running_mean.numel() : 0);
   return fmt::format("BatchNorm2d({}, eps={}, momentum={}, affine={}, track_running_stats={})",
-                     channels, options.eps, options.momentum, options.affine ? "True" : "False",
+                     num_features, options.eps, options.momentum, options.affine ? "True" : "False",
                      options.track_running_stats ? "True" : "False");
 }
 

@@ -32,6 +32,7 @@ class BatchNorm2d : public Module {
   Tensor running_mean;         // [C], or undefined without track_running_stats
   Tensor running_var;          // [C], or undefined without track_running_stats
   Tensor num_batches_tracked;  // i64 0-D, or undefined without track_running_stats
+  std::int64_t num_features;
   BatchNorm2dOptions options;
 };
 

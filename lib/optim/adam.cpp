@@ -83,6 +83,7 @@ void Adam::step() {
   // parameter before any moves: a step is taken whole or not at all.
   std::vector<Tensor> new_avg(parameters_.size()), new_avg_sq(parameters_.size());
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    check_step_inputs(i, {&exp_avg_[i], &exp_avg_sq_[i]});
     if (!parameters_[i].grad().defined()) continue;
     if (steps_[i] == max_step_count) {
       fail("{}: parameter {} has taken 2^53 steps, the most a checkpoint holds", name_, i);

@@ -1,6 +1,8 @@
 #include "optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "../../autograd/dispatch.hpp"
 #include "../../ops/kernels/parallel.hpp"
@@ -103,6 +105,17 @@ NamedTensors Optimizer::state() const {
     for (std::size_t g = 0; g < num_groups_; ++g) lrs(g) = group_lr(g);
     out.emplace_back("lr", tensor(std::move(lrs)));
   }
+  // The rates schedules start from, when a scheduler has set them (NaN for a group it has not):
+  // a scheduler made after loading then resumes from the run's true base rates.
+  if (std::any_of(initial_lrs_.begin(), initial_lrs_.end(),
+                  [](const auto& v) { return v.has_value(); })) {
+    xt::xarray<double> initial = xt::zeros<double>({num_groups_});
+    for (std::size_t g = 0; g < num_groups_; ++g) {
+      initial(g) = initial_lrs_[g].value_or(std::numeric_limits<double>::quiet_NaN());
+    }
+    if (num_groups_ == 1) initial.reshape({});
+    out.emplace_back("initial_lr", tensor(std::move(initial)));
+  }
   save_buffers(out);
   return out;
 }
@@ -129,12 +142,52 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state) {
     }
   }
   remaining.erase(lr);
+  // Saved since schedulers' base rates were: absent from older checkpoints, NaN for a group
+  // without one.
+  std::vector<std::optional<double>> restored_initial = initial_lrs_;
+  if (auto initial = remaining.find("initial_lr"); initial != remaining.end()) {
+    const Tensor& values = initial->second;
+    if (values.numel() != num_groups_ || !is_floating(values.dtype())) {
+      fail("{}: optimizer state 'initial_lr' is {} {}, expected one rate per parameter group ({})",
+           name_, tg::name(values.dtype()), to_string(values.shape()), num_groups_);
+    }
+    for (std::size_t g = 0; g < num_groups_; ++g) {
+      const double v = dispatch_floating(values.dtype(), "load_state", [&]<class T>() {
+        return static_cast<double>(values.value<T>().data()[g]);
+      });
+      if (std::isnan(v)) {
+        restored_initial[g].reset();
+      } else if (v >= 0.0 && std::isfinite(v)) {
+        restored_initial[g] = v;
+      } else {
+        fail("{}: optimizer state has initial_lr {} for parameter group {}", name_, v, g);
+      }
+    }
+    remaining.erase(initial);
+  }
   const std::function<void()> install = prepare_buffers(remaining);
   if (!remaining.empty()) {
     fail("{}: optimizer state has an unexpected key '{}'", name_, remaining.begin()->first);
   }
   install();
   for (std::size_t g = 0; g < num_groups_; ++g) set_group_lr(g, restored_lrs[g]);
+  initial_lrs_ = std::move(restored_initial);
+}
+
+void Optimizer::check_step_inputs(std::size_t index,
+                                  std::initializer_list<const Tensor*> buffers) const {
+  const Tensor& p = parameters_[index];
+  auto check = [&](const Tensor& t, const char* what) {
+    if (t.defined() && (t.dtype() != p.dtype() || t.shape() != p.shape())) {
+      fail(
+          "{}: parameter {} is {} {} but its {} is {} {} (was the model converted with "
+          "Module::to after the optimizer was made? make the optimizer after converting)",
+          name_, index, tg::name(p.dtype()), to_string(p.shape()), what, tg::name(t.dtype()),
+          to_string(t.shape()));
+    }
+  };
+  check(p.grad(), "gradient");
+  for (const Tensor* buffer : buffers) check(*buffer, "optimizer state");
 }
 
 Tensor Optimizer::take_buffer(std::map<std::string, Tensor>& state, std::size_t index,

@@ -133,6 +133,11 @@ class Optimizer {
   static void update_in_chunks(
       std::size_t n, const std::function<void(std::size_t begin, std::size_t end)>& update);
 
+  // For subclasses, before a step moves anything: parameter `index`'s gradient and its buffers
+  // (undefined ones are skipped) must still have the parameter's dtype and shape. They do not
+  // after nn::Module::to converted the parameters of a model whose optimizer has state.
+  void check_step_inputs(std::size_t index, std::initializer_list<const Tensor*> buffers) const;
+
   // For subclasses: the buffer `key` of parameter `index`, checked against the parameter.
   Tensor take_buffer(std::map<std::string, Tensor>& state, std::size_t index,
                      const std::string& key, bool required) const;

@@ -72,6 +72,7 @@ void RMSprop::step() {
   const std::size_t n = parameters_.size();
   std::vector<Tensor> new_square(n), new_momentum(n), new_grad_avg(n);
   for (std::size_t i = 0; i < n; ++i) {
+    check_step_inputs(i, {&square_avg_[i], &momentum_buffer_[i], &grad_avg_[i]});
     if (!parameters_[i].grad().defined()) continue;
     const RMSpropOptions& o = options_of(i);
     if (!square_avg_[i].defined()) new_square[i] = zeros_like(parameters_[i]);

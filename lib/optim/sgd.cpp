@@ -63,6 +63,7 @@ void SGD::step() {
   // moves: a step is taken whole or not at all.
   std::vector<Tensor> new_buffers(parameters_.size());
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    check_step_inputs(i, {&momentum_buffers_[i]});
     if (options_of(i).momentum != 0.0 && !momentum_buffers_[i].defined() &&
         parameters_[i].grad().defined()) {
       new_buffers[i] = zeros_like(parameters_[i]);

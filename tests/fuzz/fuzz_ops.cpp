@@ -57,8 +57,77 @@ std::vector<std::int64_t> dims(FuzzedDataProvider& in) {
 
 tg::Size2 size2(FuzzedDataProvider& in) { return {size(in), size(in)}; }
 
+std::vector<Tensor> tensors(FuzzedDataProvider& in, const Tensor& a, const Tensor& b,
+                            const Tensor& c) {
+  std::vector<Tensor> list{a, b, c};
+  list.resize(in.ConsumeIntegralInRange<std::size_t>(0, 3));
+  return list;
+}
+
+// The first piece, if there is one.
+Tensor first(const std::vector<Tensor>& pieces) { return pieces.empty() ? Tensor{} : pieces[0]; }
+
+// The ops of the models issue: normalisation, pooling options, joining, indexing, selection.
+Tensor call_more(FuzzedDataProvider& in, const Tensor& a, const Tensor& b, const Tensor& c) {
+  switch (in.ConsumeIntegralInRange(0, 21)) {
+    case 0:
+      return tg::batch_norm(a, b.detach(), c.detach(), b, c,
+                            {.training = in.ConsumeBool(),
+                             .momentum = in.ConsumeFloatingPoint<double>(),
+                             .eps = in.ConsumeFloatingPoint<double>()});
+    case 1:
+      return tg::layer_norm(a, dims(in), b, c, {.eps = in.ConsumeFloatingPoint<double>()});
+    case 2:
+      return tg::conv2d(a, b, c, {.padding = size2(in), .groups = size(in)});
+    case 3:
+      return tg::max_pool2d(a, {.kernel = size2(in),
+                                .stride = size2(in),
+                                .padding = size2(in),
+                                .dilation = size2(in),
+                                .ceil_mode = in.ConsumeBool()});
+    case 4:
+      return tg::adaptive_avg_pool2d(a, size2(in));
+    case 5:
+      return tg::cat(tensors(in, a, b, c), size(in));
+    case 6:
+      return tg::stack(tensors(in, a, b, c), size(in));
+    case 7:
+      return first(tg::split(a, size(in), size(in)));
+    case 8:
+      return first(tg::chunk(a, size(in), size(in)));
+    case 9:
+      return tg::narrow(a, size(in), size(in), size(in));
+    case 10:
+      return tg::slice(a, size(in), size(in), size(in), size(in));
+    case 11:
+      return tg::select(a, size(in), size(in));
+    case 12:
+      return tg::index_select(a, size(in), b);
+    case 13:
+      return tg::permute(tg::unsqueeze(tg::squeeze(a), size(in)), dims(in));
+    case 14:
+      return tg::max(a, size(in), in.ConsumeBool()).values;
+    case 15:
+      return tg::min(a);
+    case 16:
+      return tg::clamp(a, in.ConsumeFloatingPoint<double>(), in.ConsumeFloatingPoint<double>());
+    case 17:
+      return tg::where(tg::gt(a, b), b, c);
+    case 18:
+      return tg::softplus(tg::elu(tg::gelu(tg::silu(a)), in.ConsumeFloatingPoint<double>()),
+                          in.ConsumeFloatingPoint<double>(), in.ConsumeFloatingPoint<double>());
+    case 19:
+      return tg::binary_cross_entropy_with_logits(a, b, {.weight = c});
+    case 20:
+      return tg::smooth_l1_loss(tg::sqrt(tg::abs(a)), b,
+                                {.beta = in.ConsumeFloatingPoint<double>()});
+    default:
+      return tg::cross_entropy(a, b, {.label_smoothing = in.ConsumeFloatingPoint<double>()});
+  }
+}
+
 Tensor call(FuzzedDataProvider& in, const Tensor& a, const Tensor& b, const Tensor& c) {
-  switch (in.ConsumeIntegralInRange(0, 24)) {
+  switch (in.ConsumeIntegralInRange(0, 25)) {
     case 0:
       return tg::conv2d(a, b, c,
                         {.stride = size2(in), .padding = size2(in), .dilation = size2(in)});
@@ -112,8 +181,10 @@ Tensor call(FuzzedDataProvider& in, const Tensor& a, const Tensor& b, const Tens
       return tg::pow(tg::log(a), in.ConsumeFloatingPoint<double>());
     case 23:
       return tg::leaky_relu(tg::sigmoid(a) - tg::tanh(b), in.ConsumeFloatingPoint<double>());
-    default:
+    case 24:
       return tg::sum_to(a, b.shape());
+    default:
+      return call_more(in, a, b, c);
   }
 }
 
