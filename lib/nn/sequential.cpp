@@ -17,8 +17,9 @@ const std::shared_ptr<Module>& ModuleList::operator[](std::size_t index) const {
 }
 
 void ModuleList::wrong_type(std::size_t index, const std::type_info& expected) const {
+  const Module& found = *modules_[index];
   fail("{}: module {} is a {}, not a {}", class_name(typeid(*this)), index,
-       class_name(typeid(*modules_[index])), class_name(expected));
+       class_name(typeid(found)), class_name(expected));
 }
 
 Tensor Sequential::forward(const Tensor& input) {

@@ -1,6 +1,7 @@
 #include "parallel.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "threads/backend.hpp"
 
@@ -28,6 +29,13 @@ void parallel_for(std::size_t n, std::size_t grain,
   parallel_chunks(n, grain,
                   [&](std::size_t, std::size_t begin, std::size_t end) { body(begin, end); });
 }
+
+BackgroundTask::BackgroundTask(std::function<void()> work)
+    : job_(threads::start_job(std::move(work))) {}
+
+BackgroundTask::~BackgroundTask() = default;
+
+void BackgroundTask::wait() { job_->wait(); }
 
 void set_thread_limit(int threads) { threads::set_limit(threads); }
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 
 namespace tg::kernels {
 
@@ -42,6 +43,26 @@ std::size_t chunk_count(std::size_t n, std::size_t grain);
 void parallel_chunks(
     std::size_t n, std::size_t grain,
     const std::function<void(std::size_t chunk, std::size_t begin, std::size_t end)>& body);
+
+namespace threads {
+class Job;
+}  // namespace threads
+
+// Work that runs beside its caller (the data loader's next batch, made while the current one
+// trains), on the seam's threads: it takes a thread of the limit while it runs, and with a limit
+// of 1 it runs in wait(), so tg::set_num_threads bounds it as it bounds the loops.
+class BackgroundTask {
+ public:
+  explicit BackgroundTask(std::function<void()> work);
+  ~BackgroundTask();  // waits for the work; an error it raised is dropped
+  BackgroundTask(const BackgroundTask&) = delete;
+  BackgroundTask& operator=(const BackgroundTask&) = delete;
+  // Returns once the work has run; rethrows what it threw.
+  void wait();
+
+ private:
+  std::unique_ptr<threads::Job> job_;
+};
 
 // The thread limit; 0 restores the default (one thread per core).
 void set_thread_limit(int threads);

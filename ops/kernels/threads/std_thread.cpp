@@ -1,9 +1,11 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "backend.hpp"
@@ -13,7 +15,53 @@ namespace {
 
 std::atomic<int> requested_limit{0};
 
+// A thread of its own when the limit allows two or more; otherwise (or when the system has no
+// thread to give) the work runs in wait().
+class ThreadJob : public Job {
+ public:
+  explicit ThreadJob(std::function<void()> work) : work_(std::move(work)) {
+    if (limit() < 2) return;
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error&) {
+    }
+  }
+  ~ThreadJob() override { finish(); }
+  ThreadJob(const ThreadJob&) = delete;
+  ThreadJob& operator=(const ThreadJob&) = delete;
+
+  void wait() override {
+    finish();
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void run() {
+    try {
+      work_();
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    work_ = nullptr;
+  }
+  void finish() {
+    if (thread_.joinable()) {
+      thread_.join();
+    } else if (work_) {
+      run();
+    }
+  }
+
+  std::function<void()> work_;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
 }  // namespace
+
+std::unique_ptr<Job> start_job(std::function<void()> work) {
+  return std::make_unique<ThreadJob>(std::move(work));
+}
 
 void run_tasks(std::size_t count, const std::function<void(std::size_t)>& task) {
   // The calling thread works too, as TBB's does; the others take the next index until none is
