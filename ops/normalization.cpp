@@ -181,17 +181,34 @@ void update_running(const Tensor& running, const std::vector<double>& batch, dou
   running.bump_version();
 }
 
-// Evaluation: the running estimates are constants, so y = x * scale + shift per channel, with
-// scale = w / sqrt(running_var + eps) and shift = b - running_mean * scale, written with ops
-// (their gradients are the header's dE/dx = g w s, dE/dw = sum g xhat, dE/db = sum g).
+// Evaluation: the running estimates are constants, so y = x * scale[c] + shift[c] with
+// scale = w / sqrt(running_var + eps) and shift = b - running_mean * scale. scale and shift come
+// from ops (so gradients reach w and b through them); y is one pass of the kernel, recorded as
+// the affine map it is: d/dx = g scale, d/dscale = sum g x, d/dshift = sum g per channel.
 Tensor batch_norm_eval(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
-                       const Tensor& weight, const Tensor& bias, double eps,
+                       const Tensor& weight, const Tensor& bias, double eps, const Layout& layout,
                        const Dims& channel_shape) {
   Tensor invstd = pow(add(running_var.detach(), eps), -0.5);
   Tensor scale = weight.defined() ? mul(weight, invstd) : invstd;
   Tensor shift = neg(mul(running_mean.detach(), scale));
   if (bias.defined()) shift = add(shift, bias);
-  return add(mul(x, reshape(scale, channel_shape)), reshape(shift, channel_shape));
+  Tensor y = dispatch_floating(x.dtype(), "batch_norm", [&]<class T>() {
+    auto out = detail::new_array<T>(x.shape());
+    kernels::channel_affine(x.value<T>().data(), layout.outer, layout.groups, layout.inner,
+                            scale.value<T>().data(), shift.value<T>().data(), out.data());
+    return tensor(std::move(out));
+  });
+  const bool need_x = needs_input_grad(x);
+  const bool need_scale = needs_input_grad(scale);
+  const bool need_shift = needs_input_grad(shift);
+  return record("batch_norm", y, {x, scale, shift},
+                [x = keep_if(need_scale, x), scale = keep_if(need_x, scale), dims = layout.dims,
+                 channel_shape, need_x, need_scale, need_shift](const Tensor& g) {
+                  return std::vector<Tensor>{
+                      need_x ? mul(g, reshape(scale, channel_shape)) : Tensor{},
+                      need_scale ? sum(mul(g, x), dims) : Tensor{},
+                      need_shift ? sum(g, dims) : Tensor{}};
+                });
 }
 
 }  // namespace
@@ -239,7 +256,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
           "(input {})",
           to_string(x.shape()));
     }
-    return batch_norm_eval(x, running_mean, running_var, weight, bias, options.eps, channel_shape);
+    return batch_norm_eval(x, running_mean, running_var, weight, bias, options.eps, layout,
+                           channel_shape);
   }
   const std::size_t m = layout.outer * layout.inner;
   if (m < 2) {

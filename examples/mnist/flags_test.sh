@@ -41,9 +41,12 @@ refuses "--resume: File does not exist: $work/none.safetensors" --resume "$work/
 refuses "--save: check_writable: cannot create a file beside $work/missing/ck.safetensors" \
   --save "$work/missing/ck.safetensors"
 refuses "--save: check_writable: $work/a_directory is a directory" --save "$work/a_directory"
+refuses "--log: check_writable: cannot create a file beside $work/missing/metrics.csv" \
+  --log "$work/missing/metrics.csv"
+refuses "--log: check_writable: $work/a_directory is a directory" --log "$work/a_directory"
 
 if [ "$failures" -gt 0 ]; then
   echo "flags_test: $failures bad command lines were not refused as expected" >&2
   exit 1
 fi
-echo "flags_test: all 16 bad command lines refused before training, with their messages"
+echo "flags_test: all 18 bad command lines refused before training, with their messages"

@@ -1,10 +1,10 @@
 // Trains a CNN on MNIST-format data (real MNIST digits, Fashion-MNIST) and reports, per epoch,
 // one line on stdout:
 //   epoch 1 train_s 6.86 img_per_s 8746 loss 0.8846 test_acc 0.7837
-// Everything else (progress, notes, errors) goes to stderr.
+// Everything else (progress, notes, errors) goes to stderr. --log FILE also writes each epoch's
+// metrics as a CSV row (examples/common/metrics_log.hpp).
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -12,7 +12,9 @@
 #include <CLI/CLI.hpp>
 #include <tapegrad.hpp>
 
-#include "flags.hpp"
+#include "common/flags.hpp"
+#include "common/metrics_log.hpp"
+#include "common/training.hpp"
 #include "models.hpp"
 
 namespace {
@@ -35,6 +37,7 @@ struct Settings {
   std::size_t limit = 0;
   std::string save;
   std::string resume;
+  std::string log;
   bool profile = false;
 };
 
@@ -54,48 +57,18 @@ std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
   return std::make_unique<tg::optim::Adam>(std::move(parameters), options);
 }
 
-// A memory figure of this process from /proc/self/status in MiB (Linux): "VmRSS:" is the
-// resident memory now, "VmHWM:" its peak so far. 0 where the file is missing.
-double status_mib(const std::string& field) {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  double kib = 0.0;
-  while (status >> key) {
-    if (key == field) {
-      status >> kib;
-      break;
-    }
-    status.ignore(4096, '\n');
-  }
-  return kib / 1024.0;
-}
-
 double accuracy(tg::nn::Module& model, const tg::data::Dataset& test_set) {
-  tg::NoGradGuard no_grad;
-  model.eval();
   // Batches of 100: the convolutions run image by image, so larger ones gain nothing, and
   // mnist_cnn's activations for 1,000 images (over 500 MB) outgrew the storage cache and were
   // faulted in afresh every batch: 10,000 test images took 3x as long and twice the memory.
   tg::data::DataLoader loader(test_set, {.batch_size = 100, .shuffle = false});
-  std::size_t correct = 0;
-  for (const auto& batch : loader) {
-    const auto& predicted = tg::argmax(model(batch.images), 1).value<std::int64_t>();
-    const auto& labels = batch.labels.value<std::int64_t>();
-    for (std::size_t i = 0; i < labels.size(); ++i) correct += predicted(i) == labels(i);
-  }
-  model.train();
-  return static_cast<double>(correct) / static_cast<double>(test_set.size());
+  return examples::evaluate(model, loader).value();
 }
 
 int run(const Settings& s) {
-  // Where the checkpoints go is checked before anything is loaded or trained.
-  if (!s.save.empty()) {
-    try {
-      tg::check_writable(s.save);
-    } catch (const tg::Error& e) {
-      throw tg::Error(fmt::format("--save: {}", e.what()));
-    }
-  }
+  // Where the checkpoints and the log go is checked before anything is loaded or trained.
+  examples::check_writable_flag("--save", s.save);
+  examples::check_writable_flag("--log", s.log);
   tg::set_num_threads(s.threads);
   tg::manual_seed(s.seed);
   tg::data::MNIST train_set(s.data, tg::data::Split::train);
@@ -114,6 +87,7 @@ int run(const Settings& s) {
                state.step);
     if (schedule) schedule->set_epoch(static_cast<int>(state.epoch));
   }
+  examples::MetricsLog log(s.log, state.epoch);
 
   tg::data::DataLoader loader(train_set, {.batch_size = s.batch, .seed = s.seed});
   tg::profiler::enable(s.profile);
@@ -136,7 +110,8 @@ int run(const Settings& s) {
     }
     const double train_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double training_peak = status_mib("VmHWM:");  // before the evaluation adds its own
+    const double training_peak =
+        examples::status_mib("VmHWM:");  // before the evaluation adds its own
     progress.finish();
     if (s.profile) {
       fmt::print(stderr, "epoch {}: time per op (self time, training steps)\n{}", epoch,
@@ -147,16 +122,22 @@ int run(const Settings& s) {
     tg::profiler::enable(false);  // the evaluation is not timed
     const double test_acc = accuracy(*model, test_set);
     tg::profiler::enable(s.profile);
-    fmt::print("epoch {} train_s {:.2f} img_per_s {:.0f} loss {:.4f} test_acc {:.4f}\n", epoch,
-               train_s, static_cast<double>(seen) / train_s, loss_sum / static_cast<double>(seen),
-               test_acc);
-    std::fflush(stdout);
+    const double img_per_s = static_cast<double>(seen) / train_s;
+    const double loss = loss_sum / static_cast<double>(seen);
+    examples::print_epoch_line(epoch, train_s, img_per_s, loss, test_acc);
     fmt::print(stderr,
                "epoch {}: resident memory {:.1f} MiB, of which {:.1f} MiB kept for reuse; peak "
                "{:.1f} MiB in training, {:.1f} MiB with evaluation\n",
-               epoch, status_mib("VmRSS:"),
+               epoch, examples::status_mib("VmRSS:"),
                static_cast<double>(tg::storage_cache_bytes()) / (1 << 20), training_peak,
-               status_mib("VmHWM:"));
+               examples::status_mib("VmHWM:"));
+    // The rate this epoch trained with, before the schedule moves it on; the row before the
+    // checkpoint (see metrics_log.hpp).
+    log.add({.epoch = epoch,
+             .loss = loss,
+             .accuracy = test_acc,
+             .lr = optimizer->lr(),
+             .img_per_s = img_per_s});
     if (schedule) schedule->step();
     if (!s.save.empty()) tg::save_checkpoint(s.save, *model, *optimizer, state);
   }
@@ -165,8 +146,8 @@ int run(const Settings& s) {
 
 // The command line of the user contract, into `s`.
 void add_options(CLI::App& app, Settings& s) {
-  using mnist::number;
-  using mnist::whole_number;
+  using examples::number;
+  using examples::whole_number;
   constexpr auto any = std::numeric_limits<unsigned long long>::max();
   app.add_option("--data", s.data, "directory with the four MNIST IDX files (.gz or not)")
       ->capture_default_str();
@@ -208,6 +189,9 @@ void add_options(CLI::App& app, Settings& s) {
       ->capture_default_str();
   app.add_option("--save", s.save, "write a checkpoint here after every epoch");
   app.add_option("--resume", s.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
+  app.add_option("--log", s.log,
+                 "write each epoch's loss, accuracy, lr and img/s to this CSV file (a resumed run "
+                 "keeps the rows of the epochs it resumes after)");
   app.add_flag("--profile", s.profile, "print each epoch's time per op on stderr");
 }
 

@@ -27,4 +27,5 @@ TG_BUILD_PACKAGES=(
   libxtensor-dev libxsimd-dev libtbb-dev libfmt-dev catch2
   zlib1g-dev nlohmann-json3-dev libcli11-dev
   libbenchmark-dev python3-numpy
+  python3-matplotlib  # example.resnet_plot draws the ResNet smoke test's curves
 )

@@ -1,8 +1,9 @@
 #pragma once
-// Checks of the command line's numbers, with messages that say what was expected. CLI11's own
-// range checks accept "nan" where a number may not be negative, and say "Value 0 not in range
-// 0.000000 to 1797693134862315708145274237317043567981..." for --batch 0 or "not in range" for
-// --lr abc. Each check parses the text itself, so the message can name what was wrong.
+// Checks of the examples' command-line numbers (examples/mnist, examples/resnet), with messages
+// that say what was expected. CLI11's own range checks accept "nan" where a number may not be
+// negative, and say "Value 0 not in range 0.000000 to 1797693134862315708145274237317043567981..."
+// for --batch 0 or "not in range" for --lr abc. Each check parses the text itself, so the message
+// can name what was wrong.
 
 #include <charconv>
 #include <cmath>
@@ -11,7 +12,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
-namespace mnist {
+namespace examples {
 
 // A whole number in [min, max].
 inline CLI::Validator whole_number(unsigned long long min, unsigned long long max) {
@@ -44,4 +45,4 @@ inline CLI::Validator number(double min, double max, bool above_min = false) {
       "FLOAT in " + range);
 }
 
-}  // namespace mnist
+}  // namespace examples

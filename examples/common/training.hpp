@@ -1,0 +1,38 @@
+#pragma once
+// What the examples' training loops share: where their files go, the per-epoch line on stdout
+// (the user contract's form), evaluation, and memory figures.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <tapegrad.hpp>
+
+namespace examples {
+
+// tg::check_writable(path), its message prefixed with the flag ("--save: ..."): where a run
+// writes is checked before anything is loaded or trained. Nothing for an empty path.
+void check_writable_flag(const std::string& flag, const std::string& path);
+
+// The line of each epoch, on stdout, flushed:
+//   epoch 1 train_s 6.86 img_per_s 8746 loss 0.8846 test_acc 0.7837
+void print_epoch_line(std::int64_t epoch, double train_s, double img_per_s, double loss,
+                      double test_acc);
+
+struct Accuracy {
+  std::size_t correct = 0;
+  std::size_t total = 0;
+  double value() const {
+    return total == 0 ? 0.0 : static_cast<double>(correct) / static_cast<double>(total);
+  }
+};
+
+// The share of `loader`'s examples whose arg-max logit is their label, in evaluation mode and
+// without gradients; the model is put back in training mode afterwards.
+Accuracy evaluate(tg::nn::Module& model, const tg::data::DataLoader& loader);
+
+// A memory figure of this process from /proc/self/status in MiB (Linux): "VmRSS:" is the
+// resident memory now, "VmHWM:" its peak so far. 0 where the file is missing.
+double status_mib(const std::string& field);
+
+}  // namespace examples
