@@ -354,6 +354,7 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
     return tensor(std::move(result));
   });
   std::vector<bool> needed;
+  needed.reserve(tensors.size());
   for (const Tensor& t : tensors) needed.push_back(needs_input_grad(t));
   return record("stack", out, tensors, [d = static_cast<std::int64_t>(d), needed](const Tensor& g) {
     std::vector<Tensor> grads(needed.size());

@@ -175,7 +175,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels,
          to_string(logits.shape()));
   }
   const Tensor log_probs = log_softmax(logits, 1);
-  const Tensor nll = pick_negated(log_probs, labels, options.reduction);
+  Tensor nll = pick_negated(log_probs, labels, options.reduction);
   if (smoothing == 0.0) return nll;
   // The loss against the uniform distribution, -mean_j logp[i, j], reduced as nll is.
   const auto classes = static_cast<double>(logits.shape()[1]);

@@ -267,7 +267,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 
   std::vector<double> batch_mean;
   std::vector<double> batch_var;
-  auto [y, saved] = dispatch_floating(x.dtype(), op, [&]<class T>() {
+  auto [y, statistics] = dispatch_floating(x.dtype(), op, [&]<class T>() {
     auto result = normalize<T>(x, layout, options.eps, weight, bias, batch_mean, batch_var);
     const double unbiased = static_cast<double>(m) / static_cast<double>(m - 1);
     update_running<T>(running_mean, batch_mean, options.momentum, 1.0);
@@ -279,7 +279,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   const bool w_grad = weight.defined() && needs_input_grad(weight);
   const bool b_grad = bias.defined() && needs_input_grad(bias);
   return record(std::string(op), y, {x, weight, bias},
-                [x, weight = keep_if(x_grad, weight), saved, layout, channel_shape,
+                [x, weight = keep_if(x_grad, weight), saved = statistics, layout, channel_shape,
                  eps = options.eps, x_grad, w_grad, b_grad](const Tensor& g) {
                   std::vector<Tensor> grads(3);
                   if (!x_grad && !w_grad && !b_grad) return grads;
@@ -342,20 +342,20 @@ Tensor layer_norm(const Tensor& input, const std::vector<std::int64_t>& normaliz
 
   std::vector<double> batch_mean;
   std::vector<double> batch_var;
-  auto [xhat, saved] = dispatch_floating(x.dtype(), op, [&]<class T>() {
+  auto [xhat, statistics] = dispatch_floating(x.dtype(), op, [&]<class T>() {
     return normalize<T>(x, layout, options.eps, Tensor{}, Tensor{}, batch_mean, batch_var);
   });
-  Tensor y =
-      record(std::string(op), xhat, {x}, [x, saved, layout, eps = options.eps](const Tensor& g) {
-        if (!GradMode::is_enabled()) {
-          return std::vector<Tensor>{
-              dispatch_floating(g.dtype(), "layer_norm_backward", [&]<class T>() {
-                return fused_backward<T>(g, x, layout, saved, Tensor{}, true).input;
-              })};
-        }
-        auto [xh, invstd] = normalized_input(x, saved, layout.dims, eps);
-        return std::vector<Tensor>{normalized_input_grad(g, xh, invstd, layout.dims)};
-      });
+  Tensor y = record(std::string(op), xhat, {x},
+                    [x, saved = statistics, layout, eps = options.eps](const Tensor& g) {
+                      if (!GradMode::is_enabled()) {
+                        return std::vector<Tensor>{
+                            dispatch_floating(g.dtype(), "layer_norm_backward", [&]<class T>() {
+                              return fused_backward<T>(g, x, layout, saved, Tensor{}, true).input;
+                            })};
+                      }
+                      auto [xh, invstd] = normalized_input(x, saved, layout.dims, eps);
+                      return std::vector<Tensor>{normalized_input_grad(g, xh, invstd, layout.dims)};
+                    });
   // The elementwise affine map, through ops: its gradients are the header's dE/dw and dE/db.
   if (weight.defined()) y = mul(y, weight);
   if (bias.defined()) y = add(y, bias);

@@ -178,6 +178,7 @@ class OptimizerWithGroups : public Optimizer {
  private:
   static std::vector<std::vector<Tensor>> params_of(const std::vector<ParamGroup<Options>>& g) {
     std::vector<std::vector<Tensor>> out;
+    out.reserve(g.size());
     for (const ParamGroup<Options>& group : g) out.push_back(group.params());
     return out;
   }
