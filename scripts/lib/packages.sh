@@ -27,5 +27,6 @@ TG_BUILD_PACKAGES=(
   libxtensor-dev libxsimd-dev libtbb-dev libfmt-dev catch2
   zlib1g-dev nlohmann-json3-dev libcli11-dev
   libbenchmark-dev python3-numpy
+  libopenmpi-dev openmpi-bin  # tg::distributed and its tests of 2 ranks (mpirun)
   python3-matplotlib  # example.resnet_plot draws the ResNet smoke test's curves
 )
