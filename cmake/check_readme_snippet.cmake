@@ -1,8 +1,25 @@
-# Fails unless README contains SNIPPET's code verbatim (from its first #include on).
+# Fails unless README contains SNIPPET's code verbatim: from its first #include on, or, when FROM
+# is given, from the first line holding FROM to the end of the first line holding TO after it
+# (a part of a file, such as one class of an example).
 file(READ "${SNIPPET}" snippet)
 file(READ "${README}" readme)
-string(FIND "${snippet}" "#include" start)
-string(SUBSTRING "${snippet}" ${start} -1 code)
+if(DEFINED FROM)
+  string(FIND "${snippet}" "${FROM}" start)
+  if(start EQUAL -1)
+    message(FATAL_ERROR "${SNIPPET} has no '${FROM}'")
+  endif()
+  string(SUBSTRING "${snippet}" ${start} -1 rest)
+  string(FIND "${rest}" "${TO}" to_start)
+  if(to_start EQUAL -1)
+    message(FATAL_ERROR "${SNIPPET} has no '${TO}' after '${FROM}'")
+  endif()
+  string(LENGTH "${TO}" to_length)
+  math(EXPR end "${to_start} + ${to_length}")
+  string(SUBSTRING "${rest}" 0 ${end} code)
+else()
+  string(FIND "${snippet}" "#include" start)
+  string(SUBSTRING "${snippet}" ${start} -1 code)
+endif()
 string(FIND "${readme}" "${code}" found)
 if(found EQUAL -1)
   message(FATAL_ERROR "${README} does not contain ${SNIPPET} (from its first #include): "

@@ -1,12 +1,12 @@
 #include "broadcast.hpp"
 
 #include <memory>
-#include <xtensor/xbroadcast.hpp>
 
 #include "../autograd/dispatch.hpp"
 #include "../autograd/record.hpp"
 #include "../autograd/storage.hpp"
 #include "checks.hpp"
+#include "kernels/copy.hpp"
 #include "kernels/reduce.hpp"
 
 namespace tg {
@@ -48,8 +48,16 @@ Tensor expand(const Tensor& x, const Shape& shape) {
          to_string(shape));
   }
   if (x.shape() == shape) return x;
+  // x's shape with leading 1s up to shape's rank: the same array, seen at the output's rank.
+  Shape from(shape.size() - x.dim(), 1);
+  from.insert(from.end(), x.shape().begin(), x.shape().end());
   Tensor out = dispatch_floating(x.dtype(), "expand", [&]<class T>() {
-    return tensor(detail::new_array<T>(shape, xt::broadcast(x.value<T>(), shape)));
+    auto values = detail::new_array<T>(shape);
+    if (values.size() != 0) {
+      kernels::broadcast_copy(x.value<T>().data(), from.data(), shape.data(), shape.size(),
+                              values.data());
+    }
+    return tensor(std::move(values));
   });
   const Shape input_shape = x.shape();
   return record("expand", out, {x}, [input_shape](const Tensor& grad) {
