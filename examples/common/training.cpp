@@ -26,15 +26,25 @@ void print_epoch_line(std::int64_t epoch, double train_s, double img_per_s, doub
 Accuracy evaluate(tg::nn::Module& model, const tg::data::DataLoader& loader) {
   tg::NoGradGuard no_grad;
   model.eval();
-  Accuracy result;
-  for (const auto& batch : loader) {
+  // Under tg::distributed rank r of N takes batches r, r + N, ... and the counts are summed: each
+  // example counted once, whatever N.
+  const auto ranks = static_cast<std::size_t>(tg::distributed::world_size());
+  std::int64_t correct = 0;
+  std::int64_t total = 0;
+  for (auto index = static_cast<std::size_t>(tg::distributed::rank()); index < loader.num_batches();
+       index += ranks) {
+    const tg::data::Batch batch = loader.batch(index);
     const auto& predicted = tg::argmax(model(batch.images), 1).value<std::int64_t>();
     const auto& labels = batch.labels.value<std::int64_t>();
-    for (std::size_t i = 0; i < labels.size(); ++i) result.correct += predicted(i) == labels(i);
-    result.total += labels.size();
+    for (std::size_t i = 0; i < labels.size(); ++i) correct += predicted(i) == labels(i);
+    total += static_cast<std::int64_t>(labels.size());
   }
   model.train();
-  return result;
+  tg::Tensor counts =
+      tg::tensor({static_cast<double>(correct), static_cast<double>(total)}, {.dtype = tg::i64});
+  tg::distributed::all_reduce(counts);
+  return {.correct = static_cast<std::size_t>(counts.value<std::int64_t>()(0)),
+          .total = static_cast<std::size_t>(counts.value<std::int64_t>()(1))};
 }
 
 double status_mib(const std::string& field) {

@@ -28,7 +28,8 @@ struct Accuracy {
 };
 
 // The share of `loader`'s examples whose arg-max logit is their label, in evaluation mode and
-// without gradients; the model is put back in training mode afterwards.
+// without gradients; the model is put back in training mode afterwards. Under tg::distributed a
+// collective: the ranks share the batches and every rank gets the total.
 Accuracy evaluate(tg::nn::Module& model, const tg::data::DataLoader& loader);
 
 // A memory figure of this process from /proc/self/status in MiB (Linux): "VmRSS:" is the

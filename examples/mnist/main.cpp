@@ -3,11 +3,17 @@
 //   epoch 1 train_s 6.86 img_per_s 8746 loss 0.8846 test_acc 0.7837
 // Everything else (progress, notes, errors) goes to stderr. --log FILE also writes each epoch's
 // metrics as a CSV row (examples/common/metrics_log.hpp).
+//
+// Data-parallel over MPI, each rank training on its share of every global batch (--batch is per
+// rank) and rank 0 printing, logging and writing the checkpoints:
+//   mpirun -np 2 build/examples/mnist/mnist --distributed --batch 32
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <tapegrad.hpp>
@@ -39,6 +45,7 @@ struct Settings {
   std::string resume;
   std::string log;
   bool profile = false;
+  bool distributed = false;
 };
 
 std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
@@ -57,6 +64,22 @@ std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
   return std::make_unique<tg::optim::Adam>(std::move(parameters), options);
 }
 
+// The threads of each rank: by default the cores this rank may run on, shared with the other
+// ranks on this machine, so that ranks x threads fits the cores (more only slow every rank
+// down); an explicit --threads is taken as given, with a warning when it oversubscribes.
+int threads_per_rank(int requested) {
+  tg::set_num_threads(0);
+  const int visible = tg::get_num_threads();  // this process's cores (its affinity mask)
+  const int machine = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  const int ranks_here = tg::distributed::local_world_size();
+  if (requested == 0) return std::max(1, std::min(visible, machine / ranks_here));
+  if (requested * ranks_here > machine && tg::distributed::rank() == 0) {
+    fmt::print(stderr, "note: {} ranks x {} threads on this machine's {} cores oversubscribe it\n",
+               ranks_here, requested, machine);
+  }
+  return requested;
+}
+
 double accuracy(tg::nn::Module& model, const tg::data::Dataset& test_set) {
   // Batches of 100: the convolutions run image by image, so larger ones gain nothing, and
   // mnist_cnn's activations for 1,000 images (over 500 MB) outgrew the storage cache and were
@@ -66,34 +89,65 @@ double accuracy(tg::nn::Module& model, const tg::data::Dataset& test_set) {
 }
 
 int run(const Settings& s) {
+  if (s.distributed) tg::distributed::init();
+  std::size_t ranks = 1;
+  try {
+    ranks = static_cast<std::size_t>(tg::distributed::world_size());
+  } catch (const tg::Error& e) {
+    // Under mpirun without --distributed the ranks would train independent copies.
+    throw tg::Error(fmt::format("{} (here: --distributed)", e.what()));
+  }
+  const bool lead = tg::distributed::rank() == 0;  // prints, logs and writes the checkpoints
   // Where the checkpoints and the log go is checked before anything is loaded or trained.
-  examples::check_writable_flag("--save", s.save);
-  examples::check_writable_flag("--log", s.log);
-  tg::set_num_threads(s.threads);
+  if (lead) {
+    examples::check_writable_flag("--save", s.save);
+    examples::check_writable_flag("--log", s.log);
+  }
+  const int threads = threads_per_rank(s.threads);
+  tg::set_num_threads(threads);
+  if (s.distributed && lead) {
+    fmt::print(stderr,
+               "distributed: {} ranks ({} on this machine) x batch {} = global batch {}, {} "
+               "thread{} per rank\n",
+               ranks, tg::distributed::local_world_size(), s.batch, ranks * s.batch, threads,
+               threads == 1 ? "" : "s");
+  }
   tg::manual_seed(s.seed);
   tg::data::MNIST train_set(s.data, tg::data::Split::train);
   tg::data::MNIST test_set(s.data, tg::data::Split::test);
   if (s.limit > 0) train_set.truncate(s.limit);
 
-  auto model = mnist::make_model(s.model);
+  // Under --distributed the ranks start from rank 0's weights and average their gradients in
+  // backward (nn::DistributedDataParallel); the wrapper has the model's parameters and names.
+  std::shared_ptr<tg::nn::Module> model = mnist::make_model(s.model);
+  if (s.distributed) model = std::make_shared<tg::nn::DistributedDataParallel>(model);
   auto optimizer = make_optimizer(s, model->parameters());
   // Made before a checkpoint is loaded: the schedule is relative to the initial learning rate.
   std::optional<tg::optim::StepLR> schedule;
   if (s.lr_step > 0) schedule.emplace(*optimizer, s.lr_step, s.lr_gamma);
   tg::TrainingState state;
   if (!s.resume.empty()) {
-    state = tg::load_checkpoint(s.resume, *model, *optimizer);
-    fmt::print(stderr, "resumed from {} after epoch {} (step {})\n", s.resume, state.epoch,
-               state.step);
+    // Either way the same file: one written by N ranks resumes in M.
+    state = s.distributed ? tg::distributed::load_checkpoint(s.resume, *model, *optimizer)
+                          : tg::load_checkpoint(s.resume, *model, *optimizer);
+    if (lead) {
+      fmt::print(stderr, "resumed from {} after epoch {} (step {})\n", s.resume, state.epoch,
+                 state.step);
+    }
     if (schedule) schedule->set_epoch(static_cast<int>(state.epoch));
   }
-  examples::MetricsLog log(s.log, state.epoch);
+  examples::MetricsLog log(lead ? s.log : "", state.epoch);
 
-  tg::data::DataLoader loader(train_set, {.batch_size = s.batch, .seed = s.seed});
+  tg::data::DataLoaderOptions loader_options{.batch_size = s.batch, .seed = s.seed};
+  if (s.distributed) loader_options.sampler.emplace();  // this rank's share of every epoch
+  tg::data::DataLoader loader(train_set, loader_options);
   tg::profiler::enable(s.profile);
   for (int epoch = static_cast<int>(state.epoch) + 1; epoch <= s.epochs; ++epoch) {
     loader.set_epoch(static_cast<std::uint64_t>(epoch - 1));
-    tg::ProgressBar progress(loader.num_examples(), fmt::format("epoch {}", epoch));
+    // Rank 0's progress, counting every rank's images (the ranks go in step).
+    std::optional<tg::ProgressBar> progress;
+    if (lead) progress.emplace(loader.num_examples() * ranks, fmt::format("epoch {}", epoch));
+    // This rank's images and the sum of their losses.
     double loss_sum = 0.0;
     std::size_t seen = 0;
     const auto start = std::chrono::steady_clock::now();
@@ -106,40 +160,51 @@ int run(const Settings& s) {
       const std::size_t n = batch.labels.numel();
       loss_sum += loss.item() * static_cast<double>(n);
       seen += n;
-      progress.update(seen, loss_sum / static_cast<double>(seen));
+      if (progress) progress->update(seen * ranks, loss_sum / static_cast<double>(seen));
     }
     const double train_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double training_peak =
         examples::status_mib("VmHWM:");  // before the evaluation adds its own
-    progress.finish();
-    if (s.profile) {
+    if (progress) progress->finish();
+    if (s.profile && lead) {
       fmt::print(stderr, "epoch {}: time per op (self time, training steps)\n{}", epoch,
                  tg::profiler::report());
-      tg::profiler::reset();
     }
+    tg::profiler::reset();
     state.epoch = epoch;
-    tg::profiler::enable(false);  // the evaluation is not timed
+    tg::profiler::enable(false);  // neither the evaluation nor the epoch's sums are timed
+    // Every rank's images and losses.
+    tg::Tensor totals = tg::tensor({loss_sum, static_cast<double>(seen)}, {.dtype = tg::f64});
+    tg::distributed::all_reduce(totals);
     const double test_acc = accuracy(*model, test_set);
     tg::profiler::enable(s.profile);
-    const double img_per_s = static_cast<double>(seen) / train_s;
-    const double loss = loss_sum / static_cast<double>(seen);
-    examples::print_epoch_line(epoch, train_s, img_per_s, loss, test_acc);
-    fmt::print(stderr,
-               "epoch {}: resident memory {:.1f} MiB, of which {:.1f} MiB kept for reuse; peak "
-               "{:.1f} MiB in training, {:.1f} MiB with evaluation\n",
-               epoch, examples::status_mib("VmRSS:"),
-               static_cast<double>(tg::storage_cache_bytes()) / (1 << 20), training_peak,
-               examples::status_mib("VmHWM:"));
+    const double img_per_s = totals.value<double>()(1) / train_s;
+    const double mean_loss = totals.value<double>()(0) / totals.value<double>()(1);
+    if (lead) {
+      examples::print_epoch_line(epoch, train_s, img_per_s, mean_loss, test_acc);
+      fmt::print(stderr,
+                 "epoch {}: resident memory {:.1f} MiB, of which {:.1f} MiB kept for reuse; peak "
+                 "{:.1f} MiB in training, {:.1f} MiB with evaluation{}\n",
+                 epoch, examples::status_mib("VmRSS:"),
+                 static_cast<double>(tg::storage_cache_bytes()) / (1 << 20), training_peak,
+                 examples::status_mib("VmHWM:"), ranks > 1 ? " (rank 0)" : "");
+    }
     // The rate this epoch trained with, before the schedule moves it on; the row before the
     // checkpoint (see metrics_log.hpp).
     log.add({.epoch = epoch,
-             .loss = loss,
+             .loss = mean_loss,
              .accuracy = test_acc,
              .lr = optimizer->lr(),
              .img_per_s = img_per_s});
     if (schedule) schedule->step();
-    if (!s.save.empty()) tg::save_checkpoint(s.save, *model, *optimizer, state);
+    if (!s.save.empty()) {
+      if (s.distributed) {
+        tg::distributed::save_checkpoint(s.save, *model, *optimizer, state);
+      } else {
+        tg::save_checkpoint(s.save, *model, *optimizer, state);
+      }
+    }
   }
   return 0;
 }
@@ -193,6 +258,9 @@ void add_options(CLI::App& app, Settings& s) {
                  "write each epoch's loss, accuracy, lr and img/s to this CSV file (a resumed run "
                  "keeps the rows of the epochs it resumes after)");
   app.add_flag("--profile", s.profile, "print each epoch's time per op on stderr");
+  app.add_flag("--distributed", s.distributed,
+               "train data-parallel on the ranks that mpirun started (--batch is per rank; "
+               "--threads defaults to this machine's cores shared among its ranks)");
 }
 
 }  // namespace
@@ -205,6 +273,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     return run(s);
   } catch (const std::exception& e) {
+    // The other ranks may be waiting for this one in a collective: end the whole job now.
+    if (tg::distributed::is_initialized()) tg::distributed::abort(e.what());
     fmt::print(stderr, "{}\n", e.what());
     return 1;
   }

@@ -6,6 +6,7 @@
 
 #include "../../autograd/dispatch.hpp"
 #include "../../autograd/grad_mode.hpp"
+#include "../../autograd/profiler.hpp"
 #include "../../autograd/storage.hpp"
 #include "agreement.hpp"
 #include "backend.hpp"
@@ -146,6 +147,11 @@ struct DistributedDataParallel::Reducer {
       fail("{}: backward with create_graph (or tg::grad through the model) is not supported",
            kName);
     }
+    // The profiler's rows of the communication: "bucket" is what the hooks do inside backward
+    // (the copy into the bucket, moving the rings on), "wait" what backward waits at its end for
+    // the rings to finish (the communication that did not overlap), "unpack" the averaged
+    // gradients' copy out, "broadcast_buffers" the forward's.
+    const profiler::Scope timed(kName, ": bucket");
     Slot& slot = slots[index];
     if (slot.reported) {
       fail(
@@ -192,7 +198,11 @@ struct DistributedDataParallel::Reducer {
   // average; the parameter whose hook is running (`current`) gets the average returned instead,
   // which the engine adds to its grad() after the hook.
   Tensor finish_round(std::size_t current) {
-    for (Bucket& bucket : buckets) bucket.reduce->wait();
+    {
+      const profiler::Scope timed(kName, ": wait");
+      for (Bucket& bucket : buckets) bucket.reduce->wait();
+    }
+    const profiler::Scope timed(kName, ": unpack");
     Tensor returned;
     for (std::size_t i = 0; i < slots.size(); ++i) {
       Slot& slot = slots[i];
@@ -287,6 +297,7 @@ Tensor DistributedDataParallel::forward(const Tensor& input) {
   reducer_->rebuild_if_dtypes_changed();
   if (module_->is_training() != is_training()) module_->train(is_training());
   if (is_training() && options_.broadcast_buffers) {
+    const profiler::Scope timed(kName, ": broadcast_buffers");
     const std::vector<Tensor> all = buffers();
     if (!all.empty()) distributed::detail::broadcast_tensors(all, 0, kName);
   }

@@ -55,6 +55,9 @@ bool is_initialized();
 // This process's rank in [0, world_size()), and the number of ranks: 0 and 1 before init().
 int rank();
 int world_size();
+// How many of the ranks run on this machine (this one included): those that share its cores,
+// so that each can take its share of them (tg::set_num_threads). 1 before init().
+int local_world_size();
 
 enum class ReduceOp { sum, mean };
 

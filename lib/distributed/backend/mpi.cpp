@@ -51,6 +51,7 @@ struct World {
   MPI_Comm control = MPI_COMM_NULL;
   int rank = 0;
   int size = 1;
+  int local_size = 1;  // ranks on this machine
   std::chrono::milliseconds timeout = InitOptions{}.timeout;
   int last_tag = 0;
   // Set when a collective failed on this rank: other ranks may be blocked on it.
@@ -386,6 +387,11 @@ void init(const InitOptions& options) {
   MPI_Comm_set_errhandler(w.control, MPI_ERRORS_RETURN);
   MPI_Comm_rank(w.data, &w.rank);
   MPI_Comm_size(w.data, &w.size);
+  // The ranks that can share memory with this one: those on this machine.
+  MPI_Comm local = MPI_COMM_NULL;
+  MPI_Comm_split_type(w.data, MPI_COMM_TYPE_SHARED, w.rank, MPI_INFO_NULL, &local);
+  MPI_Comm_size(local, &w.local_size);
+  MPI_Comm_free(&local);
   w.initialized = true;
 }
 
@@ -399,6 +405,11 @@ int rank() {
 int world_size() {
   if (!world().initialized) check_not_forgotten("world_size");
   return world().size;
+}
+
+int local_world_size() {
+  if (!world().initialized) check_not_forgotten("local_world_size");
+  return world().local_size;
 }
 
 void abort(const std::string& message, int exit_code) {

@@ -27,6 +27,7 @@ void init(const InitOptions& /*options*/) {
 bool is_initialized() { return false; }
 int rank() { return 0; }
 int world_size() { return 1; }
+int local_world_size() { return 1; }
 
 void abort(const std::string& message, int exit_code) {
   std::fprintf(stderr, "tapegrad: %s\n", message.c_str());
