@@ -5,16 +5,24 @@
 #   TG_MPI_ENV             the jobs' ENVIRONMENT
 #   TG_MPI_ENV_CHANGES     their ENVIRONMENT_MODIFICATION
 #   TG_OPEN_MPI            whether mpirun is Open MPI's
-# and leaves TG_MPIRUN empty otherwise.
+# and leaves them empty otherwise; TG_MPI_SKIPPED then says why.
 set(TG_MPIRUN "")
 set(TG_OPEN_MPI OFF)
-if(NOT TG_USES_MPI OR NOT MPIEXEC_EXECUTABLE)
+set(TG_MPI_ENV "")
+set(TG_MPI_ENV_CHANGES "")
+set(TG_MPI_SKIPPED "")
+if(NOT TG_USES_MPI)
+  set(TG_MPI_SKIPPED "tapegrad was built without MPI")
+  return()
+elseif(NOT MPIEXEC_EXECUTABLE)
+  set(TG_MPI_SKIPPED "mpirun was not found (Debian: apt-get install openmpi-bin)")
   return()
 endif()
 
 set(TG_MPIRUN ${MPIEXEC_EXECUTABLE})
-execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE version ERROR_QUIET)
-if(version MATCHES "Open MPI|OpenRTE")
+execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _tg_mpirun_version
+                ERROR_QUIET)
+if(_tg_mpirun_version MATCHES "Open MPI|OpenRTE")
   set(TG_OPEN_MPI ON)
   # More ranks than cores (CI has two), no pinning to cores (other tests run beside), and a bound
   # on the whole job should everything else fail.

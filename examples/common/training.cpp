@@ -1,5 +1,6 @@
 #include "training.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -24,6 +25,11 @@ void print_epoch_line(std::int64_t epoch, double train_s, double img_per_s, doub
 }
 
 Accuracy evaluate(tg::nn::Module& model, const tg::data::DataLoader& loader) {
+  if (loader.options().sampler) {
+    throw tg::Error(
+        "evaluate: the loader has a DistributedSampler, but evaluate shares the "
+        "batches among the ranks itself: give it the whole test set");
+  }
   tg::NoGradGuard no_grad;
   model.eval();
   // Under tg::distributed rank r of N takes batches r, r + N, ... and the counts are summed: each
@@ -40,11 +46,25 @@ Accuracy evaluate(tg::nn::Module& model, const tg::data::DataLoader& loader) {
     total += static_cast<std::int64_t>(labels.size());
   }
   model.train();
-  tg::Tensor counts =
-      tg::tensor({static_cast<double>(correct), static_cast<double>(total)}, {.dtype = tg::i64});
+  tg::Tensor counts = tg::zeros({2}, {.dtype = tg::i64});
+  counts.value<std::int64_t>()(0) = correct;
+  counts.value<std::int64_t>()(1) = total;
   tg::distributed::all_reduce(counts);
   return {.correct = static_cast<std::size_t>(counts.value<std::int64_t>()(0)),
           .total = static_cast<std::size_t>(counts.value<std::int64_t>()(1))};
+}
+
+void BackwardTimer::backward(const tg::Tensor& loss) {
+  const auto start = std::chrono::steady_clock::now();
+  loss.backward();
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void print_profile(std::int64_t epoch, const BackwardTimer& backward, std::size_t images) {
+  fmt::print(stderr, "epoch {}: time per op (self time, training steps)\n{}", epoch,
+             tg::profiler::report());
+  fmt::print(stderr, "epoch {}: backward() took {:.1f} ms, {:.4f} ms per image\n", epoch,
+             1e3 * backward.seconds(), 1e3 * backward.seconds() / static_cast<double>(images));
 }
 
 double status_mib(const std::string& field) {

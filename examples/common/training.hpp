@@ -29,8 +29,27 @@ struct Accuracy {
 
 // The share of `loader`'s examples whose arg-max logit is their label, in evaluation mode and
 // without gradients; the model is put back in training mode afterwards. Under tg::distributed a
-// collective: the ranks share the batches and every rank gets the total.
+// collective: rank r of N evaluates batches r, r + N, ... and every rank gets the total, so the
+// loader holds the whole test set (no DistributedSampler: a tg::Error). Batches are made on the
+// calling thread, not prefetched (evaluation is forward passes only; making a batch of MNIST
+// images is a copy).
 Accuracy evaluate(tg::nn::Module& model, const tg::data::DataLoader& loader);
+
+// The wall time of an epoch's backward() calls, for --profile: what the gradients cost per image
+// (with DistributedDataParallel, the wait for the other ranks included).
+class BackwardTimer {
+ public:
+  // loss.backward(), timed.
+  void backward(const tg::Tensor& loss);
+  double seconds() const { return seconds_; }
+
+ private:
+  double seconds_ = 0.0;
+};
+
+// --profile's report of an epoch on stderr: tg::profiler's table and the time in backward() per
+// image of this process. The caller resets the profiler.
+void print_profile(std::int64_t epoch, const BackwardTimer& backward, std::size_t images);
 
 // A memory figure of this process from /proc/self/status in MiB (Linux): "VmRSS:" is the
 // resident memory now, "VmHWM:" its peak so far. 0 where the file is missing.

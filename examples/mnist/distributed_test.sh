@@ -16,8 +16,8 @@ fail() {
   exit 1
 }
 
-# 2,000 images, 2 epochs of 32 global batches of 64: rank r takes positions r, r + 2, ... of
-# each epoch's order, so both runs see the same images in the same steps.
+# 2,000 images, 2 epochs of 32 global batches of 64 (the last of 16): rank r takes positions
+# r, r + 2, ... of each epoch's order, so both runs see the same images in the same steps.
 common=(--data "$data" --model lenet5 --optimizer adam --limit 2000 --lr-step 0 --seed 3
   --threads 1)
 "${mpirun[@]}" 2 "$mnist" --distributed --batch 32 --epochs 2 "${common[@]}" \
@@ -30,12 +30,14 @@ cat "$work/two.out" "$work/one.out"
 grep -q "distributed: 2 ranks (2 on this machine) x batch 32 = global batch 64, 1 thread per rank" \
   "$work/two.err" || { cat "$work/two.err" >&2; fail "the global batch is not printed"; }
 [ "$(grep -c '^epoch ' "$work/two.out")" -eq 2 ] || fail "expected 2 epoch lines (rank 0's only)"
+[ "$(grep -c '^epoch ' "$work/one.out")" -eq 2 ] || fail "expected 2 epoch lines of 1 process"
 [ "$(wc -l <"$work/two.csv")" -eq 3 ] || fail "expected a header and 2 rows in rank 0's --log"
 # Columns 8 (loss) and 10 (held-out accuracy): the averaged gradients differ from the 1-process
 # ones only in the order of their sums (float rounding), which 64 Adam steps do not amplify
 # beyond these bounds.
 paste -d ' ' "$work/two.out" "$work/one.out" | awk '
   {
+    if ($2 != $(2 + NF / 2)) { print "distributed_test: epoch " $2 " against " $(2 + NF / 2); exit 1 }
     dloss = $8 - $(8 + NF / 2); dacc = $10 - $(10 + NF / 2)
     if (dloss < 0) dloss = -dloss
     if (dacc < 0) dacc = -dacc
@@ -51,13 +53,16 @@ echo "distributed_test: 2 ranks x batch 32 train as 1 process x batch 64"
   >"$work/two_resumed.out" 2>"$work/two_resumed.err" ||
   { cat "$work/two_resumed.err" >&2; fail "the 2-rank checkpoint does not resume in 1 process"; }
 "$mnist" --batch 64 "${common[@]}" --epochs 3 --resume "$work/one.safetensors" \
-  >"$work/one_resumed.out" 2>/dev/null
+  >"$work/one_resumed.out" 2>"$work/one_resumed.err" ||
+  { cat "$work/one_resumed.err" >&2; fail "the 1-process checkpoint does not resume"; }
+cat "$work/two_resumed.out" "$work/one_resumed.out"
+# One line each, of epoch 3, with the same loss.
 paste -d ' ' "$work/two_resumed.out" "$work/one_resumed.out" | awk '
-  NF == 0 { exit 1 }
   {
     dloss = $8 - $(8 + NF / 2); if (dloss < 0) dloss = -dloss
-    if ($2 != 3 || dloss > 2e-4) exit 1
-  }' || fail "epoch 3 from the 2-rank checkpoint is not epoch 3 from the 1-process one"
+    if ($2 != 3 || $(2 + NF / 2) != 3 || dloss > 2e-4) exit 1
+  }
+  END { if (NR != 1) exit 1 }' || fail "epoch 3 from the 2-rank checkpoint is not epoch 3 from the 1-process one"
 echo "distributed_test: the 2-rank checkpoint resumes in 1 process"
 
 # Forgetting --distributed under mpirun: an error, not two independent trainings.

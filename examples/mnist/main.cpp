@@ -13,7 +13,6 @@
 #include <limits>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <tapegrad.hpp>
@@ -64,20 +63,22 @@ std::unique_ptr<tg::optim::Optimizer> make_optimizer(const Settings& s,
   return std::make_unique<tg::optim::Adam>(std::move(parameters), options);
 }
 
-// The threads of each rank: by default the cores this rank may run on, shared with the other
-// ranks on this machine, so that ranks x threads fits the cores (more only slow every rank
-// down); an explicit --threads is taken as given, with a warning when it oversubscribes.
-int threads_per_rank(int requested) {
+// Sets this rank's threads and returns their count: by default the cores this process may run
+// on, shared with the other ranks on this machine, so that ranks x threads fits the cores (more
+// only slow every rank down). Ranks that mpirun bound to disjoint cores each see fewer cores and
+// so take fewer threads; ranks bound to a socket each take a share of it, and --threads gives
+// them more. An explicit --threads is taken as given, with a note when it oversubscribes.
+int set_threads_per_rank(int requested) {
   tg::set_num_threads(0);
-  const int visible = tg::get_num_threads();  // this process's cores (its affinity mask)
-  const int machine = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  const int cores = tg::get_num_threads();  // the default: one per core this process may use
   const int ranks_here = tg::distributed::local_world_size();
-  if (requested == 0) return std::max(1, std::min(visible, machine / ranks_here));
-  if (requested * ranks_here > machine && tg::distributed::rank() == 0) {
-    fmt::print(stderr, "note: {} ranks x {} threads on this machine's {} cores oversubscribe it\n",
-               ranks_here, requested, machine);
+  const int threads = requested > 0 ? requested : std::max(1, cores / ranks_here);
+  if (threads * ranks_here > cores && ranks_here > 1 && tg::distributed::rank() == 0) {
+    fmt::print(stderr, "note: {} ranks x {} threads on {} cores oversubscribe them\n", ranks_here,
+               threads, cores);
   }
-  return requested;
+  tg::set_num_threads(threads);
+  return threads;
 }
 
 double accuracy(tg::nn::Module& model, const tg::data::Dataset& test_set) {
@@ -103,8 +104,7 @@ int run(const Settings& s) {
     examples::check_writable_flag("--save", s.save);
     examples::check_writable_flag("--log", s.log);
   }
-  const int threads = threads_per_rank(s.threads);
-  tg::set_num_threads(threads);
+  const int threads = set_threads_per_rank(s.threads);
   if (s.distributed && lead) {
     fmt::print(stderr,
                "distributed: {} ranks ({} on this machine) x batch {} = global batch {}, {} "
@@ -120,6 +120,11 @@ int run(const Settings& s) {
   // Under --distributed the ranks start from rank 0's weights and average their gradients in
   // backward (nn::DistributedDataParallel); the wrapper has the model's parameters and names.
   std::shared_ptr<tg::nn::Module> model = mnist::make_model(s.model);
+  if (lead) {
+    std::size_t parameters = 0;
+    for (const tg::Tensor& p : model->parameters()) parameters += p.numel();
+    fmt::print(stderr, "{}: {} parameters\n", s.model, parameters);
+  }
   if (s.distributed) model = std::make_shared<tg::nn::DistributedDataParallel>(model);
   auto optimizer = make_optimizer(s, model->parameters());
   // Made before a checkpoint is loaded: the schedule is relative to the initial learning rate.
@@ -150,11 +155,12 @@ int run(const Settings& s) {
     // This rank's images and the sum of their losses.
     double loss_sum = 0.0;
     std::size_t seen = 0;
+    examples::BackwardTimer timer;
     const auto start = std::chrono::steady_clock::now();
     for (const auto& batch : loader) {
       optimizer->zero_grad();
       tg::Tensor loss = tg::cross_entropy((*model)(batch.images), batch.labels);
-      loss.backward();
+      timer.backward(loss);
       optimizer->step();
       ++state.step;
       const std::size_t n = batch.labels.numel();
@@ -167,10 +173,7 @@ int run(const Settings& s) {
     const double training_peak =
         examples::status_mib("VmHWM:");  // before the evaluation adds its own
     if (progress) progress->finish();
-    if (s.profile && lead) {
-      fmt::print(stderr, "epoch {}: time per op (self time, training steps)\n{}", epoch,
-                 tg::profiler::report());
-    }
+    if (s.profile && lead) examples::print_profile(epoch, timer, seen);
     tg::profiler::reset();
     state.epoch = epoch;
     tg::profiler::enable(false);  // neither the evaluation nor the epoch's sums are timed

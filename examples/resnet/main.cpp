@@ -111,11 +111,12 @@ int run(const Settings& s) {
     tg::ProgressBar progress(loader.num_examples(), fmt::format("epoch {}", epoch));
     double loss_sum = 0.0;
     std::size_t seen = 0;
+    examples::BackwardTimer timer;
     const auto start = std::chrono::steady_clock::now();
     for (const auto& batch : loader) {
       optimizer.zero_grad();
       tg::Tensor loss = tg::cross_entropy(model(batch.images), batch.labels);
-      loss.backward();
+      timer.backward(loss);
       optimizer.step();
       ++state.step;
       const std::size_t n = batch.labels.numel();
@@ -127,8 +128,7 @@ int run(const Settings& s) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.finish();
     if (s.profile) {
-      fmt::print(stderr, "epoch {}: time per op (self time, training steps)\n{}", epoch,
-                 tg::profiler::report());
+      examples::print_profile(epoch, timer, seen);
       tg::profiler::reset();
     }
     state.epoch = epoch;

@@ -388,8 +388,10 @@ void init(const InitOptions& options) {
   MPI_Comm_rank(w.data, &w.rank);
   MPI_Comm_size(w.data, &w.size);
   // The ranks that can share memory with this one: those on this machine.
+  // (A blocking collective, as the duplications above: at init the ranks are just starting.)
   MPI_Comm local = MPI_COMM_NULL;
-  MPI_Comm_split_type(w.data, MPI_COMM_TYPE_SHARED, w.rank, MPI_INFO_NULL, &local);
+  check_mpi(MPI_Comm_split_type(w.data, MPI_COMM_TYPE_SHARED, w.rank, MPI_INFO_NULL, &local),
+            "distributed::init", "MPI_Comm_split_type");
   MPI_Comm_size(local, &w.local_size);
   MPI_Comm_free(&local);
   w.initialized = true;
