@@ -59,6 +59,9 @@ function(tg_set_compile_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
     -Wno-sign-conversion
     -Wno-missing-field-initializers)
+  # Nothing reads errno after a math call, and with it set std::sqrt is a call GCC cannot
+  # vectorise: Adam's update was a scalar loop, 9.6% of mnist_cnn's training step at one thread.
+  target_compile_options(${target} PRIVATE -fno-math-errno)
   if(TG_WARNINGS_AS_ERRORS)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

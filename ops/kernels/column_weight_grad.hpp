@@ -20,11 +20,13 @@
 // before, its repeated lanes masked off in both operands): the products are the GEMM's, and an
 // infinity in the operands gives the GEMM's infinities and NaNs.
 //
-// It also sums each of a tile's planes of delta with sum_contiguous just before the tile reads
-// them (from L1, then): the terms of the bias gradient, in sum_dims's order. The pass streams
-// delta from memory (5.5 MB for mnist_cnn's first layer at batch 64, where one core reads about
-// 28 GB/s on an Intel Xeon: 0.19 ms of its 0.32), so the planes' first reader waits for them;
-// each tile prefetches the next tile's planes.
+// It also takes the sums of delta's planes, the terms of the bias gradient, in sum_dims's order
+// (reduce.hpp): with AVX-512, the tile adds each vector of a plane it loads into four vector
+// accumulators beside its FMAs, on two rows of channels instead of three to leave the registers
+// for them (mnist_cnn's first layer, batch 64, on a Zen 5: 0.28 -> 0.27 ms; LeNet-5's first,
+// 0.166 -> 0.134); otherwise sum_runs sums a tile's planes just before the tile reads them (from
+// L1, then). The pass streams delta from memory (5.5 MB for mnist_cnn's first layer at batch
+// 64), so the planes' first reader waits for them; each tile prefetches those of later tiles.
 //
 // Behind a ReLU (conv2d_relu's backward, when its input needs no gradient), delta is the masked
 // relu_backward(g, y): each tile masks its planes of g into a buffer in L1 as it comes to them,

@@ -11,11 +11,11 @@
 namespace tg::kernels {
 namespace {
 
-// out[g] = the sum of x[g * stride, g * stride + n) for g < G: lane by lane in four vector
-// accumulators per run (independent chains, so the adds overlap), then across the lanes by
-// halves (xsimd::hadd: a tree, not a chain of lanes-1 adds), then the last n mod lanes values. A
-// plain loop must add one value after another, each add waiting for the last: several times
-// slower. Runs summed side by side overlap their folds too.
+// out[g] = the sum of x[g * stride, g * stride + n) for g < G, in the steps reduce.hpp gives:
+// lane by lane in four vector accumulators per run (independent chains, so the adds overlap),
+// then across the lanes by halves, then the last n mod lanes values. A plain loop must add one
+// value after another, each add waiting for the last: several times slower. Runs summed side by
+// side overlap their folds too.
 template <std::size_t G, class T>
 void sum_runs_of(const T* x, std::size_t n, std::size_t stride, T* out) {
   using Batch = xsimd::batch<T>;
@@ -36,17 +36,7 @@ void sum_runs_of(const T* x, std::size_t n, std::size_t stride, T* out) {
     for (std::size_t g = 0; g < G; ++g) acc[g][0] += Batch::load_unaligned(x + g * stride + i);
   }
   T total[G];
-  // GCC 12 takes the undefined upper half of an AVX-512 extraction inside hadd for an
-  // uninitialised read; it is never used.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-  for (std::size_t g = 0; g < G; ++g) {
-    total[g] = xsimd::hadd((acc[g][0] + acc[g][1]) + (acc[g][2] + acc[g][3]));
-  }
-#pragma GCC diagnostic pop
+  for (std::size_t g = 0; g < G; ++g) total[g] = fold_run_accumulators(acc[g]);
   for (std::size_t g = 0; g < G; ++g) {
     for (std::size_t j = i; j < n; ++j) total[g] += x[g * stride + j];
     out[g] = total[g];
