@@ -281,6 +281,32 @@ std::vector<Tensor> chunks(const Tensor& t, std::int64_t groups, std::int64_t di
   return chunk(t, groups, dim);
 }
 
+// A grouped backward map's checks: grad_output's channels are the weight's outputs.
+void check_group_channels(std::string_view op, const Tensor& grad_output, std::size_t out_channels,
+                          std::string_view weight_name, const std::string& context) {
+  if (grad_output.shape()[1] != out_channels) {
+    fail("{}: grad_output has {} channels, {} {} {}", op, grad_output.shape()[1], weight_name,
+         out_channels, context);
+  }
+}
+
+// A tensor split into the groups along a dim.
+struct Grouped {
+  const Tensor& tensor;
+  std::int64_t dim;
+};
+
+// map(a's group i, b's group i) for each group, concatenated along `dim`: a grouped backward map
+// run group by group on the ungrouped kernels.
+template <class Map>
+Tensor per_group(std::int64_t groups, Grouped a, Grouped b, std::int64_t dim, Map map) {
+  const std::vector<Tensor> as = chunk(a.tensor, groups, a.dim);
+  const std::vector<Tensor> bs = chunk(b.tensor, groups, b.dim);
+  std::vector<Tensor> results;
+  for (std::size_t i = 0; i < as.size(); ++i) results.push_back(map(as[i], bs[i]));
+  return cat(results, dim);
+}
+
 // A grouped conv2d or conv2d_relu, recorded as one node: the forward is one convolution per
 // group, concatenated along channels; the backward is the grouped conv2d_input_grad and
 // conv2d_weight_grad, which cost what the forward does. (Recorded group by group, each group's
@@ -394,19 +420,13 @@ Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const 
                   to_string(weight.shape()), to_string(input_shape));
   if (options.groups != 1) {
     const Conv2dOptions one = one_group(op, input_shape[1], weight.shape(), options, context);
-    if (grad_output.shape()[1] != weight.shape()[0]) {
-      fail("{}: grad_output has {} channels, weight {} {}", op, grad_output.shape()[1],
-           weight.shape()[0], context);
-    }
+    check_group_channels(op, grad_output, weight.shape()[0], "weight", context);
     Shape group_shape = input_shape;
     group_shape[1] /= static_cast<std::size_t>(options.groups);
-    const std::vector<Tensor> gs = chunk(grad_output, options.groups, 1);
-    const std::vector<Tensor> ws = chunk(weight, options.groups, 0);
-    std::vector<Tensor> grads;
-    for (std::size_t i = 0; i < gs.size(); ++i) {
-      grads.push_back(conv2d_input_grad(gs[i], ws[i], group_shape, one));
-    }
-    return cat(grads, 1);
+    return per_group(options.groups, {grad_output, 1}, {weight, 0}, 1,
+                     [&](const Tensor& g, const Tensor& w) {
+                       return conv2d_input_grad(g, w, group_shape, one);
+                     });
   }
   const ConvGeometry g =
       geometry(op, input_shape, weight.shape(), options, weight.dtype(), context);
@@ -437,19 +457,13 @@ Tensor conv2d_weight_grad(const Tensor& grad_output, const Tensor& input, const 
         fmt::format("(grad_output {}, input {}, weight_shape {})", to_string(grad_output.shape()),
                     to_string(input.shape()), to_string(weight_shape));
     const Conv2dOptions one = one_group(op, input.shape()[1], weight_shape, options, context);
-    if (grad_output.shape()[1] != weight_shape[0]) {
-      fail("{}: grad_output has {} channels, weight_shape {} {}", op, grad_output.shape()[1],
-           weight_shape[0], context);
-    }
+    check_group_channels(op, grad_output, weight_shape[0], "weight_shape", context);
     Shape group_shape = weight_shape;
     group_shape[0] /= static_cast<std::size_t>(options.groups);
-    const std::vector<Tensor> gs = chunk(grad_output, options.groups, 1);
-    const std::vector<Tensor> xs = chunk(input, options.groups, 1);
-    std::vector<Tensor> grads;
-    for (std::size_t i = 0; i < gs.size(); ++i) {
-      grads.push_back(conv2d_weight_grad(gs[i], xs[i], group_shape, one));
-    }
-    return cat(grads, 0);
+    return per_group(options.groups, {grad_output, 1}, {input, 1}, 0,
+                     [&](const Tensor& g, const Tensor& x) {
+                       return conv2d_weight_grad(g, x, group_shape, one);
+                     });
   }
   const ConvGeometry g = check_weight_grad(grad_output, input, weight_shape, options);
   Tensor output = weight_grad(grad_output, input, weight_shape, g);

@@ -60,6 +60,35 @@ void BackwardTimer::backward(const tg::Tensor& loss) {
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+EpochTotals train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer,
+                        const tg::data::DataLoader& loader, tg::TrainingState& state,
+                        tg::ProgressBar* progress, std::size_t progress_scale) {
+  EpochTotals totals;
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& batch : loader) {
+    optimizer.zero_grad();
+    const tg::Tensor loss = tg::cross_entropy(model(batch.images), batch.labels);
+    totals.backward.backward(loss);
+    optimizer.step();
+    ++state.step;
+    const std::size_t n = batch.labels.numel();
+    totals.loss_sum += loss.item() * static_cast<double>(n);
+    totals.images += n;
+    if (progress != nullptr) {
+      progress->update(totals.images * progress_scale,
+                       totals.loss_sum / static_cast<double>(totals.images));
+    }
+  }
+  totals.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return totals;
+}
+
+std::size_t count_parameters(const tg::nn::Module& model) {
+  std::size_t count = 0;
+  for (const tg::Tensor& p : model.parameters()) count += p.numel();
+  return count;
+}
+
 void print_profile(std::int64_t epoch, const BackwardTimer& backward, std::size_t images) {
   fmt::print(stderr, "epoch {}: time per op (self time, training steps)\n{}", epoch,
              tg::profiler::report());

@@ -47,6 +47,24 @@ class BackwardTimer {
   double seconds_ = 0.0;
 };
 
+// What an epoch of training added up on this process.
+struct EpochTotals {
+  double loss_sum = 0.0;  // each batch's mean loss times its images, summed
+  std::size_t images = 0;
+  double seconds = 0.0;    // the wall time of the loop
+  BackwardTimer backward;  // the part of it in backward()
+};
+
+// One epoch over `loader`: for each batch zero_grad, the cross-entropy of model(images), backward,
+// step, and ++state.step. `progress`, if not null, shows the images seen times `progress_scale`
+// (the ranks of a distributed run, which go in step) and the mean loss so far.
+EpochTotals train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer,
+                        const tg::data::DataLoader& loader, tg::TrainingState& state,
+                        tg::ProgressBar* progress, std::size_t progress_scale = 1);
+
+// The number of values in the model's parameters, for the line the examples print at the start.
+std::size_t count_parameters(const tg::nn::Module& model);
+
 // --profile's report of an epoch on stderr: tg::profiler's table and the time in backward() per
 // image of this process. The caller resets the profiler.
 void print_profile(std::int64_t epoch, const BackwardTimer& backward, std::size_t images);

@@ -8,7 +8,6 @@
 // rank) and rank 0 printing, logging and writing the checkpoints:
 //   mpirun -np 2 build/examples/mnist/mnist --distributed --batch 32
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <memory>
@@ -120,11 +119,7 @@ int run(const Settings& s) {
   // Under --distributed the ranks start from rank 0's weights and average their gradients in
   // backward (nn::DistributedDataParallel); the wrapper has the model's parameters and names.
   std::shared_ptr<tg::nn::Module> model = mnist::make_model(s.model);
-  if (lead) {
-    std::size_t parameters = 0;
-    for (const tg::Tensor& p : model->parameters()) parameters += p.numel();
-    fmt::print(stderr, "{}: {} parameters\n", s.model, parameters);
-  }
+  if (lead) fmt::print(stderr, "{}: {} parameters\n", s.model, examples::count_parameters(*model));
   if (s.distributed) model = std::make_shared<tg::nn::DistributedDataParallel>(model);
   auto optimizer = make_optimizer(s, model->parameters());
   // Made before a checkpoint is loaded: the schedule is relative to the initial learning rate.
@@ -153,39 +148,26 @@ int run(const Settings& s) {
     std::optional<tg::ProgressBar> progress;
     if (lead) progress.emplace(loader.num_examples() * ranks, fmt::format("epoch {}", epoch));
     // This rank's images and the sum of their losses.
-    double loss_sum = 0.0;
-    std::size_t seen = 0;
-    examples::BackwardTimer timer;
-    const auto start = std::chrono::steady_clock::now();
-    for (const auto& batch : loader) {
-      optimizer->zero_grad();
-      tg::Tensor loss = tg::cross_entropy((*model)(batch.images), batch.labels);
-      timer.backward(loss);
-      optimizer->step();
-      ++state.step;
-      const std::size_t n = batch.labels.numel();
-      loss_sum += loss.item() * static_cast<double>(n);
-      seen += n;
-      if (progress) progress->update(seen * ranks, loss_sum / static_cast<double>(seen));
-    }
-    const double train_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const examples::EpochTotals totals =
+        examples::train_epoch(*model, *optimizer, loader, state, progress ? &*progress : nullptr,
+                              static_cast<std::size_t>(ranks));
     const double training_peak =
         examples::status_mib("VmHWM:");  // before the evaluation adds its own
     if (progress) progress->finish();
-    if (s.profile && lead) examples::print_profile(epoch, timer, seen);
+    if (s.profile && lead) examples::print_profile(epoch, totals.backward, totals.images);
     tg::profiler::reset();
     state.epoch = epoch;
     tg::profiler::enable(false);  // neither the evaluation nor the epoch's sums are timed
     // Every rank's images and losses.
-    tg::Tensor totals = tg::tensor({loss_sum, static_cast<double>(seen)}, {.dtype = tg::f64});
-    tg::distributed::all_reduce(totals);
+    tg::Tensor sums =
+        tg::tensor({totals.loss_sum, static_cast<double>(totals.images)}, {.dtype = tg::f64});
+    tg::distributed::all_reduce(sums);
     const double test_acc = accuracy(*model, test_set);
     tg::profiler::enable(s.profile);
-    const double img_per_s = totals.value<double>()(1) / train_s;
-    const double mean_loss = totals.value<double>()(0) / totals.value<double>()(1);
+    const double img_per_s = sums.value<double>()(1) / totals.seconds;
+    const double mean_loss = sums.value<double>()(0) / sums.value<double>()(1);
     if (lead) {
-      examples::print_epoch_line(epoch, train_s, img_per_s, mean_loss, test_acc);
+      examples::print_epoch_line(epoch, totals.seconds, img_per_s, mean_loss, test_acc);
       fmt::print(stderr,
                  "epoch {}: resident memory {:.1f} MiB, of which {:.1f} MiB kept for reuse; peak "
                  "{:.1f} MiB in training, {:.1f} MiB with evaluation{}\n",

@@ -5,7 +5,6 @@
 // Everything else (progress, notes, errors) goes to stderr. bench/resnet_torch.py is its PyTorch
 // twin (same model, data, augmentation, optimizer, schedule and output), and
 // examples/resnet/evaluate_in_pytorch.py loads its checkpoints into that twin.
-#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <memory>
@@ -101,43 +100,26 @@ int run(const Settings& s) {
       {.batch_size = s.batch, .seed = s.seed, .transform = std::move(augment_and_normalize)});
   tg::data::DataLoader test_loader(
       test_set, {.batch_size = 100, .shuffle = false, .transform = tg::data::Compose{normalize}});
-  std::size_t parameters = 0;
-  for (const tg::Tensor& p : model.parameters()) parameters += p.numel();
   fmt::print(stderr, "ResNet: 3 stages of {} BasicBlocks, {} parameters; training images: {}\n",
-             s.blocks, parameters, loader.options().transform.name());
+             s.blocks, examples::count_parameters(model), loader.options().transform.name());
   tg::profiler::enable(s.profile);
   for (int epoch = static_cast<int>(state.epoch) + 1; epoch <= s.epochs; ++epoch) {
     loader.set_epoch(static_cast<std::uint64_t>(epoch - 1));
     tg::ProgressBar progress(loader.num_examples(), fmt::format("epoch {}", epoch));
-    double loss_sum = 0.0;
-    std::size_t seen = 0;
-    examples::BackwardTimer timer;
-    const auto start = std::chrono::steady_clock::now();
-    for (const auto& batch : loader) {
-      optimizer.zero_grad();
-      tg::Tensor loss = tg::cross_entropy(model(batch.images), batch.labels);
-      timer.backward(loss);
-      optimizer.step();
-      ++state.step;
-      const std::size_t n = batch.labels.numel();
-      loss_sum += loss.item() * static_cast<double>(n);
-      seen += n;
-      progress.update(seen, loss_sum / static_cast<double>(seen));
-    }
-    const double train_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const examples::EpochTotals totals =
+        examples::train_epoch(model, optimizer, loader, state, &progress);
     progress.finish();
     if (s.profile) {
-      examples::print_profile(epoch, timer, seen);
+      examples::print_profile(epoch, totals.backward, totals.images);
       tg::profiler::reset();
     }
     state.epoch = epoch;
     tg::profiler::enable(false);  // the evaluation is not timed
     const examples::Accuracy test = examples::evaluate(model, test_loader);
     tg::profiler::enable(s.profile);
-    const double img_per_s = static_cast<double>(seen) / train_s;
-    const double loss = loss_sum / static_cast<double>(seen);
-    examples::print_epoch_line(epoch, train_s, img_per_s, loss, test.value());
+    const double img_per_s = static_cast<double>(totals.images) / totals.seconds;
+    const double loss = totals.loss_sum / static_cast<double>(totals.images);
+    examples::print_epoch_line(epoch, totals.seconds, img_per_s, loss, test.value());
     fmt::print(stderr, "epoch {}: {} of {} test images right, lr {:.6g}, peak memory {:.1f} MiB\n",
                epoch, test.correct, test.total, optimizer.lr(), examples::status_mib("VmHWM:"));
     // The rate this epoch trained with, before the schedule moves it on; the row before the
