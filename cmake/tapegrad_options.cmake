@@ -70,15 +70,15 @@ function(tg_set_compile_options target)
   if(TG_NATIVE)
     target_compile_options(${target} PRIVATE ${TG_NATIVE_FLAGS})
   endif()
-  if(TG_SANITIZE)
+  # A fuzzer without AddressSanitizer finds only the crashes, so TG_FUZZ brings the sanitizers
+  # too; it adds the coverage instrumentation libFuzzer steers by.
+  if(TG_SANITIZE OR TG_FUZZ)
     target_compile_options(${target} PUBLIC -fsanitize=address,undefined -fno-omit-frame-pointer
       -fno-sanitize-recover=undefined)
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
   endif()
   if(TG_FUZZ)
-    target_compile_options(${target} PUBLIC -fsanitize=fuzzer-no-link,address,undefined
-      -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+    target_compile_options(${target} PUBLIC -fsanitize=fuzzer-no-link)
   endif()
   if(TG_SANITIZE_THREAD)
     target_compile_options(${target} PUBLIC -fsanitize=thread -fno-omit-frame-pointer)
