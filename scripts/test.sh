@@ -47,21 +47,23 @@ sanitizer_build=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEB
 # evaluating 10,000 test images per epoch, took 3 minutes under GCC's ASan (8 under its TSan) and
 # the ResNet example's training 3 minutes under ASan, both on code paths the unit tests run.
 sanitizer_skip=(-E '^(consumer\.|example\.mnist_crash$|example\.resnet_)')
-if [ "$mode" = sanitize ]; then
+# Configures a sanitizer build in $build with clang (and its sanitizer runtimes), given the
+# sanitizer's own options.
+configure_sanitizer_build() {
   install_missing_packages clang libclang-rt-14-dev
+  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja "${sanitizer_build[@]}" "$@"
+  skip=("${sanitizer_skip[@]}")
+}
+if [ "$mode" = sanitize ]; then
   build="$root/build-sanitize"
-  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja "${sanitizer_build[@]}" \
-    -DTG_SANITIZE=ON -DTG_NATIVE=OFF -DTG_FUZZ=ON -DTG_FUZZ_SECONDS="${TG_FUZZ_SECONDS:-60}"
+  configure_sanitizer_build -DTG_SANITIZE=ON -DTG_NATIVE=OFF -DTG_FUZZ=ON \
+    -DTG_FUZZ_SECONDS="${TG_FUZZ_SECONDS:-60}"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  skip=("${sanitizer_skip[@]}")
 elif [ "$mode" = tsan ]; then
-  install_missing_packages clang libclang-rt-14-dev
   build="$root/build-tsan"
-  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja "${sanitizer_build[@]}" \
-    -DTG_SANITIZE_THREAD=ON -DTG_THREADS=std_thread
+  configure_sanitizer_build -DTG_SANITIZE_THREAD=ON -DTG_THREADS=std_thread
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-  skip=("${sanitizer_skip[@]}")
 else
   build="$root/build"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTG_WARNINGS_AS_ERRORS=ON \
