@@ -2,11 +2,12 @@
 # Per-layer yardsticks, all on one thread: tapegrad's convolution kernels against oneDNN (Debian's
 # libdnnl-dev) on every convolution layer of the MNIST examples at batch 64 (forward; forward with
 # the ReLU fused, oneDNN's as an eltwise post-op; backward-data; backward-weights with the bias
-# gradient; each timed apart), and tapegrad's GEMM against OpenBLAS's sgemm on square sizes and on
-# the products the examples run through it. Installs the two libraries if missing (as root),
-# builds bench/bench_layers.cpp in the Release build, runs it (which first checks that both sides
-# agree) and prints the machine and library context, then Markdown tables of the medians over
-# the repetitions (interleaved in random order).
+# gradient; each timed apart; oneDNN both in its own layouts and with the reorders from and to
+# NCHW that a framework keeping NCHW tensors pays), and tapegrad's GEMM against OpenBLAS's sgemm on
+# square sizes and on the products the examples run through it. Installs the two libraries if
+# missing (as root), builds bench/bench_layers.cpp in the Release build, runs it (which first
+# checks that both sides agree) and prints the machine and library context, then Markdown tables
+# of the medians over the repetitions (interleaved in random order).
 #   bench/compare_layers.sh [--repetitions N] [--min-time SECONDS] [--build DIR]
 #                           [--openblas-core CORE]
 # OpenBLAS picks its kernels for this CPU: an OPENBLAS_CORETYPE in the environment (some set
@@ -128,16 +129,21 @@ print(f"OpenBLAS config: {context['openblas_config']}; core {context['openblas_c
       f" ({os.environ['OPENBLAS_CORE_NOTE']})")
 print()
 print(f"Convolutions, batch 64, float, one thread ({of_runs}),")
-print("oneDNN in its own blocked layouts, reordered outside the timed loop.")
+print("oneDNN: in its own blocked layouts, reordered outside the timed loop; from NCHW: with the")
+print("reorders of the pass's inputs from NCHW/OIHW and of its output back timed, as an NCHW")
+print("framework (PyTorch) runs it.")
 print()
-print("| layer | pass | tapegrad ms | oneDNN ms | tapegrad / oneDNN time | oneDNN implementation |")
-print("|---|---|---|---|---|---|")
+print("| layer | pass | tapegrad ms | oneDNN ms | tapegrad / oneDNN time | oneDNN from NCHW ms |"
+      " tapegrad / oneDNN from NCHW time | oneDNN implementation |")
+print("|---|---|---|---|---|---|---|---|")
 for pair in ordered("conv"):
     layer, pass_ = pair.split("/")[1:]
     tg_ms, _ = medians(pair, "tapegrad")
     dnnl_ms, _ = medians(pair, "onednn")
+    nchw_ms, _ = medians(pair, "onednn_nchw")
     impl = context.get(f"onednn_impl.{layer}.{pass_}", "?")
-    print(f"| {layer} | {pass_} | {tg_ms:.3f} | {dnnl_ms:.3f} | {tg_ms / dnnl_ms:.2f} | {impl} |")
+    print(f"| {layer} | {pass_} | {tg_ms:.3f} | {dnnl_ms:.3f} | {tg_ms / dnnl_ms:.2f} | "
+          f"{nchw_ms:.3f} | {tg_ms / nchw_ms:.2f} | {impl} |")
 print()
 print(f"GEMM, row-major, one thread ({of_runs}); NN, NT, TN: which of A and B are transposed.")
 print()
