@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <limits>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <tapegrad.hpp>
@@ -157,7 +160,7 @@ TEST_CASE("OneCycleLR follows PyTorch's (cycle_momentum=False), two and three ph
   {
     // OneCycleLR(opt, max_lr=0.1, total_steps=20, cycle_momentum=False), LRS = [0.1], N = 21
     Groups groups({0.1});
-    tg::optim::OneCycleLR schedule(*groups.sgd, 0.1, 20);
+    tg::optim::OneCycleLR schedule(*groups.sgd, 0.1, 20, {.cycle_momentum = false});
     CHECK(groups.sgd->initial_lr(0) == Approx(0.004));
     check_close(lr_sequence(*groups.sgd, schedule, 21)[0],
                 {0.0040000000000000036, 0.013167184270002533,   0.037167184270002526,
@@ -170,7 +173,8 @@ TEST_CASE("OneCycleLR follows PyTorch's (cycle_momentum=False), two and three ph
     CHECK_THROWS_WITH(schedule.step(), Catch::Contains("OneCycleLR") &&
                                            Catch::Contains("step 21") &&
                                            Catch::Contains("total_steps (20)"));
-    CHECK(schedule.epoch() == 20);  // the refused step changed nothing
+    CHECK(schedule.epoch() == 20);           // the refused step changed nothing
+    CHECK(*groups.sgd->momentum(0) == 0.0);  // not cycled
   }
   {
     // OneCycleLR(opt, max_lr=[0.1, 0.4], total_steps=15, pct_start=0.25,
@@ -180,6 +184,7 @@ TEST_CASE("OneCycleLR follows PyTorch's (cycle_momentum=False), two and three ph
     tg::optim::OneCycleLR schedule(*groups.sgd, std::vector<double>{0.1, 0.4}, 15,
                                    {.pct_start = 0.25,
                                     .anneal_strategy = tg::optim::Anneal::linear,
+                                    .cycle_momentum = false,
                                     .div_factor = 10.0,
                                     .final_div_factor = 100.0,
                                     .three_phase = true});
@@ -200,6 +205,119 @@ TEST_CASE("OneCycleLR follows PyTorch's (cycle_momentum=False), two and three ph
                          0.037670588235294115, 0.033011764705882352, 0.028352941176470588,
                          0.023694117647058824, 0.019035294117647057, 0.014376470588235293,
                          0.0097176470588235288, 0.0050588235294117614, 0.00039999999999999758});
+  }
+}
+
+namespace {
+
+// Every group's momentum (SGD's, or Adam's beta1) before each of `n` epochs, as lr_sequence.
+std::vector<std::vector<double>> momentum_sequence(tg::optim::Optimizer& optimizer,
+                                                   tg::optim::LRScheduler& schedule, int n) {
+  std::vector<std::vector<double>> out(optimizer.num_param_groups());
+  for (int i = 0; i < n; ++i) {
+    for (std::size_t g = 0; g < out.size(); ++g) out[g].push_back(*optimizer.momentum(g));
+    if (i + 1 < n) schedule.step();
+  }
+  return out;
+}
+
+// An optimizer with neither a momentum nor a beta1 (a user's own, say).
+struct PlainOptions {
+  double lr = 0.1;
+};
+class Plain : public tg::optim::OptimizerWithGroups<PlainOptions> {
+ public:
+  explicit Plain(const Tensor& p)
+      : OptimizerWithGroups({tg::optim::ParamGroup<PlainOptions>({p})}, {}, "Plain") {}
+  void step() override {}
+
+ private:
+  void save_buffers(tg::optim::NamedTensors& /*out*/) const override {}
+  std::function<void()> prepare_buffers(std::map<std::string, Tensor>& /*state*/) override {
+    return [] {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("OneCycleLR cycles SGD's momentum and Adam's beta1 the other way, as PyTorch's",
+          "[scheduler]") {
+  using tg::optim::OneCycleLR;
+  // Recorded as the sequences above, with momentum=0.9 given to SGD, and grp['momentum'] or
+  // grp['betas'][0] recorded; every group's is the same.
+  std::vector<Tensor> p{tg::zeros({1}).set_requires_grad(true),
+                        tg::zeros({1}).set_requires_grad(true)};
+  {
+    // OneCycleLR(opt, max_lr=0.1, total_steps=20), LRS = [0.1, 0.2], N = 21
+    tg::optim::SGD sgd({{{p[0]}, {.lr = 0.1, .momentum = 0.9}}, {{p[1]}, {.lr = 0.2}}});
+    OneCycleLR schedule(sgd, 0.1, 20);
+    const std::vector<double> want{0.94999999999999996, 0.94045084971874737, 0.91545084971874735,
+                                   0.88454915028125258, 0.85954915028125256, 0.84999999999999998,
+                                   0.8512536043909088,  0.85495155660487898, 0.86090842587659844,
+                                   0.86882550990706331, 0.87830581304412203, 0.88887395330218422,
+                                   0.89999999999999991, 0.91112604669781572, 0.9216941869558779,
+                                   0.93117449009293662, 0.9390915741234015,  0.94504844339512095,
+                                   0.94874639560909113, 0.94999999999999996, 0.94874639560909113};
+    const auto momenta = momentum_sequence(sgd, schedule, 21);
+    check_close(momenta[0], want);
+    check_close(momenta[1], want);  // a group made without momentum gets it too, as in torch
+    // Resumed at step 7, as set_epoch does after a checkpoint: the same momentum.
+    tg::optim::SGD again({{{p[0]}, {.lr = 0.1, .momentum = 0.5}}, {{p[1]}, {.lr = 0.2}}});
+    OneCycleLR resumed(again, 0.1, 20);
+    resumed.set_epoch(7);
+    CHECK(*again.momentum(0) == momenta[0][7]);
+    CHECK(*again.momentum(1) == momenta[1][7]);
+  }
+  {
+    // Adam; OneCycleLR(opt, max_lr=[0.1, 0.4], total_steps=15, pct_start=0.25,
+    //                  anneal_strategy='linear', div_factor=10., final_div_factor=100.,
+    //                  three_phase=True, base_momentum=0.8, max_momentum=0.9), N = 16
+    tg::optim::Adam adam({{{p[0]}, {.lr = 0.1}}, {{p[1]}, {.lr = 0.2}}});
+    OneCycleLR schedule(adam, std::vector<double>{0.1, 0.4}, 15,
+                        {.pct_start = 0.25,
+                         .anneal_strategy = tg::optim::Anneal::linear,
+                         .base_momentum = 0.8,
+                         .max_momentum = 0.9,
+                         .div_factor = 10.0,
+                         .final_div_factor = 100.0,
+                         .three_phase = true});
+    std::vector<double> want{0.90000000000000002, 0.86363636363636365, 0.82727272727272727,
+                             0.80909090909090908, 0.84545454545454546, 0.88181818181818183};
+    want.resize(16, 0.90000000000000002);  // the last phase holds max_momentum
+    const auto betas = momentum_sequence(adam, schedule, 16);
+    check_close(betas[0], want);
+    check_close(betas[1], want);
+    CHECK(adam.param_groups()[1].options().beta2 == 0.999);  // beta2 is left alone
+  }
+  {
+    // Inside a SequentialLR, from its milestone on, as torch's (which steps its parts).
+    tg::optim::SGD sgd({p[0]}, {.lr = 0.1, .momentum = 0.9});
+    auto warmup = std::make_shared<tg::optim::LinearLR>(sgd, 0.5, 1.0, 2);
+    auto cycle = std::make_shared<OneCycleLR>(sgd, 0.1, 20);
+    tg::optim::SequentialLR schedule(
+        sgd, std::vector<std::shared_ptr<tg::optim::LRScheduler>>{warmup, cycle},
+        std::vector<int>{2});
+    CHECK(*sgd.momentum(0) == cycle->momentum_at(0, 0));  // the cycle's own, set when made
+    schedule.set_epoch(2 + 5);
+    CHECK(*sgd.momentum(0) == cycle->momentum_at(5, 0));
+    CHECK(*sgd.momentum(0) == Approx(0.85));
+  }
+  {
+    Plain plain(p[0]);
+    CHECK_FALSE(plain.momentum(0).has_value());
+    CHECK_THROWS_WITH(plain.set_momentum(0, 0.9),
+                      Catch::Contains("Plain") && Catch::Contains("no momentum"));
+    CHECK_THROWS_WITH(OneCycleLR(plain, 0.1, 10),
+                      Catch::Contains("OneCycleLR: cycle_momentum") && Catch::Contains("Plain"));
+    OneCycleLR lr_only(plain, 0.1, 10, {.cycle_momentum = false});
+    CHECK(plain.lr(0) == Approx(0.004));
+    tg::optim::SGD sgd({p[0]}, {.lr = 0.1, .momentum = 0.9});
+    CHECK_THROWS_WITH(OneCycleLR(sgd, 0.1, 10, {.base_momentum = -0.1}),
+                      Catch::Contains("OneCycleLR: base_momentum") && Catch::Contains("-0.1"));
+    CHECK_THROWS_WITH(sgd.set_momentum(0, std::numeric_limits<double>::quiet_NaN()),
+                      Catch::Contains("SGD: momentum"));
+    CHECK(*sgd.momentum(0) == 0.9);  // the refused ones changed nothing
+    CHECK(sgd.lr(0) == 0.1);
   }
 }
 

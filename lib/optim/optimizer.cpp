@@ -69,6 +69,19 @@ void Optimizer::set_initial_lr(std::size_t group, double lr) {
   initial_lrs_[group] = lr;
 }
 
+std::optional<double> Optimizer::momentum(std::size_t group) const {
+  check_group(group);
+  return group_momentum(group);
+}
+
+void Optimizer::set_momentum(std::size_t group, double momentum) {
+  check_group(group);
+  check_nonnegative(group, "momentum", momentum);
+  if (!set_group_momentum(group, momentum)) {
+    fail("{}: there is no momentum (nor beta1) to set", where(group));
+  }
+}
+
 void Optimizer::check_group(std::size_t group) const {
   if (group >= num_groups_) {
     fail("{}: there is no parameter group {} (it has {})", name_, group, num_groups_);

@@ -92,6 +92,11 @@ class Optimizer {
   // scheduler has already changed the lr to.
   std::optional<double> initial_lr(std::size_t group) const;
   void set_initial_lr(std::size_t group, double lr);
+  // The momentum a schedule cycles (OneCycleLR, as PyTorch's cycle_momentum does): the momentum
+  // option of SGD and RMSprop, beta1 of Adam and AdamW. nullopt for an optimizer with neither;
+  // set_momentum fails there.
+  std::optional<double> momentum(std::size_t group) const;
+  void set_momentum(std::size_t group, double momentum);
 
   // Every group's parameters, group after group: parameter i of the state is parameters()[i].
   const std::vector<Tensor>& parameters() const { return parameters_; }
@@ -116,6 +121,9 @@ class Optimizer {
   // Where the subclass keeps each group's learning rate (its options' lr).
   virtual double group_lr(std::size_t group) const = 0;
   virtual void set_group_lr(std::size_t group, double lr) = 0;
+  // Where it keeps each group's momentum (see momentum()), or nullopt and false if it has none.
+  virtual std::optional<double> group_momentum(std::size_t group) const = 0;
+  virtual bool set_group_momentum(std::size_t group, double momentum) = 0;
 
   virtual void save_buffers(NamedTensors& out) const = 0;
   // Checks this optimizer's buffers in `state`, erasing each key it used, and returns what
@@ -184,6 +192,25 @@ class OptimizerWithGroups : public Optimizer {
   }
   double group_lr(std::size_t group) const override { return groups_[group].options().lr; }
   void set_group_lr(std::size_t group, double lr) override { groups_[group].options().lr = lr; }
+  // An options struct's momentum, or its beta1 (PyTorch's OneCycleLR takes betas[0]), or null.
+  static auto* momentum_of(auto& options) {
+    if constexpr (requires { options.momentum; }) {
+      return &options.momentum;
+    } else if constexpr (requires { options.beta1; }) {
+      return &options.beta1;
+    } else {
+      return static_cast<double*>(nullptr);
+    }
+  }
+  std::optional<double> group_momentum(std::size_t group) const override {
+    const auto* m = momentum_of(groups_[group].options());
+    return m != nullptr ? std::optional<double>(*m) : std::nullopt;
+  }
+  bool set_group_momentum(std::size_t group, double momentum) override {
+    auto* m = momentum_of(groups_[group].options());
+    if (m != nullptr) *m = momentum;
+    return m != nullptr;
+  }
 
   std::vector<ParamGroup<Options>> groups_;
 };

@@ -29,16 +29,26 @@ void LRScheduler::step() {
 
 void LRScheduler::set_epoch(int epoch) {
   if (epoch < 0) fail("{}: epoch must be >= 0, got {}", name_, epoch);
-  // Every rate is computed (and checked) before any is set: a refused epoch changes nothing.
+  // Every rate and momentum is computed (and checked) before any is set: a refused epoch
+  // changes nothing.
   std::vector<double> lrs(optimizer_.num_param_groups());
+  std::vector<std::optional<double>> momenta(lrs.size());
   for (std::size_t g = 0; g < lrs.size(); ++g) {
     lrs[g] = lr_at(epoch, g);
     if (!(lrs[g] >= 0.0) || !std::isfinite(lrs[g])) {
       fail("{}: the learning rate of parameter group {} at epoch {} would be {}", name_, g, epoch,
            lrs[g]);
     }
+    momenta[g] = momentum_at(epoch, g);
+    if (momenta[g] && (!(*momenta[g] >= 0.0) || !std::isfinite(*momenta[g]))) {
+      fail("{}: the momentum of parameter group {} at epoch {} would be {}", name_, g, epoch,
+           *momenta[g]);
+    }
   }
-  for (std::size_t g = 0; g < lrs.size(); ++g) optimizer_.set_lr(g, lrs[g]);
+  for (std::size_t g = 0; g < lrs.size(); ++g) {
+    optimizer_.set_lr(g, lrs[g]);
+    if (momenta[g]) optimizer_.set_momentum(g, *momenta[g]);
+  }
   epoch_ = epoch;
 }
 
@@ -136,14 +146,30 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs, int to
     fail("OneCycleLR: final_div_factor must be positive and finite, got {}",
          options.final_div_factor);
   }
+  if (options.cycle_momentum) {
+    for (const auto& [what, value] : {std::pair{"base_momentum", options.base_momentum},
+                                      std::pair{"max_momentum", options.max_momentum}}) {
+      if (!(value >= 0.0) || !std::isfinite(value)) {
+        fail("OneCycleLR: {} must be finite and >= 0, got {}", what, value);
+      }
+    }
+    if (!optimizer.momentum(0)) {
+      fail(
+          "OneCycleLR: cycle_momentum needs an optimizer with a momentum or beta1; {} has "
+          "neither (cycle_momentum = false cycles the learning rate alone)",
+          optimizer.name());
+    }
+  }
   const double up_end = options.pct_start * total_steps - 1.0;
   const double last = total_steps - 1.0;
+  const double low = options.base_momentum, high = options.max_momentum;
   if (options.three_phase) {
-    phases_ = {{up_end, Level::initial, Level::max},
-               {2.0 * options.pct_start * total_steps - 2.0, Level::max, Level::initial},
-               {last, Level::initial, Level::min}};
+    phases_ = {{up_end, Level::initial, Level::max, high, low},
+               {2.0 * options.pct_start * total_steps - 2.0, Level::max, Level::initial, low, high},
+               {last, Level::initial, Level::min, high, high}};
   } else {
-    phases_ = {{up_end, Level::initial, Level::max}, {last, Level::max, Level::min}};
+    phases_ = {{up_end, Level::initial, Level::max, high, low},
+               {last, Level::max, Level::min, low, high}};
   }
   // PyTorch sets initial_lr whatever an earlier scheduler set: this schedule starts there.
   for (std::size_t g = 0; g < max_lrs_.size(); ++g) {
@@ -165,7 +191,7 @@ double OneCycleLR::level(Level level, std::size_t group) const {
   return initial / options_.final_div_factor;
 }
 
-double OneCycleLR::lr_at(int epoch, std::size_t group) const {
+std::pair<const OneCycleLR::Phase*, double> OneCycleLR::phase_at(int epoch) const {
   if (epoch > total_steps_) {
     fail("OneCycleLR: step {} is beyond total_steps ({})", epoch, total_steps_);
   }
@@ -176,20 +202,30 @@ double OneCycleLR::lr_at(int epoch, std::size_t group) const {
       // A phase of no length (pct_start * total_steps == 1: PyTorch divides by zero) is at its
       // end at once.
       const double length = phase.end_step - start_step;
-      const double pct = length == 0.0 ? 1.0 : (epoch - start_step) / length;
-      const double from = level(phase.start, group);
-      const double to = level(phase.end, group);
-      const double cos_out = std::cos(std::numbers::pi * pct) + 1.0;
-      const double lr = options_.anneal_strategy == Anneal::linear
-                            ? (to - from) * pct + from
-                            : to + (from - to) / 2.0 * cos_out;
-      // At step total_steps (one past the last) a linear anneal runs on past min_lr, to a
-      // negative rate in PyTorch's: it stops at 0 here.
-      return std::max(lr, 0.0);
+      return {&phase, length == 0.0 ? 1.0 : (epoch - start_step) / length};
     }
     start_step = phase.end_step;
   }
-  return 0.0;  // not reached: the last phase takes every step
+  return {&phases_.back(), 1.0};  // not reached: the last phase takes every step
+}
+
+double OneCycleLR::anneal(double from, double to, double pct) const {
+  if (options_.anneal_strategy == Anneal::linear) return (to - from) * pct + from;
+  const double cos_out = std::cos(std::numbers::pi * pct) + 1.0;
+  return to + (from - to) / 2.0 * cos_out;
+}
+
+double OneCycleLR::lr_at(int epoch, std::size_t group) const {
+  const auto [phase, pct] = phase_at(epoch);
+  // At step total_steps (one past the last) a linear anneal runs on past min_lr, to a negative
+  // rate in PyTorch's: it stops at 0 here.
+  return std::max(anneal(level(phase->start, group), level(phase->end, group), pct), 0.0);
+}
+
+std::optional<double> OneCycleLR::momentum_at(int epoch, std::size_t /*group*/) const {
+  if (!options_.cycle_momentum) return std::nullopt;
+  const auto [phase, pct] = phase_at(epoch);
+  return anneal(phase->momentum_start, phase->momentum_end, pct);
 }
 
 // ---- SequentialLR ----
@@ -221,11 +257,21 @@ SequentialLR::SequentialLR(Optimizer& optimizer,
   start();
 }
 
-double SequentialLR::lr_at(int epoch, std::size_t group) const {
+std::pair<const LRScheduler*, int> SequentialLR::part_at(int epoch) const {
   const auto k = static_cast<std::size_t>(
       std::upper_bound(milestones_.begin(), milestones_.end(), epoch) - milestones_.begin());
   const int begin = k == 0 ? 0 : milestones_[k - 1];
-  return schedulers_[k]->lr_at(epoch - begin, group);
+  return {schedulers_[k].get(), epoch - begin};
+}
+
+double SequentialLR::lr_at(int epoch, std::size_t group) const {
+  const auto [part, part_epoch] = part_at(epoch);
+  return part->lr_at(part_epoch, group);
+}
+
+std::optional<double> SequentialLR::momentum_at(int epoch, std::size_t group) const {
+  const auto [part, part_epoch] = part_at(epoch);
+  return part->momentum_at(part_epoch, group);
 }
 
 // ---- ReduceLROnPlateau ----

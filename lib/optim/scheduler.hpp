@@ -15,6 +15,8 @@
 
 #include <limits>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "optimizer.hpp"
@@ -35,6 +37,10 @@ class LRScheduler {
   void set_epoch(int epoch);
   // The closed form: group `group`'s learning rate after `epoch` calls to step().
   virtual double lr_at(int epoch, std::size_t group) const = 0;
+  // The momentum it sets with the rate (OneCycleLR's cycle_momentum), or nullopt: left alone.
+  virtual std::optional<double> momentum_at(int /*epoch*/, std::size_t /*group*/) const {
+    return std::nullopt;
+  }
 
   // Each group's rate at epoch 0 of the schedule: the optimizer's initial_lr.
   const std::vector<double>& base_lrs() const { return base_lrs_; }
@@ -100,6 +106,9 @@ enum class Anneal { cos, linear };
 struct OneCycleOptions {
   double pct_start = 0.3;  // the share of the steps spent going up
   Anneal anneal_strategy = Anneal::cos;
+  bool cycle_momentum = true;     // the momentum (or Adam's beta1) the other way, as PyTorch's
+  double base_momentum = 0.85;    // the momentum at max_lr
+  double max_momentum = 0.95;     // the momentum at the start and the end
   double div_factor = 25.0;       // initial_lr = max_lr / div_factor
   double final_div_factor = 1e4;  // min_lr = initial_lr / final_div_factor
   bool three_phase = false;       // up, back down to initial_lr, then down to min_lr
@@ -108,10 +117,13 @@ struct OneCycleOptions {
 // The 1cycle policy (Smith and Topin), counted in batches: from max_lr / div_factor up to max_lr
 // over the first pct_start of total_steps, then down to initial_lr / final_div_factor at step
 // total_steps - 1. It sets the optimizer's initial_lr (to max_lr / div_factor), as PyTorch's.
-// Only the learning rate cycles: PyTorch's cycle_momentum (on by default there) is not done, so
-// the rates equal PyTorch's with cycle_momentum=False. Step total_steps is allowed (a last
-// step() after the last batch), but not beyond; where PyTorch's rate there is negative (a linear
-// anneal run past min_lr), it is 0 here.
+// With cycle_momentum (the default, as PyTorch's), the momentum goes the other way: from
+// max_momentum down to base_momentum as the rate rises, and back up as it falls (with
+// three_phase, it stays at max_momentum in the last phase). It is the momentum option of SGD and
+// RMSprop, beta1 of Adam and AdamW, as PyTorch's, and it overrides the one the optimizer was made
+// with (an SGD made without momentum gets some). Step total_steps is allowed (a last step() after
+// the last batch), but not beyond; where PyTorch's rate there is negative (a linear anneal run
+// past min_lr), it is 0 here.
 class OneCycleLR : public LRScheduler {
  public:
   OneCycleLR(Optimizer& optimizer, double max_lr, int total_steps, OneCycleOptions options = {});
@@ -119,14 +131,19 @@ class OneCycleLR : public LRScheduler {
   OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs, int total_steps,
              OneCycleOptions options = {});
   double lr_at(int epoch, std::size_t group) const override;
+  std::optional<double> momentum_at(int epoch, std::size_t group) const override;
 
  private:
   enum class Level { initial, max, min };  // max_lr / div_factor, max_lr, initial / final_div
   struct Phase {
     double end_step;
     Level start, end;
+    double momentum_start, momentum_end;
   };
   double level(Level level, std::size_t group) const;
+  // The phase `epoch` is in and how far through it: 0 to 1, and past 1 at step total_steps.
+  std::pair<const Phase*, double> phase_at(int epoch) const;
+  double anneal(double from, double to, double pct) const;
 
   std::vector<double> max_lrs_;
   int total_steps_;
@@ -146,8 +163,11 @@ class SequentialLR : public LRScheduler {
   SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
                std::vector<int> milestones);
   double lr_at(int epoch, std::size_t group) const override;
+  std::optional<double> momentum_at(int epoch, std::size_t group) const override;
 
  private:
+  // The scheduler that runs at `epoch`, and the epoch it counts there.
+  std::pair<const LRScheduler*, int> part_at(int epoch) const;
   std::vector<std::shared_ptr<LRScheduler>> schedulers_;
   std::vector<int> milestones_;
 };
