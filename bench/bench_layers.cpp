@@ -1,8 +1,9 @@
 // Per-layer yardsticks (Google Benchmark), in one binary and all on one thread: tapegrad's
 // convolution kernels against oneDNN on every convolution layer of the MNIST examples (batch 64,
-// float; forward, backward-data and backward-weights timed apart), and tapegrad's GEMM against
-// OpenBLAS's sgemm. oneDNN and OpenBLAS appear here only, as yardsticks. Before timing, it checks
-// that both sides compute the same results, and exits nonzero if they do not.
+// float; forward, backward-data and backward-weights timed apart; oneDNN both in its own layouts
+// and with the reorders from and to NCHW timed), and tapegrad's GEMM against OpenBLAS's sgemm.
+// oneDNN and OpenBLAS appear here only, as yardsticks. Before timing, it checks that every side
+// computes the same results, and exits nonzero if they do not.
 // bench/compare_layers.sh builds and runs it and prints the ratios.
 //   build/bench/bench_layers [--benchmark_filter=conv/mnist_cnn.c2]
 #include <benchmark/benchmark.h>
@@ -22,6 +23,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -203,11 +205,13 @@ class TapegradConv {
 using dnnl::memory;
 using Args = std::unordered_map<int, memory>;
 
-enum class Reorders { outside, timed };
+// Whether the changes between the user's layouts and oneDNN's are made once, before the timing
+// (side onednn), or timed around every pass (side onednn_nchw).
+enum class LayoutChanges { untimed, timed };
 
 class OnednnConv {
  public:
-  OnednnConv(const Layer& l, const Operands& in, Reorders reorders = Reorders::outside) {
+  OnednnConv(const Layer& l, const Operands& in, LayoutChanges changes) {
     const auto n = static_cast<memory::dim>(batch);
     const auto c_in = static_cast<memory::dim>(l.in_channels);
     const auto c_out = static_cast<memory::dim>(l.out_channels);
@@ -268,27 +272,24 @@ class OnednnConv {
     fwd_relu_ = dnnl::convolution_forward(fwd_relu_pd_);
     bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
     bwd_weights_ = dnnl::convolution_backward_weights(bwd_weights_pd_);
-    if (reorders == Reorders::timed) {
-      const memory y(plain_desc(dst_dims_, nchw), engine_);
-      const memory dx(plain_desc(src_dims_, nchw), engine_);
-      const memory dw(plain_desc(weights_dims_, memory::format_tag::oihw), engine_);
-      for (const auto& [pass, args] :
-           {std::pair{Pass::forward, &fwd_args_}, std::pair{Pass::forward_relu, &fwd_relu_args_}}) {
-        add_reorder(before(pass), x, args->at(DNNL_ARG_SRC));
-        add_reorder(before(pass), w, args->at(DNNL_ARG_WEIGHTS));
-        add_reorder(after(pass), args->at(DNNL_ARG_DST), y);
+    if (changes == LayoutChanges::timed) {
+      for (const Pass pass : {Pass::forward, Pass::forward_relu}) {
+        add_change(pass, x, args(pass).at(DNNL_ARG_SRC));
+        add_change(pass, w, args(pass).at(DNNL_ARG_WEIGHTS));
+        add_output_change(pass, DNNL_ARG_DST, dst_dims_, nchw);
       }
-      add_reorder(before(Pass::backward_data), dy, bwd_data_args_.at(DNNL_ARG_DIFF_DST));
-      add_reorder(before(Pass::backward_data), w, bwd_data_args_.at(DNNL_ARG_WEIGHTS));
-      add_reorder(after(Pass::backward_data), bwd_data_args_.at(DNNL_ARG_DIFF_SRC), dx);
-      add_reorder(before(Pass::backward_weights), x, bwd_weights_args_.at(DNNL_ARG_SRC));
-      add_reorder(before(Pass::backward_weights), dy, bwd_weights_args_.at(DNNL_ARG_DIFF_DST));
-      add_reorder(after(Pass::backward_weights), bwd_weights_args_.at(DNNL_ARG_DIFF_WEIGHTS), dw);
+      add_change(Pass::backward_data, dy, bwd_data_args_.at(DNNL_ARG_DIFF_DST));
+      add_change(Pass::backward_data, w, bwd_data_args_.at(DNNL_ARG_WEIGHTS));
+      add_output_change(Pass::backward_data, DNNL_ARG_DIFF_SRC, src_dims_, nchw);
+      add_change(Pass::backward_weights, x, bwd_weights_args_.at(DNNL_ARG_SRC));
+      add_change(Pass::backward_weights, dy, bwd_weights_args_.at(DNNL_ARG_DIFF_DST));
+      add_output_change(Pass::backward_weights, DNNL_ARG_DIFF_WEIGHTS, weights_dims_, oihw);
     }
   }
 
   void run(Pass pass) {
-    for (Reorder& r : before(pass)) r.primitive.execute(stream_, r.from, r.to);
+    LayoutChangesOfPass& changes = changes_[index(pass)];
+    for (LayoutChange& c : changes.before) c.reorder.execute(stream_, c.from, c.to);
     switch (pass) {
       case Pass::forward:
         fwd_.execute(stream_, fwd_args_);
@@ -303,7 +304,7 @@ class OnednnConv {
         bwd_weights_.execute(stream_, bwd_weights_args_);
         break;
     }
-    for (Reorder& r : after(pass)) r.primitive.execute(stream_, r.from, r.to);
+    for (LayoutChange& c : changes.after) c.reorder.execute(stream_, c.from, c.to);
     stream_.wait();
   }
 
@@ -322,15 +323,17 @@ class OnednnConv {
     return "?";
   }
 
-  // The results in tapegrad's layouts, for the checks (never timed).
-  std::vector<float> dst() { return plain(fwd_args_.at(DNNL_ARG_DST), dst_dims_, nchw); }
-  std::vector<float> dst_relu() { return plain(fwd_relu_args_.at(DNNL_ARG_DST), dst_dims_, nchw); }
+  // The results in tapegrad's layouts, for the checks (never timed): where the timed layout
+  // change left a pass's output, else read out of the primitive's own memory now.
+  std::vector<float> dst() { return result(Pass::forward, DNNL_ARG_DST, dst_dims_, nchw); }
+  std::vector<float> dst_relu() {
+    return result(Pass::forward_relu, DNNL_ARG_DST, dst_dims_, nchw);
+  }
   std::vector<float> diff_src() {
-    return plain(bwd_data_args_.at(DNNL_ARG_DIFF_SRC), src_dims_, nchw);
+    return result(Pass::backward_data, DNNL_ARG_DIFF_SRC, src_dims_, nchw);
   }
   std::vector<float> diff_weights() {
-    return plain(bwd_weights_args_.at(DNNL_ARG_DIFF_WEIGHTS), weights_dims_,
-                 memory::format_tag::oihw);
+    return result(Pass::backward_weights, DNNL_ARG_DIFF_WEIGHTS, weights_dims_, oihw);
   }
   std::vector<float> diff_bias() {
     return plain(bwd_weights_args_.at(DNNL_ARG_DIFF_BIAS), {dst_dims_[1]}, memory::format_tag::x);
@@ -338,17 +341,53 @@ class OnednnConv {
 
  private:
   static constexpr memory::format_tag nchw = memory::format_tag::nchw;
+  static constexpr memory::format_tag oihw = memory::format_tag::oihw;
 
-  struct Reorder {
-    dnnl::reorder primitive;
+  struct LayoutChange {
+    dnnl::reorder reorder;
     memory from, to;
   };
-  std::vector<Reorder>& before(Pass pass) { return before_[static_cast<std::size_t>(pass)]; }
-  std::vector<Reorder>& after(Pass pass) { return after_[static_cast<std::size_t>(pass)]; }
-  // A reorder from `from` into `to`, unless they share a layout (then the pass reads or writes
-  // the user's memory itself).
-  static void add_reorder(std::vector<Reorder>& steps, const memory& from, const memory& to) {
-    if (from.get_desc() != to.get_desc()) steps.push_back({dnnl::reorder(from, to), from, to});
+  struct LayoutChangesOfPass {
+    std::vector<LayoutChange> before, after;
+    std::optional<memory> output;  // the output in the user's layout, when changes are timed
+  };
+  static std::size_t index(Pass pass) { return static_cast<std::size_t>(pass); }
+  Args& args(Pass pass) {
+    switch (pass) {
+      case Pass::forward:
+        return fwd_args_;
+      case Pass::forward_relu:
+        return fwd_relu_args_;
+      case Pass::backward_data:
+        return bwd_data_args_;
+      case Pass::backward_weights:
+        break;
+    }
+    return bwd_weights_args_;
+  }
+  // Before `pass`, the user's operand `from` into the primitive's `to`, unless they share a
+  // layout (then the pass reads the user's memory itself).
+  void add_change(Pass pass, const memory& from, const memory& to) {
+    if (from.get_desc() != to.get_desc()) {
+      changes_[index(pass)].before.push_back({dnnl::reorder(from, to), from, to});
+    }
+  }
+  // After `pass`, its output `arg` into a memory in the user's layout, unless it already is in
+  // that layout (then the user reads the primitive's memory itself).
+  void add_output_change(Pass pass, int arg, const memory::dims& dims, memory::format_tag tag) {
+    const memory& from = args(pass).at(arg);
+    LayoutChangesOfPass& changes = changes_[index(pass)];
+    if (from.get_desc() == plain_desc(dims, tag)) {
+      changes.output = from;
+      return;
+    }
+    const memory to(plain_desc(dims, tag), engine_);
+    changes.after.push_back({dnnl::reorder(from, to), from, to});
+    changes.output = to;
+  }
+  std::vector<float> result(Pass pass, int arg, const memory::dims& dims, memory::format_tag tag) {
+    const std::optional<memory>& output = changes_[index(pass)].output;
+    return plain(output ? *output : args(pass).at(arg), dims, tag);
   }
 
   static memory::desc plain_desc(const memory::dims& dims, memory::format_tag tag) {
@@ -384,14 +423,7 @@ class OnednnConv {
   dnnl::convolution_backward_data bwd_data_;
   dnnl::convolution_backward_weights bwd_weights_;
   Args fwd_args_, fwd_relu_args_, bwd_data_args_, bwd_weights_args_;
-  // Each pass's reorders, when they are timed.
-  std::array<std::vector<Reorder>, std::tuple_size_v<decltype(passes)>> before_, after_;
-};
-
-// The oneDNN side that pays, inside the timed loop, the reorders an NCHW framework pays.
-class OnednnConvFromNchw : public OnednnConv {
- public:
-  OnednnConvFromNchw(const Layer& l, const Operands& in) : OnednnConv(l, in, Reorders::timed) {}
+  std::array<LayoutChangesOfPass, std::tuple_size_v<decltype(passes)>> changes_;  // when timed
 };
 
 // ---- GEMM: row-major, C = op(A)[m,k] op(B)[k,n] ----
@@ -458,10 +490,11 @@ benchmark::Counter gflops(double flops_per_iteration) {
           benchmark::Counter::kIs1000};
 }
 
-template <class Side>
-void time_conv(benchmark::State& state, const Layer& layer, Pass pass) {
+// `options`: what the side's constructor takes after the layer and its operands.
+template <class Side, class... Options>
+void time_conv(benchmark::State& state, const Layer& layer, Pass pass, Options... options) {
   const Operands in(layer);
-  Side side(layer, in);
+  Side side(layer, in, options...);
   // One untimed pass first: the outputs' first-touch page faults and any lazy initialisation
   // are not what is measured (each of Google Benchmark's trials builds everything anew).
   side.run(pass);
@@ -494,14 +527,16 @@ void register_benchmarks() {
           [layer, pass](benchmark::State& s) { time_conv<TapegradConv>(s, layer, pass); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
-      benchmark::RegisterBenchmark(
-          (name + "onednn").c_str(),
-          [layer, pass](benchmark::State& s) { time_conv<OnednnConv>(s, layer, pass); })
+      benchmark::RegisterBenchmark((name + "onednn").c_str(),
+                                   [layer, pass](benchmark::State& s) {
+                                     time_conv<OnednnConv>(s, layer, pass, LayoutChanges::untimed);
+                                   })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
-      benchmark::RegisterBenchmark(
-          (name + "onednn_nchw").c_str(),
-          [layer, pass](benchmark::State& s) { time_conv<OnednnConvFromNchw>(s, layer, pass); })
+      benchmark::RegisterBenchmark((name + "onednn_nchw").c_str(),
+                                   [layer, pass](benchmark::State& s) {
+                                     time_conv<OnednnConv>(s, layer, pass, LayoutChanges::timed);
+                                   })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
@@ -577,7 +612,7 @@ bool add_context() {
   benchmark::AddCustomContext("onednn_cpu_runtime", runtime_name(v->cpu_runtime));
   for (const Layer& layer : layers) {
     const Operands in(layer);
-    const OnednnConv conv(layer, in);
+    const OnednnConv conv(layer, in, LayoutChanges::untimed);
     for (const Pass pass : passes) {
       benchmark::AddCustomContext(std::string("onednn_impl.") + layer.name + "." + pass_name(pass),
                                   conv.impl(pass));
@@ -609,29 +644,30 @@ bool agree(const std::string& what, std::span<const float> other, std::span<cons
   }
   const double error = relative_error(other, tapegrad);
   const bool ok = error <= tolerance;
-  std::fprintf(stderr, "check %-36s max|diff|/max|tapegrad| = %.1e %s\n", what.c_str(), error,
+  std::fprintf(stderr, "check %-48s max|diff|/max|tapegrad| = %.1e %s\n", what.c_str(), error,
                ok ? "ok" : "MISMATCH");
   return ok;
 }
 
-// Both sides of every layer and every pass, and both GEMMs on every shape, computed once and
+// Every side of every layer and every pass, and both GEMMs on every shape, computed once and
 // compared (on stderr, so that --benchmark_format=json keeps stdout to itself).
 bool check() {
   bool ok = true;
   for (const Layer& layer : layers) {
     const Operands in(layer);
     TapegradConv t(layer, in);
-    OnednnConv d(layer, in);
-    for (const Pass pass : passes) {
-      t.run(pass);
-      d.run(pass);
+    for (const Pass pass : passes) t.run(pass);
+    for (const LayoutChanges changes : {LayoutChanges::untimed, LayoutChanges::timed}) {
+      OnednnConv d(layer, in, changes);
+      for (const Pass pass : passes) d.run(pass);
+      const std::string name = std::string(layer.name) +
+                               (changes == LayoutChanges::timed ? " (oneDNN from NCHW) " : " ");
+      ok &= agree(name + "forward", d.dst(), t.dst());
+      ok &= agree(name + "forward_relu", d.dst_relu(), t.dst_relu());
+      ok &= agree(name + "backward_data", d.diff_src(), t.diff_src());
+      ok &= agree(name + "backward_weights", d.diff_weights(), t.diff_weights());
+      ok &= agree(name + "backward_weights bias", d.diff_bias(), t.diff_bias());
     }
-    const std::string name = std::string(layer.name) + " ";
-    ok &= agree(name + "forward", d.dst(), t.dst());
-    ok &= agree(name + "forward_relu", d.dst_relu(), t.dst_relu());
-    ok &= agree(name + "backward_data", d.diff_src(), t.diff_src());
-    ok &= agree(name + "backward_weights", d.diff_weights(), t.diff_weights());
-    ok &= agree(name + "backward_weights bias", d.diff_bias(), t.diff_bias());
   }
   for (const GemmShape& shape : gemm_shapes()) {
     GemmOperands t(shape), o(shape);
