@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,17 @@ std::vector<std::vector<double>> lr_sequence(tg::optim::Optimizer& optimizer,
   std::vector<std::vector<double>> out(optimizer.num_param_groups());
   for (int i = 0; i < n; ++i) {
     for (std::size_t g = 0; g < out.size(); ++g) out[g].push_back(optimizer.lr(g));
+    if (i + 1 < n) schedule.step();
+  }
+  return out;
+}
+
+// Every group's momentum (SGD's, or Adam's beta1) before each of `n` epochs, as lr_sequence.
+std::vector<std::vector<double>> momentum_sequence(tg::optim::Optimizer& optimizer,
+                                                   tg::optim::LRScheduler& schedule, int n) {
+  std::vector<std::vector<double>> out(optimizer.num_param_groups());
+  for (int i = 0; i < n; ++i) {
+    for (std::size_t g = 0; g < out.size(); ++g) out[g].push_back(*optimizer.momentum(g));
     if (i + 1 < n) schedule.step();
   }
   return out;
@@ -210,17 +222,6 @@ TEST_CASE("OneCycleLR follows PyTorch's (cycle_momentum=False), two and three ph
 
 namespace {
 
-// Every group's momentum (SGD's, or Adam's beta1) before each of `n` epochs, as lr_sequence.
-std::vector<std::vector<double>> momentum_sequence(tg::optim::Optimizer& optimizer,
-                                                   tg::optim::LRScheduler& schedule, int n) {
-  std::vector<std::vector<double>> out(optimizer.num_param_groups());
-  for (int i = 0; i < n; ++i) {
-    for (std::size_t g = 0; g < out.size(); ++g) out[g].push_back(*optimizer.momentum(g));
-    if (i + 1 < n) schedule.step();
-  }
-  return out;
-}
-
 // An optimizer with neither a momentum nor a beta1 (a user's own, say).
 struct PlainOptions {
   double lr = 0.1;
@@ -235,6 +236,18 @@ class Plain : public tg::optim::OptimizerWithGroups<PlainOptions> {
   void save_buffers(tg::optim::NamedTensors& /*out*/) const override {}
   std::function<void()> prepare_buffers(std::map<std::string, Tensor>& /*state*/) override {
     return [] {};
+  }
+};
+
+// A user's schedule that sets a momentum, whatever the optimizer.
+class MomentumOnly : public tg::optim::LRScheduler {
+ public:
+  explicit MomentumOnly(tg::optim::Optimizer& optimizer) : LRScheduler(optimizer, "MomentumOnly") {
+    start();
+  }
+  double lr_at(int /*epoch*/, std::size_t group) const override { return base_lrs_[group]; }
+  std::optional<double> momentum_at(int /*epoch*/, std::size_t /*group*/) const override {
+    return 0.5;
   }
 };
 
@@ -261,6 +274,9 @@ TEST_CASE("OneCycleLR cycles SGD's momentum and Adam's beta1 the other way, as P
     const auto momenta = momentum_sequence(sgd, schedule, 21);
     check_close(momenta[0], want);
     check_close(momenta[1], want);  // a group made without momentum gets it too, as in torch
+    CHECK_THROWS_WITH(schedule.step(), Catch::Contains("beyond total_steps"));
+    CHECK(schedule.epoch() == 20);  // the refused step changed nothing
+    CHECK(*sgd.momentum(0) == momenta[0][20]);
     // Resumed at step 7, as set_epoch does after a checkpoint: the same momentum.
     tg::optim::SGD again({{{p[0]}, {.lr = 0.1, .momentum = 0.5}}, {{p[1]}, {.lr = 0.2}}});
     OneCycleLR resumed(again, 0.1, 20);
@@ -309,6 +325,11 @@ TEST_CASE("OneCycleLR cycles SGD's momentum and Adam's beta1 the other way, as P
                       Catch::Contains("Plain") && Catch::Contains("no momentum"));
     CHECK_THROWS_WITH(OneCycleLR(plain, 0.1, 10),
                       Catch::Contains("OneCycleLR: cycle_momentum") && Catch::Contains("Plain"));
+    CHECK_FALSE(plain.initial_lr(0).has_value());  // the refused scheduler changed nothing
+    CHECK_THROWS_WITH(MomentumOnly(plain),
+                      Catch::Contains("MomentumOnly: the momentum of parameter group 0") &&
+                          Catch::Contains("the optimizer has none"));
+    CHECK(plain.lr(0) == 0.1);
     OneCycleLR lr_only(plain, 0.1, 10, {.cycle_momentum = false});
     CHECK(plain.lr(0) == Approx(0.004));
     tg::optim::SGD sgd({p[0]}, {.lr = 0.1, .momentum = 0.9});
@@ -318,6 +339,7 @@ TEST_CASE("OneCycleLR cycles SGD's momentum and Adam's beta1 the other way, as P
                       Catch::Contains("SGD: momentum"));
     CHECK(*sgd.momentum(0) == 0.9);  // the refused ones changed nothing
     CHECK(sgd.lr(0) == 0.1);
+    CHECK_FALSE(sgd.initial_lr(0).has_value());
   }
 }
 
@@ -352,7 +374,7 @@ TEST_CASE("SequentialLR chains linear warmup and cosine annealing, as PyTorch's"
                        0.008355191371346481});
 }
 
-TEST_CASE("a scheduler made again and set to an epoch resumes with identical rates",
+TEST_CASE("a scheduler made again and set to an epoch resumes with identical rates and momenta",
           "[scheduler]") {
   using namespace tg::optim;
   using Make = std::function<std::unique_ptr<LRScheduler>(SGD&)>;
@@ -361,17 +383,28 @@ TEST_CASE("a scheduler made again and set to an epoch resumes with identical rat
       {"CosineAnnealingLR", [](SGD& o) { return std::make_unique<CosineAnnealingLR>(o, 7, 1e-3); }},
       {"LinearLR", [](SGD& o) { return std::make_unique<LinearLR>(o, 0.2, 0.9, 6); }},
       {"OneCycleLR", [](SGD& o) { return std::make_unique<OneCycleLR>(o, 0.5, 12); }},
-      {"SequentialLR", [](SGD& o) {
+      {"SequentialLR",
+       [](SGD& o) {
          auto warmup = std::make_shared<LinearLR>(o, 0.1, 1.0, 3);
          auto cosine = std::make_shared<CosineAnnealingLR>(o, 9);
          return std::make_unique<SequentialLR>(
              o, std::vector<std::shared_ptr<LRScheduler>>{warmup, cosine}, std::vector<int>{3});
+       }},
+      // After the cycle's milestone the cosine sets no momentum: the cycle's last one stays.
+      {"SequentialLR of OneCycleLR and CosineAnnealingLR", [](SGD& o) {
+         auto cycle = std::make_shared<OneCycleLR>(o, 0.5, 12);
+         auto cosine = std::make_shared<CosineAnnealingLR>(o, 9);
+         return std::make_unique<SequentialLR>(
+             o, std::vector<std::shared_ptr<LRScheduler>>{cycle, cosine}, std::vector<int>{6});
        }}};
   for (const auto& [name, make] : kinds) {
     INFO(name);
     Groups straight({0.1, 0.3});
     auto schedule = make(*straight.sgd);
     const auto expected = lr_sequence(*straight.sgd, *schedule, 13);
+    Groups straight_again({0.1, 0.3});
+    auto schedule_again = make(*straight_again.sgd);
+    const auto expected_momenta = momentum_sequence(*straight_again.sgd, *schedule_again, 13);
     for (int stop : {1, 4, 9}) {
       INFO("resumed at " << stop);
       Groups resumed({0.1, 0.3});  // the run's configuration; the checkpoint's lr is irrelevant
@@ -380,7 +413,10 @@ TEST_CASE("a scheduler made again and set to an epoch resumes with identical rat
       again->set_epoch(stop);
       REQUIRE(again->epoch() == stop);
       for (int e = stop; e < 13; ++e) {
-        for (std::size_t g = 0; g < 2; ++g) REQUIRE(resumed.sgd->lr(g) == expected[g][e]);
+        for (std::size_t g = 0; g < 2; ++g) {
+          REQUIRE(resumed.sgd->lr(g) == expected[g][e]);
+          REQUIRE(*resumed.sgd->momentum(g) == expected_momenta[g][e]);
+        }
         if (e + 1 < 13) again->step();
       }
     }

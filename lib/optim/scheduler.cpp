@@ -40,9 +40,10 @@ void LRScheduler::set_epoch(int epoch) {
            lrs[g]);
     }
     momenta[g] = momentum_at(epoch, g);
-    if (momenta[g] && (!(*momenta[g] >= 0.0) || !std::isfinite(*momenta[g]))) {
-      fail("{}: the momentum of parameter group {} at epoch {} would be {}", name_, g, epoch,
-           *momenta[g]);
+    if (momenta[g] &&
+        (!(*momenta[g] >= 0.0) || !std::isfinite(*momenta[g]) || !optimizer_.momentum(g))) {
+      fail("{}: the momentum of parameter group {} at epoch {} would be {}{}", name_, g, epoch,
+           *momenta[g], optimizer_.momentum(g) ? "" : ", but the optimizer has none");
     }
   }
   for (std::size_t g = 0; g < lrs.size(); ++g) {
@@ -270,8 +271,15 @@ double SequentialLR::lr_at(int epoch, std::size_t group) const {
 }
 
 std::optional<double> SequentialLR::momentum_at(int epoch, std::size_t group) const {
-  const auto [part, part_epoch] = part_at(epoch);
-  return part->momentum_at(part_epoch, group);
+  // The running part's, else the one an earlier part left at its last epoch (the one before the
+  // milestone that ended it).
+  for (int at = epoch;;) {
+    const auto [part, part_epoch] = part_at(at);
+    if (auto momentum = part->momentum_at(part_epoch, group)) return momentum;
+    const int begin = at - part_epoch;  // the epoch this part started at
+    if (begin == 0) return std::nullopt;
+    at = begin - 1;
+  }
 }
 
 // ---- ReduceLROnPlateau ----

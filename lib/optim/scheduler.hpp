@@ -8,8 +8,9 @@
 // once. Every schedule here has a closed form (PyTorch's _get_closed_form_lr where it has one):
 // the rate after n calls to step() is computed from the groups' base rates and n alone, never by
 // multiplying the current rate, so set_epoch(n) on resume gives the rates of the first run
-// exactly. The base rate of a group is the optimizer's initial_lr (set by the first scheduler
-// made on it), so warmup and cosine chained by SequentialLR start from the same rate.
+// exactly (and the momentum OneCycleLR cycles, which has a closed form too). The base rate of a
+// group is the optimizer's initial_lr (set by the first scheduler made on it), so warmup and cosine
+// chained by SequentialLR start from the same rate.
 //
 // ReduceLROnPlateau is apart: it follows a metric, not a step count.
 
@@ -33,11 +34,13 @@ class LRScheduler {
   void step();
   // The number of step() calls made (or set).
   int epoch() const { return epoch_; }
-  // For resuming: the rates after `epoch` calls to step(), from the closed form.
+  // For resuming: the rates (and the momentum, where the schedule sets one) after `epoch` calls
+  // to step(), from the closed forms.
   void set_epoch(int epoch);
   // The closed form: group `group`'s learning rate after `epoch` calls to step().
   virtual double lr_at(int epoch, std::size_t group) const = 0;
-  // The momentum it sets with the rate (OneCycleLR's cycle_momentum), or nullopt: left alone.
+  // The closed form of the momentum it sets with the rate (OneCycleLR's cycle_momentum), or
+  // nullopt: left as it is.
   virtual std::optional<double> momentum_at(int /*epoch*/, std::size_t /*group*/) const {
     return std::nullopt;
   }
@@ -157,7 +160,8 @@ class OneCycleLR : public LRScheduler {
 //   auto cosine = std::make_shared<CosineAnnealingLR>(sgd, 95);
 //   SequentialLR schedule(sgd, {warmup, cosine}, {5});
 // Only this scheduler is stepped; its parts are used through their closed forms (their own
-// epoch() does not move).
+// epoch() does not move). The momentum is that of the running part if it sets one, else the last
+// one an earlier part set (at its last epoch), as stepping the parts one after another leaves it.
 class SequentialLR : public LRScheduler {
  public:
   SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
