@@ -290,20 +290,7 @@ class OnednnConv {
   void run(Pass pass) {
     LayoutChangesOfPass& changes = changes_[index(pass)];
     for (LayoutChange& c : changes.before) c.reorder.execute(stream_, c.from, c.to);
-    switch (pass) {
-      case Pass::forward:
-        fwd_.execute(stream_, fwd_args_);
-        break;
-      case Pass::forward_relu:
-        fwd_relu_.execute(stream_, fwd_relu_args_);
-        break;
-      case Pass::backward_data:
-        bwd_data_.execute(stream_, bwd_data_args_);
-        break;
-      case Pass::backward_weights:
-        bwd_weights_.execute(stream_, bwd_weights_args_);
-        break;
-    }
+    primitive(pass).execute(stream_, args(pass));
     for (LayoutChange& c : changes.after) c.reorder.execute(stream_, c.from, c.to);
     stream_.wait();
   }
@@ -352,6 +339,19 @@ class OnednnConv {
     std::optional<memory> output;  // the output in the user's layout, when changes are timed
   };
   static std::size_t index(Pass pass) { return static_cast<std::size_t>(pass); }
+  dnnl::primitive& primitive(Pass pass) {
+    switch (pass) {
+      case Pass::forward:
+        return fwd_;
+      case Pass::forward_relu:
+        return fwd_relu_;
+      case Pass::backward_data:
+        return bwd_data_;
+      case Pass::backward_weights:
+        break;
+    }
+    return bwd_weights_;
+  }
   Args& args(Pass pass) {
     switch (pass) {
       case Pass::forward:
