@@ -382,7 +382,8 @@ TEST_CASE("conv2d's weight gradient is right both ways round", "[conv]") {
 // random shapes with stride 1 (rows of taps shared) and 2 (plain im2col), paddings, dilations,
 // pixel counts with and without a partial last vector, channel counts with a partial register
 // tile, more taps than a tile holds, batches of one (channels split across threads) and of 19
-// (chunks of 8 images). Against the direct loops; the bias gradient of a plain backward, taken in
+// (chunks of 8 images), and images small enough for the taps' own aligned rows and (every sixth)
+// too large for them. Against the direct loops; the bias gradient of a plain backward, taken in
 // the same pass, with the bits of sum(delta, {0, 2, 3}) (what a create_graph backward records),
 // and everything with the same bits for 1 and 2 threads.
 TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the direct loops",
@@ -391,6 +392,9 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
   tg::Generator gen(25);
   auto pick = [&](std::size_t lo, std::size_t hi) { return lo + gen.below(hi - lo + 1); };
   auto i64 = [](std::size_t v) { return static_cast<std::int64_t>(v); };
+  // Stride-1 trials whose taps got their own rows, and those whose rows stayed shared.
+  int own_rows = 0;
+  int shared_rows = 0;
   for (int trial = 0; trial < 24; ++trial) {
     Config c{};
     c.batch = trial % 3 == 0 ? 1 : (trial % 3 == 1 ? 5 : 19);
@@ -402,13 +406,18 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
     c.options.stride = {i64(trial % 2 == 0 ? 1 : 2), i64(pick(1, 2))};
     c.options.padding = {i64(pick(0, 2)), i64(pick(0, 2))};
     c.options.dilation = {i64(pick(1, 2)), i64(pick(1, 2))};
-    c.height = pick(10, 20);
-    c.width = pick(8, 20);
+    const bool large = trial % 6 == 4;
+    c.height = large ? pick(64, 72) : pick(10, 20);
+    c.width = large ? pick(64, 72) : pick(8, 20);
     c.bias = true;
     INFO("trial " << trial << ": " << c.str());
     const auto g = geometry(c);
     REQUIRE(tg::kernels::column_weight_grad_applies<float>(g, c.out_channels));
     REQUIRE(tg::kernels::column_weight_grad_applies<double>(g, c.out_channels));
+    if (g.stride_h == 1 && g.kernel_h > 1) {
+      const tg::kernels::ColumnWeightGrad<float> kernel(g, c.out_channels);
+      (kernel.columns().own_rows() > 0 ? own_rows : shared_rows) += 1;
+    }
 
     const Tensor x = randn64(c.input_shape(), false);
     const Tensor w = randn64(c.weight_shape(), false);
@@ -447,6 +456,8 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
       }
     }
   }
+  CHECK(own_rows > 0);
+  CHECK(shared_rows > 0);
 }
 
 // The dot products' last vector of each plane overlaps the one before, its repeated lanes masked

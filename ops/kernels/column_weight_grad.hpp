@@ -11,7 +11,9 @@
 // instead, and the GEMM must transpose delta to pack it. Where delta is the smaller (LeNet-5's
 // second layer: 150 taps, 16 channels of 10x10) the shifted kernel was 1.7x faster: its groups
 // of images keep their sums in registers, where a plane of 100 pixels here loads and stores its
-// tile's partial sums for every 7 vectors of FMAs.
+// tile's partial sums for every 7 vectors of FMAs. Where the copy stays within 32 KB with every
+// tap's row starting on a whole vector (TapRows::aligned), the shared rows are copied once more
+// into rows of their own, so that no load of the columns straddles two cache lines.
 //
 // A register tile holds rows x taps vectors of partial sums (lane i of one sums the pixels
 // q = i mod lanes); they wait in a buffer between images and are folded across the lanes once,
@@ -57,6 +59,8 @@ class ColumnWeightGrad {
   // values. `parallel`: split the channels across the parallel seam.
   void run(std::size_t count, const T* grad, const T* relu_output, const T* images, T* grad_weight,
            T* plane_sums, bool parallel) const;
+  // Its copy of an image's columns.
+  const ImageColumns& columns() const { return columns_; }
 
  private:
   ConvGeometry g_;
