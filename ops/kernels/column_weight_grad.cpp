@@ -148,8 +148,9 @@ Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing) {
 
 // Each tap its own aligned row where the copy then still fits beside the tile's partial sums and
 // planes in a 48 KB L1: mnist_cnn's first layer (9 taps, 16 tiles of two channels read each row
-// per image; 25 KB in floats) went from 0.25 to 0.22 ms at batch 64 on a Zen 5. LeNet-5's first
-// (25 taps of 28x28 pixels, 80 KB, read by three tiles) went from 0.13 to 0.21 ms with them.
+// per image; 25 KB in floats) went from 1.33-1.40x oneDNN's time to 1.18-1.24x at batch 64 on a
+// Zen 5. LeNet-5's first (25 taps of 28x28 pixels, 80 KB, read by three tiles) went from 0.13 to
+// 0.21 ms with them.
 template <class T>
 TapRows tap_rows_for(const ConvGeometry& g) {
   constexpr std::size_t budget = 32 * 1024;  // bytes
