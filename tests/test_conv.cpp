@@ -392,9 +392,10 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
   tg::Generator gen(25);
   auto pick = [&](std::size_t lo, std::size_t hi) { return lo + gen.below(hi - lo + 1); };
   auto i64 = [](std::size_t v) { return static_cast<std::int64_t>(v); };
-  // Stride-1 trials whose taps got their own rows, and those whose rows stayed shared.
-  int own_rows = 0;
-  int shared_rows = 0;
+  // Trials whose taps got their own rows, for each type, and large ones that kept shared rows.
+  int own_rows_float = 0;
+  int own_rows_double = 0;
+  int large_shared = 0;
   for (int trial = 0; trial < 24; ++trial) {
     Config c{};
     c.batch = trial % 3 == 0 ? 1 : (trial % 3 == 1 ? 5 : 19);
@@ -414,9 +415,19 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
     const auto g = geometry(c);
     REQUIRE(tg::kernels::column_weight_grad_applies<float>(g, c.out_channels));
     REQUIRE(tg::kernels::column_weight_grad_applies<double>(g, c.out_channels));
-    if (g.stride_h == 1 && g.kernel_h > 1) {
+    // Where some taps get their own rows, every tap's row starts on a whole vector.
+    auto count_own_rows = [&]<class T>(T, int& count) {
+      const tg::kernels::ColumnWeightGrad<T> kernel(g, c.out_channels);
+      const tg::kernels::ImageColumns& columns = kernel.columns();
+      if (columns.own_rows() == 0) return;
+      ++count;
+      for (const std::size_t tap : columns.taps()) CHECK(tap % columns.lanes() == 0);
+    };
+    count_own_rows(0.0F, own_rows_float);
+    count_own_rows(0.0, own_rows_double);
+    if (large && g.kernel_h > 1) {
       const tg::kernels::ColumnWeightGrad<float> kernel(g, c.out_channels);
-      (kernel.columns().own_rows() > 0 ? own_rows : shared_rows) += 1;
+      large_shared += kernel.columns().own_rows() == 0 ? 1 : 0;
     }
 
     const Tensor x = randn64(c.input_shape(), false);
@@ -456,8 +467,9 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
       }
     }
   }
-  CHECK(own_rows > 0);
-  CHECK(shared_rows > 0);
+  CHECK(own_rows_float > 0);
+  CHECK(own_rows_double > 0);
+  CHECK(large_shared > 0);
 }
 
 // The dot products' last vector of each plane overlaps the one before, its repeated lanes masked

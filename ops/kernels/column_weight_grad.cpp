@@ -85,7 +85,7 @@ void tile(const TileArgs<T>& a, const T* __restrict d, const T* __restrict cols,
                                         std::integral_constant<std::size_t, Run> run) {
     // The planes three tiles ahead. On an Intel Xeon the hardware did not prefetch them in time;
     // on a Zen 5 one tile ahead was about 5% slower than three, and none at all within 4% of it
-    // (there the core bounds the pass: with delta held in L2 it was only 10% faster).
+    // (there the core bounds the pass: with delta held in L2 it was only 10-15% faster).
     for (std::size_t r = 0; r < R; ++r) __builtin_prefetch(d + (3 * R + r) * p + q);
     add([q](const T* line) { return Vec<T>::load_unaligned(line + q); }, run);
   };
@@ -146,14 +146,14 @@ Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing) {
   return tiles[(taps - 1) * tile_rows + rows - 1];
 }
 
-// Each tap its own aligned row where the copy then still fits beside the tile's partial sums and
-// planes in a 48 KB L1: mnist_cnn's first layer (9 taps, 16 tiles of two channels read each row
-// per image; 25 KB in floats) went from 1.33-1.40x oneDNN's time to 1.18-1.24x at batch 64 on a
-// Zen 5. LeNet-5's first (25 taps of 28x28 pixels, 80 KB, read by three tiles) went from 0.13 to
-// 0.21 ms with them.
+// Each tap its own aligned row where the whole copy then stays within 32 KB, a budget set between
+// the two layers measured on a Zen 5 (48 KB L1) at batch 64: mnist_cnn's first (9 taps, 16 tiles
+// of two channels read each row per image; 25 KB in floats) went from 1.33-1.40x oneDNN's time to
+// 1.18-1.24x with them; LeNet-5's first (25 taps of 28x28 pixels, 15 of them moved out of their
+// runs: 65 KB, read by three tiles) went from 0.13 to 0.21 ms.
 template <class T>
 TapRows tap_rows_for(const ConvGeometry& g) {
-  constexpr std::size_t budget = 32 * 1024;  // bytes
+  constexpr std::size_t budget = std::size_t{32} * 1024;  // bytes
   return ImageColumns(g, Vec<T>::size, TapRows::aligned).size() * sizeof(T) <= budget
              ? TapRows::aligned
              : TapRows::shared;

@@ -13,7 +13,8 @@
 // of images keep their sums in registers, where a plane of 100 pixels here loads and stores its
 // tile's partial sums for every 7 vectors of FMAs. Where the copy stays within 32 KB with every
 // tap's row starting on a whole vector (TapRows::aligned), the shared rows are copied once more
-// into rows of their own, so that no load of the columns straddles two cache lines.
+// into rows of their own, so that the tile's loads of whole vectors of the columns never straddle
+// two cache lines (a plane's last vector, which overlaps the one before, still may).
 //
 // A register tile holds rows x taps vectors of partial sums (lane i of one sums the pixels
 // q = i mod lanes); they wait in a buffer between images and are folded across the lanes once,
@@ -44,8 +45,8 @@
 
 namespace tg::kernels {
 
-// Whether ColumnWeightGrad handles g: its copy of an image no larger than delta of one image, and
-// at least a vector of output pixels.
+// Whether ColumnWeightGrad handles g: its copy of an image with shared rows (TapRows::shared) no
+// larger than delta of one image, and at least a vector of output pixels.
 template <class T>
 bool column_weight_grad_applies(const ConvGeometry& g, std::size_t out_channels);
 

@@ -17,22 +17,21 @@
 #include <cstddef>
 #include <vector>
 
-#include "copy_row.hpp"
 #include "im2col.hpp"
 #include "sizes.hpp"
 
 namespace tg::kernels {
 
 enum class TapRows {
-  shared,   // with stride_h 1, a tap's row may start inside a run it shares with others
-  aligned,  // every tap's row starts on a whole vector
+  shared,   // the rows as im2col lays them out (with stride_h 1, inside runs they share)
+  aligned,  // every tap's row starts on a whole vector, copied out of its run if it does not
 };
 
 class ImageColumns {
  public:
   // `lanes`: the copied runs start on whole vectors of that many values.
   ImageColumns(const ConvGeometry& g, std::size_t lanes, TapRows tap_rows = TapRows::shared)
-      : rows_(g), pixels_(g.col_cols()), own_row_stride_(round_up(pixels_, lanes)) {
+      : rows_(g), lanes_(lanes), pixels_(g.col_cols()), own_row_stride_(round_up(pixels_, lanes)) {
     if (g.stride_h == 1) {
       rows_.kernel_h = 1;
       rows_.dilation_h = 1;
@@ -66,6 +65,8 @@ class ImageColumns {
   std::size_t size() const { return size_; }
   // Where each tap's row of P columns starts in the copy.
   const std::vector<std::size_t>& taps() const { return taps_; }
+  // The vector width the copy was laid out for.
+  std::size_t lanes() const { return lanes_; }
   // How many taps have their own row (TapRows::aligned, for those whose shared row is not).
   std::size_t own_rows() const { return own_rows_.size(); }
 
@@ -73,7 +74,8 @@ class ImageColumns {
   template <class T>
   void copy(const T* image, T* cols) const {
     im2col(rows_, image, cols, row_stride_);
-    for (const OwnRow& row : own_rows_) copy_row(cols + row.from, pixels_, cols + row.to, pixels_);
+    // memmove: a row of P values is long enough to repay the call (unlike im2col's rows).
+    for (const OwnRow& row : own_rows_) std::copy_n(cols + row.from, pixels_, cols + row.to);
   }
 
   // Zeroes the gaps after each run, which copy leaves as they were.
@@ -94,7 +96,8 @@ class ImageColumns {
     std::size_t to;
   };
 
-  ConvGeometry rows_;           // the geometry im2col copies the image with
+  ConvGeometry rows_;  // the geometry im2col copies the image with
+  std::size_t lanes_;
   std::size_t pixels_;          // P
   std::size_t own_row_stride_;  // P rounded up to whole vectors
   std::size_t row_stride_ = 0;  // between shared runs
