@@ -5,6 +5,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "image_columns.hpp"
+
 namespace tg::kernels {
 namespace {
 
@@ -145,9 +147,17 @@ void col2im(const ConvGeometry& g, const T* cols, T* image) {
   });
 }
 
+template <class T>
+void ImageColumns::copy(const T* image, T* cols) const {
+  im2col(rows_, image, cols, row_stride_);
+  for (const OwnRow& row : own_rows_) copy_row(cols + row.from, pixels_, cols + row.to);
+}
+
 template void im2col<float>(const ConvGeometry&, const float*, float*, std::size_t);
 template void im2col<double>(const ConvGeometry&, const double*, double*, std::size_t);
 template void col2im<float>(const ConvGeometry&, const float*, float*);
 template void col2im<double>(const ConvGeometry&, const double*, double*);
+template void ImageColumns::copy<float>(const float*, float*) const;
+template void ImageColumns::copy<double>(const double*, double*) const;
 
 }  // namespace tg::kernels

@@ -70,13 +70,10 @@ class ImageColumns {
   // How many taps have their own row (TapRows::aligned, for those whose shared row is not).
   std::size_t own_rows() const { return own_rows_.size(); }
 
-  // Copies `image` into cols [size()]; the gaps after each run are left as they were.
+  // Copies `image` into cols [size()]; the gaps after each run are left as they were. In
+  // im2col.cpp, whose build keeps the machine's AVX-512 where its callers' may not.
   template <class T>
-  void copy(const T* image, T* cols) const {
-    im2col(rows_, image, cols, row_stride_);
-    // memmove: a row of P values is long enough to repay the call (unlike im2col's rows).
-    for (const OwnRow& row : own_rows_) std::copy_n(cols + row.from, pixels_, cols + row.to);
-  }
+  void copy(const T* image, T* cols) const;
 
   // Zeroes the gaps after each run, which copy leaves as they were.
   template <class T>
