@@ -252,46 +252,47 @@ class OnednnConv {
     const memory w = user(weights_dims_, memory::format_tag::oihw, in.w);
     const memory b = user(bias_dims, memory::format_tag::x, in.b);
     const memory dy = user(dst_dims_, memory::format_tag::nchw, in.dy);
-    fwd_args_ = {{DNNL_ARG_SRC, reordered(x, fwd_pd_.src_desc())},
-                 {DNNL_ARG_WEIGHTS, reordered(w, fwd_pd_.weights_desc())},
-                 {DNNL_ARG_BIAS, b},
-                 {DNNL_ARG_DST, memory(fwd_pd_.dst_desc(), engine_)}};
-    fwd_relu_args_ = {{DNNL_ARG_SRC, reordered(x, fwd_relu_pd_.src_desc())},
-                      {DNNL_ARG_WEIGHTS, reordered(w, fwd_relu_pd_.weights_desc())},
-                      {DNNL_ARG_BIAS, b},
-                      {DNNL_ARG_DST, memory(fwd_relu_pd_.dst_desc(), engine_)}};
-    bwd_data_args_ = {{DNNL_ARG_DIFF_DST, reordered(dy, bwd_data_pd_.diff_dst_desc())},
-                      {DNNL_ARG_WEIGHTS, reordered(w, bwd_data_pd_.weights_desc())},
-                      {DNNL_ARG_DIFF_SRC, memory(bwd_data_pd_.diff_src_desc(), engine_)}};
-    bwd_weights_args_ = {
+    of(Pass::forward).args = {{DNNL_ARG_SRC, reordered(x, fwd_pd_.src_desc())},
+                              {DNNL_ARG_WEIGHTS, reordered(w, fwd_pd_.weights_desc())},
+                              {DNNL_ARG_BIAS, b},
+                              {DNNL_ARG_DST, memory(fwd_pd_.dst_desc(), engine_)}};
+    of(Pass::forward_relu).args = {{DNNL_ARG_SRC, reordered(x, fwd_relu_pd_.src_desc())},
+                                   {DNNL_ARG_WEIGHTS, reordered(w, fwd_relu_pd_.weights_desc())},
+                                   {DNNL_ARG_BIAS, b},
+                                   {DNNL_ARG_DST, memory(fwd_relu_pd_.dst_desc(), engine_)}};
+    of(Pass::backward_data).args = {
+        {DNNL_ARG_DIFF_DST, reordered(dy, bwd_data_pd_.diff_dst_desc())},
+        {DNNL_ARG_WEIGHTS, reordered(w, bwd_data_pd_.weights_desc())},
+        {DNNL_ARG_DIFF_SRC, memory(bwd_data_pd_.diff_src_desc(), engine_)}};
+    of(Pass::backward_weights).args = {
         {DNNL_ARG_SRC, reordered(x, bwd_weights_pd_.src_desc())},
         {DNNL_ARG_DIFF_DST, reordered(dy, bwd_weights_pd_.diff_dst_desc())},
         {DNNL_ARG_DIFF_WEIGHTS, memory(bwd_weights_pd_.diff_weights_desc(), engine_)},
         {DNNL_ARG_DIFF_BIAS, memory(bwd_weights_pd_.diff_bias_desc(), engine_)}};
-    fwd_ = dnnl::convolution_forward(fwd_pd_);
-    fwd_relu_ = dnnl::convolution_forward(fwd_relu_pd_);
-    bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
-    bwd_weights_ = dnnl::convolution_backward_weights(bwd_weights_pd_);
+    of(Pass::forward).primitive = dnnl::convolution_forward(fwd_pd_);
+    of(Pass::forward_relu).primitive = dnnl::convolution_forward(fwd_relu_pd_);
+    of(Pass::backward_data).primitive = dnnl::convolution_backward_data(bwd_data_pd_);
+    of(Pass::backward_weights).primitive = dnnl::convolution_backward_weights(bwd_weights_pd_);
     if (changes == LayoutChanges::timed) {
       for (const Pass pass : {Pass::forward, Pass::forward_relu}) {
-        add_change(pass, x, args(pass).at(DNNL_ARG_SRC));
-        add_change(pass, w, args(pass).at(DNNL_ARG_WEIGHTS));
+        add_change(pass, x, of(pass).args.at(DNNL_ARG_SRC));
+        add_change(pass, w, of(pass).args.at(DNNL_ARG_WEIGHTS));
         add_output_change(pass, DNNL_ARG_DST, dst_dims_, nchw);
       }
-      add_change(Pass::backward_data, dy, bwd_data_args_.at(DNNL_ARG_DIFF_DST));
-      add_change(Pass::backward_data, w, bwd_data_args_.at(DNNL_ARG_WEIGHTS));
+      add_change(Pass::backward_data, dy, of(Pass::backward_data).args.at(DNNL_ARG_DIFF_DST));
+      add_change(Pass::backward_data, w, of(Pass::backward_data).args.at(DNNL_ARG_WEIGHTS));
       add_output_change(Pass::backward_data, DNNL_ARG_DIFF_SRC, src_dims_, nchw);
-      add_change(Pass::backward_weights, x, bwd_weights_args_.at(DNNL_ARG_SRC));
-      add_change(Pass::backward_weights, dy, bwd_weights_args_.at(DNNL_ARG_DIFF_DST));
+      add_change(Pass::backward_weights, x, of(Pass::backward_weights).args.at(DNNL_ARG_SRC));
+      add_change(Pass::backward_weights, dy, of(Pass::backward_weights).args.at(DNNL_ARG_DIFF_DST));
       add_output_change(Pass::backward_weights, DNNL_ARG_DIFF_WEIGHTS, weights_dims_, oihw);
     }
   }
 
   void run(Pass pass) {
-    LayoutChangesOfPass& changes = changes_[index(pass)];
-    for (LayoutChange& c : changes.before) c.reorder.execute(stream_, c.from, c.to);
-    primitive(pass).execute(stream_, args(pass));
-    for (LayoutChange& c : changes.after) c.reorder.execute(stream_, c.from, c.to);
+    PassRun& run = of(pass);
+    for (LayoutChange& c : run.changes.before) c.reorder.execute(stream_, c.from, c.to);
+    run.primitive.execute(stream_, run.args);
+    for (LayoutChange& c : run.changes.after) c.reorder.execute(stream_, c.from, c.to);
     stream_.wait();
   }
 
@@ -323,7 +324,8 @@ class OnednnConv {
     return result(Pass::backward_weights, DNNL_ARG_DIFF_WEIGHTS, weights_dims_, oihw);
   }
   std::vector<float> diff_bias() {
-    return plain(bwd_weights_args_.at(DNNL_ARG_DIFF_BIAS), {dst_dims_[1]}, memory::format_tag::x);
+    return plain(of(Pass::backward_weights).args.at(DNNL_ARG_DIFF_BIAS), {dst_dims_[1]},
+                 memory::format_tag::x);
   }
 
  private:
@@ -338,45 +340,25 @@ class OnednnConv {
     std::vector<LayoutChange> before, after;
     std::optional<memory> output;  // the output in the user's layout, when changes are timed
   };
-  static std::size_t index(Pass pass) { return static_cast<std::size_t>(pass); }
-  dnnl::primitive& primitive(Pass pass) {
-    switch (pass) {
-      case Pass::forward:
-        return fwd_;
-      case Pass::forward_relu:
-        return fwd_relu_;
-      case Pass::backward_data:
-        return bwd_data_;
-      case Pass::backward_weights:
-        break;
-    }
-    return bwd_weights_;
-  }
-  Args& args(Pass pass) {
-    switch (pass) {
-      case Pass::forward:
-        return fwd_args_;
-      case Pass::forward_relu:
-        return fwd_relu_args_;
-      case Pass::backward_data:
-        return bwd_data_args_;
-      case Pass::backward_weights:
-        break;
-    }
-    return bwd_weights_args_;
-  }
+  // What runs a pass: its primitive, its arguments, and (when timed) the layout changes around it.
+  struct PassRun {
+    dnnl::primitive primitive;
+    Args args;
+    LayoutChangesOfPass changes;
+  };
+  PassRun& of(Pass pass) { return runs_[static_cast<std::size_t>(pass)]; }
   // Before `pass`, the user's operand `from` into the primitive's `to`, unless they share a
   // layout (then the pass reads the user's memory itself).
   void add_change(Pass pass, const memory& from, const memory& to) {
     if (from.get_desc() != to.get_desc()) {
-      changes_[index(pass)].before.push_back({dnnl::reorder(from, to), from, to});
+      of(pass).changes.before.push_back({dnnl::reorder(from, to), from, to});
     }
   }
   // After `pass`, its output `arg` into a memory in the user's layout, unless it already is in
   // that layout (then the user reads the primitive's memory itself).
   void add_output_change(Pass pass, int arg, const memory::dims& dims, memory::format_tag tag) {
-    const memory& from = args(pass).at(arg);
-    LayoutChangesOfPass& changes = changes_[index(pass)];
+    const memory& from = of(pass).args.at(arg);
+    LayoutChangesOfPass& changes = of(pass).changes;
     if (from.get_desc() == plain_desc(dims, tag)) {
       changes.output = from;
       return;
@@ -386,8 +368,8 @@ class OnednnConv {
     changes.output = to;
   }
   std::vector<float> result(Pass pass, int arg, const memory::dims& dims, memory::format_tag tag) {
-    const std::optional<memory>& output = changes_[index(pass)].output;
-    return plain(output ? *output : args(pass).at(arg), dims, tag);
+    const std::optional<memory>& output = of(pass).changes.output;
+    return plain(output ? *output : of(pass).args.at(arg), dims, tag);
   }
 
   static memory::desc plain_desc(const memory::dims& dims, memory::format_tag tag) {
@@ -419,11 +401,7 @@ class OnednnConv {
   dnnl::convolution_forward::primitive_desc fwd_pd_, fwd_relu_pd_;
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;
   dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd_;
-  dnnl::convolution_forward fwd_, fwd_relu_;
-  dnnl::convolution_backward_data bwd_data_;
-  dnnl::convolution_backward_weights bwd_weights_;
-  Args fwd_args_, fwd_relu_args_, bwd_data_args_, bwd_weights_args_;
-  std::array<LayoutChangesOfPass, std::tuple_size_v<decltype(passes)>> changes_;  // when timed
+  std::array<PassRun, std::tuple_size_v<decltype(passes)>> runs_;
 };
 
 // ---- GEMM: row-major, C = op(A)[m,k] op(B)[k,n] ----
