@@ -472,6 +472,57 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
   CHECK(large_shared > 0);
 }
 
+// The dot-product tiles add a plane's whole groups of four vectors in a loop, then four masked
+// steps: the whole vectors left (0 to 3), the partial last one if any, and steps that add nothing.
+// Planes of one row whose pixel counts give every such ending, with no whole group (only the
+// masked steps) and with one or more, for float (16 lanes with AVX-512, 8 with AVX2) and double:
+// against the direct loops, the bias gradient (summing tiles) with the bits of sum(delta, {0, 2,
+// 3}), and without a bias (the tiles that do not sum).
+TEST_CASE("conv2d's dot-product weight gradient adds every pixel whatever way a plane ends",
+          "[conv]") {
+  tg::manual_seed(27);
+  int trials = 0;
+  for (std::size_t pixels = 8; pixels <= 140; ++pixels) {
+    for (const bool bias : {true, false}) {
+      // 3 taps, 5 channels: tiles of 2 and 3 rows (summing or not) and a partial one.
+      const Config c{2, 1, 5, 1, pixels + 2, 1, 3, {}, bias};
+      const auto g = geometry(c);
+      if (!tg::kernels::column_weight_grad_applies<float>(g, c.out_channels) ||
+          !tg::kernels::column_weight_grad_applies<double>(g, c.out_channels)) {
+        continue;
+      }
+      ++trials;
+      INFO(c.str());
+      const Tensor x = randn64(c.input_shape(), false);
+      const Tensor w = randn64(c.weight_shape(), false);
+      const Tensor b = randn64({c.out_channels}, false);
+      const Tensor delta = randn64({c.batch, c.out_channels, 1, pixels}, false);
+      const auto expected = reference_weight_grad(c, delta.value<double>(), x.value<double>());
+      for (const tg::DType dtype : {tg::f64, tg::f32}) {
+        INFO((dtype == tg::f64 ? "f64" : "f32"));
+        const Tensor xr = x.to(dtype).detach();
+        const Tensor wr = w.to(dtype).detach().set_requires_grad(true);
+        const Tensor br = b.to(dtype).detach().set_requires_grad(bias);
+        const auto grads = tg::grad({tg::conv2d(xr, wr, bias ? br : Tensor{}, c.options)},
+                                    bias ? std::vector<Tensor>{wr, br} : std::vector<Tensor>{wr},
+                                    {.grad_outputs = {delta.to(dtype)}});
+        const xt::xarray<double> dw = grads[0].to(tg::f64).value<double>();
+        if (dtype == tg::f64) {
+          CHECK(bool(xt::allclose(dw, expected, 1e-12, 1e-12)));
+        } else {
+          CHECK(bool(xt::allclose(dw, expected, 1e-4, 1e-3)));
+        }
+        if (bias) {
+          const xt::xarray<double> bias_sum =
+              tg::sum(delta.to(dtype), {0, 2, 3}).to(tg::f64).value<double>();
+          CHECK(bool(xt::all(xt::equal(grads[1].to(tg::f64).value<double>(), bias_sum))));
+        }
+      }
+    }
+  }
+  CHECK(trials >= 2 * (140 - 16 + 1));
+}
+
 // The dot products' last vector of each plane overlaps the one before, its repeated lanes masked
 // off in both operands: an infinity there (or anywhere) gives the direct loops' infinities and
 // NaNs.

@@ -40,18 +40,35 @@ constexpr std::size_t summing_tile_rows = 0;  // none: the planes are summed apa
 
 template <class T>
 struct TileArgs {
-  std::size_t pixels;         // P, and the distance between delta's planes
-  xsimd::batch_bool<T> tail;  // the lanes of a plane's last vector (which ends at P and overlaps
-                              // the one before) that the whole vectors did not cover
-  std::size_t sums_stride;    // between the channels' rows of partial-sum vectors (K vectors)
+  std::size_t pixels;      // P, and the distance between delta's planes
+  std::size_t groups_end;  // where the loop over whole groups of four whole vectors stops
+  // The four steps after the loop, which add the rest of the plane (one to four vectors): the
+  // vector each loads (a whole one, or the plane's last, which ends at P) and the lanes of it
+  // that it adds (those no step before added: none once the plane is covered). For the sums, as
+  // sum_runs adds them: whether the vector goes into runs[j] (the four steps are a whole group)
+  // or into runs[0] (a whole vector after the last group; step 0's goes there either way).
+  std::array<std::size_t, 4> last_at;
+  std::array<xsimd::batch_bool<T>, 4> last_lanes;
+  std::array<xsimd::batch_bool<T>, 4> last_into_own;
+  std::array<xsimd::batch_bool<T>, 4> last_into_first;
+  std::size_t sums_stride;  // between the channels' rows of partial-sum vectors (K vectors)
 };
 
 // The partial-sum vectors of channels r < R and taps s < S (at sums + r * sums_stride + s * lanes)
 // += the lane-wise products of delta's plane d + r * P with the row of columns cols + taps[s].
-// With Sums, plane_sums[r] = sum_runs of plane r, in its steps (reduce.hpp).
-template <std::size_t R, std::size_t S, bool Sums, class T>
-void tile(const TileArgs<T>& a, const T* __restrict d, const T* __restrict cols,
-          const std::size_t* taps, T* __restrict sums, T* __restrict plane_sums) {
+// With Sums, plane_sums[r] = sum_runs of plane r, in its steps (reduce.hpp). Groups: the plane
+// has more than four vectors, so that the loop runs at least once.
+//
+// The plane is whole groups, then four steps with masked lanes, up to three of which add nothing
+// (each costs a step's FMAs): with the loop a do-while and no loop or branch after it, GCC 12 keeps
+// the accumulators in registers. With a loop it might skip, then a loop over the remaining whole
+// vectors and a branch to the last one, it kept them on the stack around those loops: mnist_cnn's
+// first layer took 13% longer (0.192 against 0.170 ms on one thread, delta in L2, on a Zen 5),
+// about what the same tile compiled for its one plane size saved. Flattened: a step it did not
+// inline (the steps are lambdas) put the accumulators back on the stack, at twice the time.
+template <std::size_t R, std::size_t S, bool Sums, bool Groups, class T>
+[[gnu::flatten]] void tile(const TileArgs<T>& a, const T* __restrict d, const T* __restrict cols,
+                           const std::size_t* taps, T* __restrict sums, T* __restrict plane_sums) {
   constexpr std::size_t lanes = Vec<T>::size;
   Vec<T> acc[R][S];
   for (std::size_t r = 0; r < R; ++r) {
@@ -68,47 +85,55 @@ void tile(const TileArgs<T>& a, const T* __restrict d, const T* __restrict cols,
   const T* rows[S];
   for (std::size_t s = 0; s < S; ++s) rows[s] = cols + taps[s];
   const std::size_t p = a.pixels;
-  // Adds the vectors vector_at(run) of the planes and the columns; with Sums, the planes' into
-  // runs[.][Run] (none for Run 4).
-  auto add = [&]<std::size_t Run>(auto vector_at, std::integral_constant<std::size_t, Run>) {
-    Vec<T> dv[R];
-    for (std::size_t r = 0; r < R; ++r) dv[r] = vector_at(d + r * p);
-    if constexpr (Sums && Run < 4) {
-      for (std::size_t r = 0; r < R; ++r) runs[r][Run] += dv[r];
-    }
+  // acc[r][s] += dv[r] x the vector vector_at(row) of each tap's row.
+  auto multiply = [&](const Vec<T>(&dv)[R], auto vector_at) {
     for (std::size_t s = 0; s < S; ++s) {
       const Vec<T> xv = in_register(vector_at(rows[s]));
       for (std::size_t r = 0; r < R; ++r) acc[r][s] = xsimd::fma(dv[r], xv, acc[r][s]);
     }
   };
-  auto add_whole = [&]<std::size_t Run>(std::size_t q,
-                                        std::integral_constant<std::size_t, Run> run) {
-    // The planes three tiles ahead. On an Intel Xeon the hardware did not prefetch them in time;
-    // on a Zen 5 one tile ahead was about 5% slower than three, and none at all within 4% of it
-    // (there the core bounds the pass: with delta held in L2 it was only 10-15% faster).
-    for (std::size_t r = 0; r < R; ++r) __builtin_prefetch(d + (3 * R + r) * p + q);
-    add([q](const T* line) { return Vec<T>::load_unaligned(line + q); }, run);
+  // The whole vectors at q; with Sums, the planes' into runs[.][Run].
+  auto add_whole = [&]<std::size_t Run>(std::size_t q, std::integral_constant<std::size_t, Run>) {
+    auto vector_at = [q](const T* line) { return Vec<T>::load_unaligned(line + q); };
+    Vec<T> dv[R];
+    for (std::size_t r = 0; r < R; ++r) dv[r] = vector_at(d + r * p);
+    if constexpr (Sums) {
+      for (std::size_t r = 0; r < R; ++r) runs[r][Run] += dv[r];
+    }
+    multiply(dv, vector_at);
   };
-  using First = std::integral_constant<std::size_t, 0>;
-  std::size_t q = 0;
-  if constexpr (Sums) {
-    for (; q + 4 * lanes <= p; q += 4 * lanes) {
-      add_whole(q, First{});
+  // Last step J, its lanes masked off in both operands; with Sums, a whole vector into the sums
+  // (sum_runs adds a plane's last values one by one, below).
+  auto add_last = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+    auto vector_at = [&, q = a.last_at[J], lanes_added = a.last_lanes[J]](const T* line) {
+      return xsimd::select(lanes_added, Vec<T>::load_unaligned(line + q), Vec<T>(T(0)));
+    };
+    Vec<T> dv[R];
+    for (std::size_t r = 0; r < R; ++r) dv[r] = vector_at(d + r * p);
+    if constexpr (Sums) {
+      for (std::size_t r = 0; r < R; ++r) {
+        if constexpr (J > 0) {
+          runs[r][J] = xsimd::select(a.last_into_own[J], runs[r][J] + dv[r], runs[r][J]);
+        }
+        runs[r][0] = xsimd::select(a.last_into_first[J], runs[r][0] + dv[r], runs[r][0]);
+      }
+    }
+    multiply(dv, vector_at);
+  };
+  if constexpr (Groups) {
+    std::size_t q = 0;
+    do {
+      add_whole(q, std::integral_constant<std::size_t, 0>{});
       add_whole(q + lanes, std::integral_constant<std::size_t, 1>{});
       add_whole(q + 2 * lanes, std::integral_constant<std::size_t, 2>{});
       add_whole(q + 3 * lanes, std::integral_constant<std::size_t, 3>{});
-    }
+      q += 4 * lanes;
+    } while (q < a.groups_end);
   }
-  const std::size_t whole = p / lanes * lanes;
-  for (; q < whole; q += lanes) add_whole(q, First{});
-  if (whole < p) {
-    // Not into the sums: sum_runs adds a plane's last values one by one, below.
-    add(
-        [&](const T* line) {
-          return xsimd::select(a.tail, Vec<T>::load_unaligned(line + p - lanes), Vec<T>(T(0)));
-        },
-        std::integral_constant<std::size_t, 4>{});
-  }
+  add_last(std::integral_constant<std::size_t, 0>{});
+  add_last(std::integral_constant<std::size_t, 1>{});
+  add_last(std::integral_constant<std::size_t, 2>{});
+  add_last(std::integral_constant<std::size_t, 3>{});
   for (std::size_t r = 0; r < R; ++r) {
     for (std::size_t s = 0; s < S; ++s) {
       acc[r][s].store_aligned(sums + r * a.sums_stride + s * lanes);
@@ -117,33 +142,70 @@ void tile(const TileArgs<T>& a, const T* __restrict d, const T* __restrict cols,
   if constexpr (Sums) {
     for (std::size_t r = 0; r < R; ++r) {
       T total = fold_run_accumulators(runs[r]);
-      for (std::size_t j = whole; j < p; ++j) total += d[r * p + j];
+      for (std::size_t j = p / lanes * lanes; j < p; ++j) total += d[r * p + j];
       plane_sums[r] = total;
     }
   }
 }
 
 template <class T>
+TileArgs<T> tile_args(std::size_t pixels, std::size_t sums_stride) {
+  constexpr std::size_t lanes = Vec<T>::size;
+  constexpr std::size_t group = 4 * lanes;
+  // The groups but the last (which may be partial): the four steps after them add one to four
+  // vectors, none of them when P is a multiple of the group.
+  TileArgs<T> a{.pixels = pixels,
+                .groups_end = (pixels + group - 1) / group * group - group,
+                .last_at = {},
+                .last_lanes = {},
+                .last_into_own = {},
+                .last_into_first = {},
+                .sums_stride = sums_stride};
+  const bool whole_group = a.groups_end + group == pixels;
+  alignas(64) std::array<T, lanes> lane_index{};
+  for (std::size_t i = 0; i < lanes; ++i) lane_index[i] = T(i);
+  const Vec<T> lane = Vec<T>::load_aligned(lane_index.data());
+  for (std::size_t j = 0; j < 4; ++j) {
+    const std::size_t first = a.groups_end + j * lanes;  // the first pixel step j adds
+    const std::size_t at = std::min(first, pixels - lanes);
+    a.last_at[j] = at;
+    a.last_lanes[j] = lane >= Vec<T>(T(std::min(first - at, lanes))) &&
+                      lane < Vec<T>(T(std::min(pixels - at, lanes)));
+    const bool whole = first + lanes <= pixels;
+    a.last_into_own[j] = xsimd::batch_bool<T>(whole_group);
+    a.last_into_first[j] = xsimd::batch_bool<T>(whole && (j == 0 || !whole_group));
+  }
+  return a;
+}
+
+template <class T>
 using Tile = void (*)(const TileArgs<T>&, const T*, const T*, const std::size_t*, T*, T*);
 
-// The tile of `rows` channels and `taps` taps, summing planes or not: rows <= tile_rows, or
-// <= summing_tile_rows if summing.
+// The tile of `rows` channels and `taps` taps, summing planes or not (rows <= tile_rows, or
+// <= summing_tile_rows if summing), for planes with or without a whole group of four vectors.
 template <class T>
-Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing) {
-  static constexpr auto tiles = []<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<Tile<T>, sizeof...(I)>{
-        &tile<I % tile_rows + 1, I / tile_rows + 1, false, T>...};
-  }
-  (std::make_index_sequence<tile_rows * tile_taps>{});
-  if constexpr (summing_tile_rows > 0) {
-    static constexpr auto summing_tiles = []<std::size_t... I>(std::index_sequence<I...>) {
+Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing, bool groups) {
+  static constexpr auto table = []<bool Sums, bool Groups>(std::integral_constant<bool, Sums>,
+                                                           std::integral_constant<bool, Groups>) {
+    constexpr std::size_t max_rows = Sums ? summing_tile_rows : tile_rows;
+    return []<std::size_t... I>(std::index_sequence<I...>) {
       return std::array<Tile<T>, sizeof...(I)>{
-          &tile<I % summing_tile_rows + 1, I / summing_tile_rows + 1, true, T>...};
+          &tile<I % max_rows + 1, I / max_rows + 1, Sums, Groups, T>...};
     }
-    (std::make_index_sequence<summing_tile_rows * tile_taps>{});
-    if (summing) return summing_tiles[(taps - 1) * summing_tile_rows + rows - 1];
+    (std::make_index_sequence<max_rows * tile_taps>{});
+  };
+  using Yes = std::true_type;
+  using No = std::false_type;
+  static constexpr auto plain = table(No{}, Yes{});
+  static constexpr auto plain_small = table(No{}, No{});
+  if constexpr (summing_tile_rows > 0) {
+    static constexpr auto summing_tiles = table(Yes{}, Yes{});
+    static constexpr auto summing_small = table(Yes{}, No{});
+    if (summing) {
+      return (groups ? summing_tiles : summing_small)[(taps - 1) * summing_tile_rows + rows - 1];
+    }
   }
-  return tiles[(taps - 1) * tile_rows + rows - 1];
+  return (groups ? plain : plain_small)[(taps - 1) * tile_rows + rows - 1];
 }
 
 // Each tap its own aligned row where the whole copy then stays within 32 KB, a budget set between
@@ -177,12 +239,8 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* grad, const T* relu_ou
   constexpr std::size_t lanes = Vec<T>::size;
   const std::size_t k = g_.col_rows();
   const std::size_t p = g_.col_cols();
-  alignas(64) std::array<T, lanes> lane_index{};
-  for (std::size_t i = 0; i < lanes; ++i) lane_index[i] = T(i);
-  const TileArgs<T> args{
-      .pixels = p,
-      .tail = Vec<T>::load_aligned(lane_index.data()) >= Vec<T>(T(lanes - p % lanes)),
-      .sums_stride = k * lanes};
+  const TileArgs<T> args = tile_args<T>(p, k * lanes);
+  const bool groups = args.groups_end > 0;
 
   const bool summing = plane_sums != nullptr && summing_tile_rows > 0;
   const std::size_t rows_per_tile = summing ? summing_tile_rows : tile_rows;
@@ -210,7 +268,7 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* grad, const T* relu_ou
         // planes in L1.
         if (sums_here != nullptr && !summing) sum_runs(d, p, rows, p, sums_here);
         for (std::size_t t = 0; t < k; t += tile_taps) {
-          tile_for<T>(rows, std::min(tile_taps, k - t), summing && t == 0)(
+          tile_for<T>(rows, std::min(tile_taps, k - t), summing && t == 0, groups)(
               args, d, cols.data(), columns_.taps().data() + t, tile_sums + t * lanes, sums_here);
         }
       }
