@@ -152,8 +152,8 @@ template <class T>
 TileArgs<T> tile_args(std::size_t pixels, std::size_t sums_stride) {
   constexpr std::size_t lanes = Vec<T>::size;
   constexpr std::size_t group = 4 * lanes;
-  // The groups but the last (which may be partial): the four steps after them add one to four
-  // vectors, none of them when P is a multiple of the group.
+  // The groups but the last (which may be partial): the four steps after them add the one to
+  // four vectors left, the last whole group when P is a multiple of the group.
   TileArgs<T> a{.pixels = pixels,
                 .groups_end = (pixels + group - 1) / group * group - group,
                 .last_at = {},
