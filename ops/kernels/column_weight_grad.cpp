@@ -182,7 +182,8 @@ template <class T>
 using Tile = void (*)(const TileArgs<T>&, const T*, const T*, const std::size_t*, T*, T*);
 
 // The tile of `rows` channels and `taps` taps, summing planes or not (rows <= tile_rows, or
-// <= summing_tile_rows if summing), for planes with or without a whole group of four vectors.
+// <= summing_tile_rows if summing), for planes of more than four vectors (with the loop over
+// groups) or of four or fewer.
 template <class T>
 Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing, bool groups) {
   static constexpr auto table = []<bool Sums, bool Groups>(std::integral_constant<bool, Sums>,
