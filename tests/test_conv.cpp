@@ -382,8 +382,9 @@ TEST_CASE("conv2d's weight gradient is right both ways round", "[conv]") {
 // random shapes with stride 1 (rows of taps shared) and 2 (plain im2col), paddings, dilations,
 // pixel counts with and without a partial last vector, channel counts with a partial register
 // tile, more taps than a tile holds, batches of one (channels split across threads) and of 19
-// (chunks of 8 images), and images small enough for the taps' own aligned rows and (every sixth)
-// too large for them. Against the direct loops; the bias gradient of a plain backward, taken in
+// (chunks of 8 images), and images small enough for the taps' own aligned rows (stride_w 1 and
+// output rows of 16 or more: some padded, some of more than five taps) and (every sixth) too
+// large for them. Against the direct loops; the bias gradient of a plain backward, taken in
 // the same pass, with the bits of sum(delta, {0, 2, 3}) (what a create_graph backward records),
 // and everything with the same bits for 1 and 2 threads.
 TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the direct loops",
@@ -395,6 +396,8 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
   // Trials whose taps got their own rows, for each type, and large ones that kept shared rows.
   int own_rows_float = 0;
   int own_rows_double = 0;
+  int own_rows_padded = 0;      // with a zero border
+  int own_rows_two_passes = 0;  // more than the five taps the copy writes at a time
   int large_shared = 0;
   for (int trial = 0; trial < 24; ++trial) {
     Config c{};
@@ -415,19 +418,21 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
     const auto g = geometry(c);
     REQUIRE(tg::kernels::column_weight_grad_applies<float>(g, c.out_channels));
     REQUIRE(tg::kernels::column_weight_grad_applies<double>(g, c.out_channels));
-    // Where some taps get their own rows, every tap's row starts on a whole vector.
+    // Where the taps get their own rows, every tap's row starts on a whole vector.
     auto count_own_rows = [&]<class T>(T, int& count) {
       const tg::kernels::ColumnWeightGrad<T> kernel(g, c.out_channels);
       const tg::kernels::ImageColumns& columns = kernel.columns();
-      if (columns.own_rows() == 0) return;
+      if (!columns.aligned()) return;
       ++count;
+      own_rows_padded += g.pad_h + g.pad_w > 0 ? 1 : 0;
+      own_rows_two_passes += taps > 5 ? 1 : 0;
       for (const std::size_t tap : columns.taps()) CHECK(tap % columns.lanes() == 0);
     };
     count_own_rows(0.0F, own_rows_float);
     count_own_rows(0.0, own_rows_double);
     if (large && g.kernel_h > 1) {
       const tg::kernels::ColumnWeightGrad<float> kernel(g, c.out_channels);
-      large_shared += kernel.columns().own_rows() == 0 ? 1 : 0;
+      large_shared += kernel.columns().aligned() ? 0 : 1;
     }
 
     const Tensor x = randn64(c.input_shape(), false);
@@ -469,6 +474,8 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
   }
   CHECK(own_rows_float > 0);
   CHECK(own_rows_double > 0);
+  CHECK(own_rows_padded > 0);
+  CHECK(own_rows_two_passes > 0);
   CHECK(large_shared > 0);
 }
 

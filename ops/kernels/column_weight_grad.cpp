@@ -211,15 +211,15 @@ Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing, bool groups) 
 
 // Each tap its own aligned row where the whole copy then stays within 32 KB, a budget set between
 // the two layers measured on a Zen 5 (48 KB L1) at batch 64: mnist_cnn's first (9 taps, 16 tiles
-// of two channels read each row per image; 25 KB in floats) went from 1.33-1.40x oneDNN's time to
-// 1.18-1.24x with them; LeNet-5's first (25 taps of 28x28 pixels, 15 of them moved out of their
-// runs: 65 KB, read by three tiles) went from 0.13 to 0.21 ms.
+// of two channels read each row per image; 28 KB in floats) went from 1.33-1.40x oneDNN's time to
+// 1.18-1.24x with them; LeNet-5's first (25 taps of 28x28 pixels: 65 KB, read by three tiles)
+// went from 0.13 to 0.21 ms.
 template <class T>
 TapRows tap_rows_for(const ConvGeometry& g) {
   constexpr std::size_t budget = std::size_t{32} * 1024;  // bytes
-  return ImageColumns(g, Vec<T>::size, TapRows::aligned).size() * sizeof(T) <= budget
-             ? TapRows::aligned
-             : TapRows::shared;
+  const ImageColumns aligned(g, Vec<T>::size, TapRows::aligned);
+  return aligned.aligned() && aligned.size() * sizeof(T) <= budget ? TapRows::aligned
+                                                                   : TapRows::shared;
 }
 
 }  // namespace

@@ -13,9 +13,9 @@
 // of images keep their sums in registers, where a plane of 100 pixels here loads and stores its
 // tile's partial sums for every 7 vectors of FMAs (8 steps since 9587e0e, one adding nothing).
 // Where the copy stays within 32 KB with every tap's row starting on a whole vector
-// (TapRows::aligned), the shared rows are copied once more into rows of their own, so that the
-// tile's loads of whole vectors of the columns never straddle two cache lines (a plane's last
-// vector, which overlaps the one before, still may).
+// (TapRows::aligned: stride_w 1 and output rows of 16 or more), every tap gets a row of its own,
+// so that the tile's loads of whole vectors of the columns never straddle two cache lines (a
+// plane's last vector, which overlaps the one before, still may).
 //
 // A register tile holds rows x taps vectors of partial sums (lane i of one sums the pixels
 // q = i mod lanes, but for a plane's partial last vector, which ends at P: there pixel
