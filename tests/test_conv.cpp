@@ -479,9 +479,9 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
   CHECK(large_shared > 0);
 }
 
-// The dot-product tiles add a plane's groups of four vectors in a loop, then four masked steps:
-// the one to four vectors left (a whole group, whole vectors only, or whole vectors and a partial
-// last one) and steps that add nothing. Planes of one row whose pixel counts give every such
+// The dot-product tiles add a plane's groups of four vectors in a loop, then one to four masked
+// steps: the vectors left (a whole group, whole vectors only, or whole vectors and a partial last
+// one). Planes of one row whose pixel counts give every such
 // ending, with no loop (four vectors or fewer) and with it, for float and double from the
 // smallest plane each type takes (a vector: 16 floats with AVX-512, 8 with AVX2, 4 without) up to
 // 140 pixels: against the direct loops, with a bias (its gradient, from the tiles' sums with
@@ -565,22 +565,24 @@ TEST_CASE("conv2d's dot-product weight gradient keeps infinities where the direc
     CHECK(bool(xt::any(xt::isnan(expected))));
     CHECK(bool(xt::any(xt::isinf(expected))));
   }
-  // Infinities in delta, with finite images: pixels 44 and 50 of 56 are loaded again, masked off,
-  // by a later step (44 by the last vector of 16 floats, 50 by a step of 8 doubles or floats that
-  // adds nothing), so a mask on the image's values alone would make NaNs there. The direct loops
-  // give infinities and no NaN.
-  const xt::xarray<double> finite_x = randn64(c.input_shape(), false).value<double>();
-  delta = randn64({3, 12, 7, 8}, false).value<double>();
-  delta(0, 7, 5, 4) = std::numeric_limits<double>::infinity();
-  delta(1, 9, 6, 2) = -std::numeric_limits<double>::infinity();
-  const auto expected_from_delta = reference_weight_grad(c, delta, finite_x);
+  // Infinities in delta, with finite images, on planes of 7x7 = 49 pixels: pixels 43 and 46 are
+  // loaded again, masked off, by the plane's last vector, which ends at pixel 48 (of 16 values:
+  // both; of 8: both; of 4: 46), so a mask on the image's values alone would make NaNs there. The
+  // direct loops give infinities and no NaN.
+  const Config c49{3, 1, 12, 9, 9, 3, 3, {}, false};
+  REQUIRE(tg::kernels::column_weight_grad_applies<float>(geometry(c49), c49.out_channels));
+  const xt::xarray<double> finite_x = randn64(c49.input_shape(), false).value<double>();
+  delta = randn64({3, 12, 7, 7}, false).value<double>();
+  delta(0, 7, 6, 1) = std::numeric_limits<double>::infinity();
+  delta(1, 9, 6, 4) = -std::numeric_limits<double>::infinity();
+  const auto expected_from_delta = reference_weight_grad(c49, delta, finite_x);
   REQUIRE(bool(xt::any(xt::isinf(expected_from_delta))));
   REQUIRE(!bool(xt::any(xt::isnan(expected_from_delta))));
   for (const tg::DType dtype : {tg::f64, tg::f32}) {
     INFO((dtype == tg::f64 ? "f64, " : "f32, ") << "infinities in delta");
     const xt::xarray<double> dw =
-        tg::conv2d_weight_grad(f64(delta).to(dtype), f64(finite_x).to(dtype), c.weight_shape(),
-                               c.options)
+        tg::conv2d_weight_grad(f64(delta).to(dtype), f64(finite_x).to(dtype), c49.weight_shape(),
+                               c49.options)
             .to(tg::f64)
             .value<double>();
     CHECK(!bool(xt::any(xt::isnan(dw))));

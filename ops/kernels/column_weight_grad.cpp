@@ -42,6 +42,7 @@ template <class T>
 struct TileArgs {
   std::size_t pixels;      // P, and the distance between delta's planes
   std::size_t groups_end;  // where the loop over whole groups of four whole vectors stops
+  std::size_t steps;       // how many of the four steps after it add something (1 to 4)
   // The four steps after the loop, which add the rest of the plane (one to four vectors): the
   // vector each loads (a whole one, or the plane's last, which ends at P) and the lanes of it
   // that it adds (those no step before added: none once the plane is covered). For the sums, as
@@ -59,14 +60,15 @@ struct TileArgs {
 // With Sums, plane_sums[r] = sum_runs of plane r, in its steps (reduce.hpp). Groups: the plane
 // has more than four vectors, so that the loop runs at least once.
 //
-// The plane is whole groups, then four steps with masked lanes, up to three of which add nothing
-// (each costs a step's FMAs): with the loop a do-while and no loop or branch after it, GCC 12 keeps
-// the accumulators in registers. With a loop it might skip, then a loop over the remaining whole
-// vectors and a branch to the last one, it kept them on the stack around those loops: mnist_cnn's
-// first layer took 13% longer (0.192 against 0.170 ms on one thread, delta in L2, on a Zen 5),
-// about what the same tile compiled for its one plane size saved. Flattened: a step it did not
-// inline (the steps are lambdas) put the accumulators back on the stack, at twice the time.
-template <std::size_t R, std::size_t S, bool Sums, bool Groups, class T>
+// The plane is whole groups, then Steps steps with masked lanes, those of the four after the groups
+// that add something (a step that adds nothing costs a step's FMAs: mnist_cnn's first layer, 676
+// pixels, ran 44 steps for 43): with the loop a do-while and no loop or branch after it, GCC 12
+// keeps the accumulators in registers. With a loop it might skip, then a loop over the remaining
+// whole vectors and a branch to the last one, it kept them on the stack around those loops:
+// mnist_cnn's first layer took 13% longer (0.192 against 0.170 ms on one thread, delta in L2, on a
+// Zen 5), about what the same tile compiled for its one plane size saved. Flattened: a step it did
+// not inline (the steps are lambdas) put the accumulators back on the stack, at twice the time.
+template <std::size_t R, std::size_t S, bool Sums, bool Groups, std::size_t Steps, class T>
 [[gnu::flatten]] void tile(const TileArgs<T>& a, const T* __restrict d, const T* __restrict cols,
                            const std::size_t* taps, T* __restrict sums, T* __restrict plane_sums) {
   constexpr std::size_t lanes = Vec<T>::size;
@@ -130,10 +132,10 @@ template <std::size_t R, std::size_t S, bool Sums, bool Groups, class T>
       q += 4 * lanes;
     } while (q < a.groups_end);
   }
-  add_last(std::integral_constant<std::size_t, 0>{});
-  add_last(std::integral_constant<std::size_t, 1>{});
-  add_last(std::integral_constant<std::size_t, 2>{});
-  add_last(std::integral_constant<std::size_t, 3>{});
+  [&]<std::size_t... J>(std::index_sequence<J...>) {
+    (add_last(std::integral_constant<std::size_t, J>{}), ...);
+  }
+  (std::make_index_sequence<Steps>{});
   for (std::size_t r = 0; r < R; ++r) {
     for (std::size_t s = 0; s < S; ++s) {
       acc[r][s].store_aligned(sums + r * a.sums_stride + s * lanes);
@@ -156,12 +158,14 @@ TileArgs<T> tile_args(std::size_t pixels, std::size_t sums_stride) {
   // four vectors left, the last whole group when P is a multiple of the group.
   TileArgs<T> a{.pixels = pixels,
                 .groups_end = (pixels + group - 1) / group * group - group,
+                .steps = 0,
                 .last_at = {},
                 .last_lanes = {},
                 .last_into_own = {},
                 .last_into_first = {},
                 .sums_stride = sums_stride};
   const bool whole_group = a.groups_end + group == pixels;
+  a.steps = (pixels - a.groups_end + lanes - 1) / lanes;
   alignas(64) std::array<T, lanes> lane_index{};
   for (std::size_t i = 0; i < lanes; ++i) lane_index[i] = T(i);
   const Vec<T> lane = Vec<T>::load_aligned(lane_index.data());
@@ -183,17 +187,19 @@ using Tile = void (*)(const TileArgs<T>&, const T*, const T*, const std::size_t*
 
 // The tile of `rows` channels and `taps` taps, summing planes or not (rows <= tile_rows, or
 // <= summing_tile_rows if summing), for planes of more than four vectors (with the loop over
-// groups) or of four or fewer.
+// groups) or of four or fewer, with `steps` masked steps after the groups.
 template <class T>
-Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing, bool groups) {
+Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing, bool groups, std::size_t steps) {
   static constexpr auto table = []<bool Sums, bool Groups>(std::integral_constant<bool, Sums>,
                                                            std::integral_constant<bool, Groups>) {
     constexpr std::size_t max_rows = Sums ? summing_tile_rows : tile_rows;
+    constexpr std::size_t shapes = max_rows * tile_taps;
     return []<std::size_t... I>(std::index_sequence<I...>) {
       return std::array<Tile<T>, sizeof...(I)>{
-          &tile<I % max_rows + 1, I / max_rows + 1, Sums, Groups, T>...};
+          &tile<I % shapes % max_rows + 1, I % shapes / max_rows + 1, Sums, Groups, I / shapes + 1,
+                T>...};
     }
-    (std::make_index_sequence<max_rows * tile_taps>{});
+    (std::make_index_sequence<shapes * 4>{});
   };
   using Yes = std::true_type;
   using No = std::false_type;
@@ -203,10 +209,14 @@ Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing, bool groups) 
     static constexpr auto summing_tiles = table(Yes{}, Yes{});
     static constexpr auto summing_small = table(Yes{}, No{});
     if (summing) {
-      return (groups ? summing_tiles : summing_small)[(taps - 1) * summing_tile_rows + rows - 1];
+      return (
+          groups
+              ? summing_tiles
+              : summing_small)[((steps - 1) * tile_taps + taps - 1) * summing_tile_rows + rows - 1];
     }
   }
-  return (groups ? plain : plain_small)[(taps - 1) * tile_rows + rows - 1];
+  return (groups ? plain
+                 : plain_small)[((steps - 1) * tile_taps + taps - 1) * tile_rows + rows - 1];
 }
 
 // Each tap its own aligned row where the whole copy then stays within 32 KB, a budget set between
@@ -269,7 +279,7 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* grad, const T* relu_ou
         // planes in L1.
         if (sums_here != nullptr && !summing) sum_runs(d, p, rows, p, sums_here);
         for (std::size_t t = 0; t < k; t += tile_taps) {
-          tile_for<T>(rows, std::min(tile_taps, k - t), summing && t == 0, groups)(
+          tile_for<T>(rows, std::min(tile_taps, k - t), summing && t == 0, groups, args.steps)(
               args, d, cols.data(), columns_.taps().data() + t, tile_sums + t * lanes, sums_here);
         }
       }

@@ -11,7 +11,7 @@
 // instead, and the GEMM must transpose delta to pack it. Where delta is the smaller (LeNet-5's
 // second layer: 150 taps, 16 channels of 10x10) the shifted kernel was 1.7x faster: its groups
 // of images keep their sums in registers, where a plane of 100 pixels here loads and stores its
-// tile's partial sums for every 7 vectors of FMAs (8 steps since 9587e0e, one adding nothing).
+// tile's partial sums for every 7 vectors of FMAs (6.25 vectors of pixels).
 // Where the copy stays within 32 KB with every tap's row starting on a whole vector
 // (TapRows::aligned: stride_w 1 and output rows of 16 or more), every tap gets a row of its own,
 // so that the tile's loads of whole vectors of the columns never straddle two cache lines (a
