@@ -45,14 +45,14 @@ struct TileArgs {
   std::size_t rows_apart;    // channels between the tile's rows (of partial sums and plane sums)
   std::size_t groups_end;    // where the loop over whole groups of four whole vectors stops
   std::size_t steps;         // how many of the four steps after it add something (1 to 4)
-  // The four steps after the loop, which add the rest of the plane (one to four vectors): the
+  // The steps after the loop, which add the rest of the plane (one to four vectors): the
   // vector each loads (a whole one, or the plane's last, which ends at P) and the lanes of it
   // that it adds (those no step before added: none once the plane is covered). For the sums, as
-  // sum_runs adds them: whether the vector goes into runs[j] (the four steps are a whole group)
+  // sum_runs adds them: whether the vector goes into runs[j] (the steps are a whole group)
   // or into runs[0] (a whole vector after the last group; step 0's goes there either way).
   std::array<std::size_t, 4> last_at;
   std::array<xsimd::batch_bool<T>, 4> last_lanes;
-  std::array<xsimd::batch_bool<T>, 4> last_into_own;
+  xsimd::batch_bool<T> last_into_own;  // the same for every step
   std::array<xsimd::batch_bool<T>, 4> last_into_first;
   std::size_t sums_stride;  // between the channels' rows of partial-sum vectors (K vectors)
 };
@@ -118,7 +118,7 @@ template <std::size_t R, std::size_t S, bool Sums, bool Groups, std::size_t Step
     if constexpr (Sums) {
       for (std::size_t r = 0; r < R; ++r) {
         if constexpr (J > 0) {
-          runs[r][J] = xsimd::select(a.last_into_own[J], runs[r][J] + dv[r], runs[r][J]);
+          runs[r][J] = xsimd::select(a.last_into_own, runs[r][J] + dv[r], runs[r][J]);
         }
         runs[r][0] = xsimd::select(a.last_into_first[J], runs[r][0] + dv[r], runs[r][0]);
       }
@@ -172,6 +172,7 @@ TileArgs<T> tile_args(std::size_t pixels, std::size_t sums_stride) {
                 .sums_stride = sums_stride};
   const bool whole_group = a.groups_end + group == pixels;
   a.steps = (pixels - a.groups_end + lanes - 1) / lanes;
+  a.last_into_own = xsimd::batch_bool<T>(whole_group);
   alignas(64) std::array<T, lanes> lane_index{};
   for (std::size_t i = 0; i < lanes; ++i) lane_index[i] = T(i);
   const Vec<T> lane = Vec<T>::load_aligned(lane_index.data());
@@ -182,7 +183,6 @@ TileArgs<T> tile_args(std::size_t pixels, std::size_t sums_stride) {
     a.last_lanes[j] = lane >= Vec<T>(T(std::min(first - at, lanes))) &&
                       lane < Vec<T>(T(std::min(pixels - at, lanes)));
     const bool whole = first + lanes <= pixels;
-    a.last_into_own[j] = xsimd::batch_bool<T>(whole_group);
     a.last_into_first[j] = xsimd::batch_bool<T>(whole && (j == 0 || !whole_group));
   }
   return a;
