@@ -158,8 +158,8 @@ template <class T>
 TileArgs<T> tile_args(std::size_t pixels, std::size_t sums_stride) {
   constexpr std::size_t lanes = Vec<T>::size;
   constexpr std::size_t group = 4 * lanes;
-  // The groups but the last (which may be partial): the four steps after them add the one to
-  // four vectors left, the last whole group when P is a multiple of the group.
+  // The groups but the last (which may be partial): the steps after them add the one to four
+  // vectors left, the last whole group when P is a multiple of the group.
   TileArgs<T> a{.pixels = pixels,
                 .planes_apart = pixels,
                 .rows_apart = 1,
@@ -228,8 +228,8 @@ Tile<T> tile_for(std::size_t rows, std::size_t taps, bool summing, bool groups, 
 // Each tap its own aligned row where the whole copy then stays within 32 KB, a budget set between
 // the two layers measured on a Zen 5 (48 KB L1) at batch 64: mnist_cnn's first (9 taps, 16 tiles
 // of two channels read each row per image; 28 KB in floats) went from 1.33-1.40x oneDNN's time to
-// 1.18-1.24x with them; LeNet-5's first (25 taps of 28x28 pixels: 65 KB, read by three tiles)
-// went from 0.13 to 0.21 ms.
+// 1.18-1.24x with them; LeNet-5's first (25 taps of 28x28 pixels: 83 KB, read by three tiles;
+// 65 KB in the layout of 68da0f6) went from 0.13 to 0.21 ms.
 template <class T>
 TapRows tap_rows_for(const ConvGeometry& g) {
   constexpr std::size_t budget = std::size_t{32} * 1024;  // bytes
@@ -259,7 +259,8 @@ void ColumnWeightGrad<T>::run(std::size_t count, const T* grad, const T* relu_ou
   const TileArgs<T> args = tile_args<T>(p, k * lanes);
   const bool groups = args.groups_end > 0;
 
-  const bool summing = plane_sums != nullptr && summing_tile_rows > 0;
+  // Summing tiles take the bias gradient's sums; with no tap (no input channel) there is no tile.
+  const bool summing = plane_sums != nullptr && summing_tile_rows > 0 && k > 0;
   const std::size_t rows_per_tile = summing ? summing_tile_rows : tile_rows;
   auto run_channels = [&](std::size_t begin, std::size_t end) {
     const std::size_t first = begin * rows_per_tile;

@@ -34,9 +34,12 @@ enum class TapRows {
 
 class ImageColumns {
  public:
-  // Whether TapRows::aligned lays out g: stride_w 1 and output rows of at least a vector of the
-  // widest kind (16 values), so that no vector of a tap's row spans more than two output rows.
-  static bool aligns(const ConvGeometry& g) { return g.stride_w == 1 && g.out_w >= line_values; }
+  // Whether TapRows::aligned lays out g: a tap at least, stride_w 1 and output rows of at least a
+  // vector of the widest kind (16 values), so that no vector of a tap's row spans more than two
+  // output rows.
+  static bool aligns(const ConvGeometry& g) {
+    return g.col_rows() > 0 && g.stride_w == 1 && g.out_w >= line_values;
+  }
 
   // `lanes`: the vector width of the kernel that reads the copy; every row starts on a whole
   // vector of it. TapRows::aligned where aligns(g), else shared rows (see aligned()).
@@ -91,9 +94,9 @@ class ImageColumns {
   // Whether every tap has its own row (TapRows::aligned).
   bool aligned() const { return aligned_; }
 
-  // Copies `image` into cols [size()]; the gaps after each run are left as they were (aligned:
-  // they get values of the image, which no kernel reads). In im2col.cpp, whose build keeps the
-  // machine's AVX-512 where its callers' may not.
+  // Copies `image` into cols [size()], on a 64-byte boundary; the gaps after each run are left as
+  // they were (aligned: they get values of the image, which no kernel reads). In im2col.cpp, whose
+  // build keeps the machine's AVX-512 where its callers' may not.
   template <class T>
   void copy(const T* image, T* cols) const;
 
