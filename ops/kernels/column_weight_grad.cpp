@@ -10,6 +10,7 @@
 
 #include "activation.hpp"
 #include "in_register.hpp"
+#include "lane_numbers.hpp"
 #include "parallel.hpp"
 #include "reduce.hpp"
 #include "scratch.hpp"
@@ -173,9 +174,7 @@ TileArgs<T> tile_args(std::size_t pixels, std::size_t sums_stride) {
   const bool whole_group = a.groups_end + group == pixels;
   a.steps = (pixels - a.groups_end + lanes - 1) / lanes;
   a.last_into_own = xsimd::batch_bool<T>(whole_group);
-  alignas(64) std::array<T, lanes> lane_index{};
-  for (std::size_t i = 0; i < lanes; ++i) lane_index[i] = T(i);
-  const Vec<T> lane = Vec<T>::load_aligned(lane_index.data());
+  const Vec<T> lane = lane_numbers<T>();
   for (std::size_t j = 0; j < 4; ++j) {
     const std::size_t first = a.groups_end + j * lanes;  // the first pixel step j adds
     const std::size_t at = std::min(first, pixels - lanes);

@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "image_columns.hpp"
+#include "lane_numbers.hpp"
 #include "shifted_conv.hpp"
 
 namespace tg::kernels {
@@ -114,9 +115,7 @@ template <std::size_t Taps, class T>
 void copy_tap_vectors(const TapVectors<T>& c) {
   using Vec = xsimd::batch<T>;
   constexpr std::size_t lanes = Vec::size;
-  alignas(64) std::array<T, lanes> lane_index{};
-  for (std::size_t i = 0; i < lanes; ++i) lane_index[i] = T(i);
-  const Vec lane = Vec::load_aligned(lane_index.data());
+  const Vec lane = lane_numbers<T>();
   // Locals: a vector store may alias anything, so c's fields would be loaded again after each.
   const std::size_t row_stride = c.row_stride;
   const std::size_t out_w = c.out_w;
