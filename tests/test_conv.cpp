@@ -485,35 +485,23 @@ TEST_CASE("conv2d's weight gradient by dot products along the pixels matches the
 // dilations, up to three channels, output rows of 16 to 43 values, for float and double, against
 // im2col. The image's values are distinct, so any value out of place shows.
 TEST_CASE("the aligned image copy holds im2col's matrix as a row per tap", "[conv]") {
-  struct Case {
-    std::size_t channels, height, width, kernel_h, kernel_w, stride_h, pad_h, pad_w, dilation_h,
-        dilation_w;
+  // Config: batch, in and out channels, height, width, kernel_h, kernel_w, options, bias.
+  const std::vector<Config> cases = {
+      {1, 1, 1, 28, 28, 3, 3, {}, false},  // mnist_cnn's first layer: 9 taps, passes of 5 and 4
+      {1, 1, 1, 20, 18, 1, 1, {}, false},  // 1 tap
+      {1, 1, 1, 20, 18, 2, 3, {.padding = {1, 0}}, false},  // 6 taps (5 and 1), output rows of 16
+      // 6 taps over two channels, stride_h 2
+      {1, 2, 1, 17, 21, 1, 3, {.stride = {2, 1}, .padding = {2, 1}, .dilation = {1, 2}}, false},
+      // 12 taps (5, 5 and 2), output rows of 43
+      {1, 3, 1, 12, 40, 2, 2, {.padding = {0, 2}, .dilation = {2, 1}}, false},
+      {1, 1, 1, 19, 19, 1, 5, {.padding = 2}, false},  // 5 taps, padded on every side
+      // 3 taps, stride_h 2, dilation_h 2
+      {1, 1, 1, 16, 22, 3, 1, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {2, 1}}, false},
+      {1, 2, 1, 9, 25, 2, 2, {.dilation = {1, 2}}, false},  // 8 taps (5 and 3)
+      {1, 1, 1, 30, 17, 2, 2, {.stride = {3, 1}}, false},   // 4 taps, stride_h 3
   };
-  const std::vector<Case> cases = {
-      {1, 28, 28, 3, 3, 1, 0, 0, 1, 1},  // mnist_cnn's first layer: 9 taps, passes of 5 and 4
-      {1, 20, 18, 1, 1, 1, 0, 0, 1, 1},  // 1 tap
-      {1, 20, 18, 2, 3, 1, 1, 0, 1, 1},  // 6 taps (5 and 1), output rows of 16
-      {2, 17, 21, 1, 3, 2, 2, 1, 1, 2},  // 6 taps over two channels, stride_h 2
-      {3, 12, 40, 2, 2, 1, 0, 2, 2, 1},  // 12 taps (5, 5 and 2), output rows of 43
-      {1, 19, 19, 1, 5, 1, 2, 2, 1, 1},  // 5 taps, padded on every side
-      {1, 16, 22, 3, 1, 2, 1, 0, 2, 1},  // 3 taps, stride_h 2, dilation_h 2
-      {2, 9, 25, 2, 2, 1, 0, 0, 1, 2},   // 8 taps (5 and 3)
-      {1, 30, 17, 2, 2, 3, 0, 0, 1, 1},  // 4 taps, stride_h 3
-  };
-  auto check = [&]<class T>(T, const Case& k) {
-    tg::kernels::ConvGeometry g{.channels = k.channels,
-                                .height = k.height,
-                                .width = k.width,
-                                .kernel_h = k.kernel_h,
-                                .kernel_w = k.kernel_w,
-                                .stride_h = k.stride_h,
-                                .stride_w = 1,
-                                .pad_h = k.pad_h,
-                                .pad_w = k.pad_w,
-                                .dilation_h = k.dilation_h,
-                                .dilation_w = k.dilation_w};
-    g.out_h = (g.height + 2 * g.pad_h - g.dilation_h * (g.kernel_h - 1) - 1) / g.stride_h + 1;
-    g.out_w = g.width + 2 * g.pad_w - g.dilation_w * (g.kernel_w - 1);
+  auto check = [&]<class T>(T, const Config& c) {
+    const tg::kernels::ConvGeometry g = geometry(c);
     const tg::kernels::ImageColumns columns(g, 64 / sizeof(T), tg::kernels::TapRows::aligned);
     REQUIRE(columns.aligned());
     std::vector<T> image(g.image_size());
@@ -535,11 +523,10 @@ TEST_CASE("the aligned image copy holds im2col's matrix as a row per tap", "[con
     }
     CHECK(wrong == 0);
   };
-  for (const Case& k : cases) {
-    INFO("image " << k.channels << "x" << k.height << "x" << k.width << ", kernel " << k.kernel_h
-                  << "x" << k.kernel_w << ", stride_h " << k.stride_h);
-    check(0.0F, k);
-    check(0.0, k);
+  for (const Config& c : cases) {
+    INFO(c.str());
+    check(0.0F, c);
+    check(0.0, c);
   }
 }
 

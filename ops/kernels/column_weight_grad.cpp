@@ -61,8 +61,7 @@ struct TileArgs {
 // The partial-sum vectors of rows r < R and taps s < S (at sums + r * rows_apart * sums_stride +
 // s * lanes) += the lane-wise products of delta's plane d + r * planes_apart with the row of
 // columns cols + taps[s]. With Sums, plane_sums[r * rows_apart] = sum_runs of plane r, in its steps
-// (reduce.hpp). Groups: the plane
-// has more than four vectors, so that the loop runs at least once.
+// (reduce.hpp). Groups: the plane has more than four vectors, so that the loop runs at least once.
 //
 // The plane is whole groups, then Steps steps with masked lanes, those of the four after the groups
 // that add something (a step that adds nothing costs a step's FMAs: mnist_cnn's first layer, 676
