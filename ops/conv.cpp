@@ -376,11 +376,11 @@ Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const T
   const std::size_t out_channels = weight.shape()[0];
   const Shape conv_shape{batch, out_channels, g.out_h, g.out_w};
   const kernels::Pool2dGeometry pool = detail::max_pool_geometry(op, conv_shape, pool_options);
-  std::shared_ptr<std::vector<std::int32_t>> argmax;
+  std::shared_ptr<detail::ArgmaxArray> argmax;
   Tensor output = dispatch_floating(input.dtype(), op, [&]<class T>() {
     // The pooled output passes the memory guard first; its argmax is no larger.
     auto pooled = uninitialized<T>({batch, out_channels, pool.out_h, pool.out_w});
-    argmax = std::make_shared<std::vector<std::int32_t>>(pooled.size());
+    argmax = std::make_shared<detail::ArgmaxArray>(pooled.size());
     const T* b = bias.defined() ? data<T>(bias) : nullptr;
     const kernels::PooledOutput<T> out{.values = pooled.data(), .argmax = argmax->data()};
     constexpr auto relu = kernels::Activation::relu;

@@ -194,7 +194,7 @@ void check_argmax(std::string_view op, const Tensor& argmax, const Shape& other,
 Argmax to_int32(std::string_view op, const Tensor& argmax, std::size_t in_h, std::size_t in_w) {
   const auto& values = argmax.value<std::int64_t>();
   const auto plane = static_cast<std::int64_t>(in_h * in_w);
-  auto out = std::make_shared<std::vector<std::int32_t>>(values.size());
+  auto out = std::make_shared<detail::ArgmaxArray>(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
     const std::int64_t v = values.data()[i];
     if (v < 0 || v >= plane) {
@@ -319,9 +319,9 @@ std::pair<Tensor, Argmax> max_pool(const Tensor& input, const MaxPool2dOptions& 
   const Pool2dGeometry g = detail::max_pool_geometry("max_pool2d", input.shape(), options);
   const Shape out_shape = output_shape(input.shape(), g);
   const bool recording = needs_grad({input});
-  std::shared_ptr<std::vector<std::int32_t>> argmax;
+  std::shared_ptr<detail::ArgmaxArray> argmax;
   if (recording || want_indices) {
-    argmax = std::make_shared<std::vector<std::int32_t>>(g.planes * g.out_h * g.out_w);
+    argmax = std::make_shared<detail::ArgmaxArray>(g.planes * g.out_h * g.out_w);
   }
   Tensor out = dispatch_floating(input.dtype(), "max_pool2d", [&]<class T>() {
     auto values = detail::new_array<T>(out_shape);

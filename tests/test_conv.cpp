@@ -2,12 +2,14 @@
 // checks on random configurations, a direct-loop reference, determinism and bad input.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -17,6 +19,7 @@
 
 #include "../ops/kernels/column_weight_grad.hpp"
 #include "../ops/kernels/direct_conv.hpp"
+#include "../ops/kernels/scratch.hpp"
 #include "../ops/kernels/shifted_conv.hpp"
 #include "../ops/kernels/winograd.hpp"
 
@@ -845,6 +848,45 @@ TEST_CASE("conv2d's Winograd path matches the direct loops", "[conv]") {
     INFO("trial " << trial << ": " << c.str());
     check_against_reference(c);
   }
+}
+
+// Winograd's kernels copy the padded image into the thread's scratch buffer, which other kernels
+// used before: over a buffer left holding 3 in every value, each pass still matches the direct
+// loops, for paddings 0-3 that differ between height and width (the input gradient pads by
+// 2 - p) and odd and even sizes. Any value of the padding or of the grid's spare tiles left as it
+// was would add multiples of 3 to the results (checked: leaving the runs between the image's
+// rows, or the runs after its last row, unzeroed fails 20 of the 32 checks).
+TEST_CASE("conv2d's Winograd path zeroes its padding over a used scratch buffer", "[conv]") {
+  tg::manual_seed(27);
+  tg::set_num_threads(1);  // the kernels run on this thread, with its scratch buffers
+  auto leave_threes = [] {
+    constexpr std::size_t size = std::size_t{1} << 20;
+    tg::kernels::Scratch<double, 0> used(size);
+    std::fill_n(used.data(), size, 3.0);
+  };
+  for (std::int64_t pad = 0; pad <= 3; ++pad) {
+    for (const auto& [height, width] : {std::pair<std::size_t, std::size_t>{11, 9}, {12, 14}}) {
+      const Config c{2, 16, 17, height, width, 3, 3, {.padding = {pad, 3 - pad}}, false};
+      INFO(c.str());
+      REQUIRE(tg::kernels::winograd_applies(geometry(c), c.out_channels));
+      const Tensor x = randn64(c.input_shape(), false);
+      const Tensor w = randn64(c.weight_shape(), false);
+      const auto expected = reference_conv(c, x.value<double>(), w.value<double>(), {});
+      const Tensor delta = randn64(expected.shape(), false);
+      leave_threes();
+      CHECK(bool(
+          xt::allclose(tg::conv2d(x, w, {}, c.options).value<double>(), expected, 1e-12, 1e-12)));
+      leave_threes();
+      CHECK(bool(xt::allclose(
+          tg::conv2d_input_grad(delta, w, c.input_shape(), c.options).value<double>(),
+          reference_input_grad(c, delta.value<double>(), w.value<double>()), 1e-12, 1e-12)));
+      leave_threes();
+      CHECK(bool(xt::allclose(
+          tg::conv2d_weight_grad(delta, x, c.weight_shape(), c.options).value<double>(),
+          reference_weight_grad(c, delta.value<double>(), x.value<double>()), 1e-12, 1e-12)));
+    }
+  }
+  tg::set_num_threads(0);
 }
 
 // A plain backward takes the bias gradient beside Winograd's weight gradient, each image's planes
