@@ -308,9 +308,9 @@ void gemm(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_
 namespace {
 
 // Depth of the chunks a deep product with a small C is cut into: whole KC blocks. Two of them:
-// linear's forward in mnist_cnn (64 x 128 x 9216) made 9 chunks of four, so that at two threads
-// one ran five while the other waited out the last (the op scaled 1.78-1.91x from one thread to
-// two); 18 chunks of 4.2 MFLOP leave it at most half as long a wait.
+// linear's forward in mnist_cnn (64 x 128 x 9216) made 9 chunks of four blocks, so that at two
+// threads one ran five while the other waited out the last (the op scaled 1.78-1.91x from one
+// thread to two); 18 chunks of 4.2 MFLOP leave it at most half as long a wait.
 template <class T>
 constexpr std::size_t depth_chunk = 2 * Blocking<T>::kc;
 

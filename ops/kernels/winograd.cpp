@@ -455,7 +455,8 @@ WinogradForward<T>::WinogradForward(const ConvGeometry& g, std::size_t out_chann
   // U[xi] [C_out, C], each in pack_forward_weight's layout (the micro-kernel's), written as each
   // kernel is transformed, across the seam: every training step makes this transform twice for
   // mnist_cnn's second layer (its forward and input gradient), and built position by position
-  // through temporary arrays it took 0.1-0.4 ms each on a Zen 5, while the other threads waited.
+  // through temporary arrays it took about 0.1 ms each in training on a Zen 5 (perf), 0.36-0.96 ms
+  // in a harness that allocated them afresh, while the other threads waited.
   const std::size_t rows = kernel_.rows;
   const std::size_t channels = g.channels;
   const std::size_t packed_size = round_up(out_channels, rows) * channels;
