@@ -854,8 +854,9 @@ TEST_CASE("conv2d's Winograd path matches the direct loops", "[conv]") {
 // used before: over a buffer left holding 3 in every value, each pass still matches the direct
 // loops, for paddings 0-3 that differ between height and width (the input gradient pads by
 // 2 - p) and odd and even sizes. Any value of the padding or of the grid's spare tiles left as it
-// was would add multiples of 3 to the results (checked: leaving the runs between the image's
-// rows, or the runs after its last row, unzeroed fails 20 of the 32 checks).
+// was would add multiples of 3 to the results (checked: zeroing only the first half of the
+// buffer fails 20 of the 32 checks, as did an earlier version that zeroed only the padding with
+// the runs between the image's rows, or those after its last row, left out).
 TEST_CASE("conv2d's Winograd path zeroes its padding over a used scratch buffer", "[conv]") {
   tg::manual_seed(27);
   tg::set_num_threads(1);  // the kernels run on this thread, with its scratch buffers
